@@ -1,0 +1,177 @@
+"""Command line (typer). Thin: flags -> Mode/WriteBack -> runner -> Report.return_code.
+
+Heavy libraries (kubernetes, libcst, deepdiff, kubernetes-validate) are imported only inside
+the commands that need them: the pre-commit hook runs this on every commit.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from migrator import __version__
+from migrator.errors import MigratorError
+
+EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 changes needed (--check); 2 some inputs
+could not be processed (each gets a one-line error naming the file; the others are still
+processed and written)."""
+
+app = typer.Typer(
+    name="dra-migrate",
+    help="Move GPU workloads from the NVIDIA device plugin (nvidia.com/gpu) to DRA "
+         "(resource.k8s.io ResourceClaimTemplates).\n\n" + EXIT_CODES,
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="The rules: list them, or explain one.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+PATHS = typer.Argument(..., help="Files or directories (recursive *.yaml/*.yml); '-' reads stdin.")
+KUBE_VERSION = typer.Option("1.35", "--kube-version",
+                            help="Target Kubernetes: >=1.34 writes resource.k8s.io/v1, 1.33 v1beta2, "
+                                 "1.32 v1beta1 (flat request shape).")
+PLACEMENT = typer.Option("inline", "--templates",
+                         help="inline: each ResourceClaimTemplate right after its workload; file: in "
+                              "<name>-claim-templates.yaml beside the input.")
+CONVERT_UNKNOWN = typer.Option(False, "--convert-unknown",
+                               help="Also convert pod specs found by shape in kinds missing from "
+                                    "rules/workloads.yaml (their controller must keep resourceClaims).")
+
+
+def _mode(kube_version: str, placement: str, convert_unknown: bool):  # type: ignore[no-untyped-def]
+    from migrator.mode import Mode, api_version_for
+
+    if placement not in ("inline", "file"):
+        raise MigratorError(f"--templates {placement!r}: expected inline or file")
+    return Mode(api_version=api_version_for(kube_version), placement=placement,
+                convert_unknown=convert_unknown)
+
+
+def _stdin(paths: list[str]) -> bytes | None:
+    return sys.stdin.buffer.read() if "-" in paths else None
+
+
+@app.command()
+def rewrite(
+    paths: List[str] = PATHS,
+    write: bool = typer.Option(False, "--write", help="Write changed files in place (atomically)."),
+    check: bool = typer.Option(False, "--check", help="Print a summary; exit 1 if any file would change."),
+    diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
+    kube_version: str = KUBE_VERSION,
+    templates: str = PLACEMENT,
+    convert_unknown: bool = CONVERT_UNKNOWN,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list converted pods and notes."),
+) -> None:
+    """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
+
+    '-' reads a stream on stdin and writes the migrated stream to stdout (with --diff, a diff).
+    """
+    from migrator.mode import WriteBack
+    from migrator.output import finding_line, unified_diff
+    from migrator.runner import run
+
+    wb = WriteBack.from_flags(write=write, check=check, diff=diff)
+    mode = _mode(kube_version, templates, convert_unknown)
+    out, err = sys.stdout, sys.stderr
+
+    def show(result):  # type: ignore[no-untyped-def]
+        if result.error:
+            err.write(result.error + "\n")
+            return
+        for f in result.findings:
+            if verbose or f.status.value in ("skipped", "manual"):
+                err.write(finding_line(f) + "\n")
+        if result.path == "-" and wb is not WriteBack.CHECK and not diff:
+            out.write(result.after or "")
+            return
+        if wb is WriteBack.DIFF:
+            if result.changed:
+                out.write(unified_diff(result.before or "", result.after or "", result.path))
+            for path, text in result.extra_files:
+                import os
+                before = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+                out.write(unified_diff(before, text, path))
+        elif wb is WriteBack.CHECK and (result.changed or result.extra_files):
+            err.write(f"would rewrite {result.path}\n")
+
+    report = run(list(paths), mode, wb, _stdin(list(paths)), on_result=show)
+    err.write(report.summary() + "\n")
+    raise typer.Exit(report.return_code)
+
+
+@app.command()
+def scan(
+    paths: List[str] = PATHS,
+    format: str = typer.Option("text", "--format", help="text or json"),
+    kube_version: str = KUBE_VERSION,
+    convert_unknown: bool = CONVERT_UNKNOWN,
+) -> None:
+    """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing."""
+    from migrator.mode import WriteBack
+    from migrator.output import json_report, text_listing
+    from migrator.runner import run
+
+    if format not in ("text", "json"):
+        raise MigratorError(f"--format {format!r}: expected text or json")
+    mode = _mode(kube_version, "inline", convert_unknown)
+    report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)))
+    if format == "json":
+        sys.stdout.write(json_report(report))
+    else:
+        sys.stdout.write(text_listing(report))
+        sys.stderr.write(report.summary() + "\n")
+    raise typer.Exit(2 if report.failures else 0)
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """One line per rule: code, name, fix safety, summary."""
+    from migrator.transforms import REGISTRY, gpu107_outside_pod_spec
+
+    for rule in (*REGISTRY, gpu107_outside_pod_spec):
+        sys.stdout.write(f"{rule.CODE}  {rule.NAME:<22} fix={rule.FIX.value:<5} {rule.SUMMARY}\n")
+
+
+@rules_app.command("explain")
+def rules_explain(code: str = typer.Argument(..., help="A rule code such as GPU001, or its name.")) -> None:
+    """Print a rule's documentation."""
+    from migrator.transforms import BY_CODE, gpu107_outside_pod_spec
+
+    rules = {**BY_CODE, gpu107_outside_pod_spec.CODE: gpu107_outside_pod_spec}
+    rule = rules.get(code.upper()) or next((r for r in rules.values() if r.NAME == code), None)
+    if rule is None:
+        raise MigratorError(f"unknown rule {code!r}; see 'dra-migrate rules list'")
+    sys.stdout.write((rule.__doc__ or "").strip() + "\n")
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        sys.stdout.write(f"dra-migrate {__version__}\n")
+        raise typer.Exit(0)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point; returns the exit code (tests call it directly)."""
+    try:
+        rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except MigratorError as exc:
+        sys.stderr.write(f"dra-migrate: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return int(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        raise

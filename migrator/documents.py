@@ -1,0 +1,291 @@
+"""Text -> YAML documents with exact source positions.
+
+We compose (never construct) with libyaml through PyYAML's ``CSafeLoader``: composing builds
+nodes that carry ``start_mark``/``end_mark`` character offsets, which is what lets the engine
+splice edits into the original text instead of re-emitting whole files. Nothing is executed:
+only the safe resolver is used, and tags never construct Python objects.
+
+Also here: the checks that the composer does not do by itself (duplicate keys, alias
+expansion budget) and the detection of each file's own layout (newline, indentation,
+sequence-indent style) so that inserted text looks like the text around it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from migrator.errors import InvalidInput
+
+try:  # pragma: no cover - exercised implicitly; the C loader ships in PyYAML's wheels
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
+
+#: An expanded document may be this many times larger than its composed node graph before
+#: we call it an alias bomb (plus a floor for ordinary anchors in big files).
+ALIAS_EXPANSION_FACTOR = 10
+ALIAS_EXPANSION_FLOOR = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How a file writes YAML, so inserted text matches it."""
+
+    newline: str  #: "\n" or "\r\n"
+    indent: int  #: spaces per mapping level
+    seq_indented: bool  #: True for "key:\n  - item", False for "key:\n- item"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One YAML document of a file: its root node (None for an empty or comment-only one)."""
+
+    index: int
+    root: Node | None
+
+
+_SCALAR = yaml.constructor.SafeConstructor()
+
+
+def scalar_value(node: Node) -> Any:
+    """The Python value of a scalar node under the YAML 1.1 safe schema (timestamps stay str)."""
+    if not isinstance(node, ScalarNode):
+        raise TypeError("not a scalar")
+    tag = node.tag
+    if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+               "tag:yaml.org,2002:null"):
+        return _SCALAR.yaml_constructors[tag](_SCALAR, node)
+    return node.value
+
+
+def parse(text: str, path: str) -> list[Document]:
+    """Compose every document of ``text``; raise InvalidInput (with a line) on bad YAML."""
+    docs: list[Document] = []
+    loader = _Loader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            root = loader.get_node()
+            docs.append(Document(index, root))
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InvalidInput(path, line, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:  # reader errors (control characters) carry no mark
+        raise InvalidInput(path, None, f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    finally:
+        loader.dispose()
+    for doc in docs:
+        if doc.root is not None:
+            check_document(doc.root, path)
+    return docs
+
+
+def check_document(root: Node, path: str) -> None:
+    """Reject duplicate keys and alias bombs before anything walks the tree."""
+    sizes: dict[int, int] = {}
+    distinct = 0
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            total = 1
+            if isinstance(node, MappingNode):
+                for k, v in node.value:
+                    total += sizes[id(k)] + sizes[id(v)]
+            elif isinstance(node, SequenceNode):
+                for item in node.value:
+                    total += sizes[id(item)]
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if isinstance(node, ScalarNode):
+            sizes[key] = 1
+            distinct += 1
+            continue
+        sizes[key] = 0  # in progress; a recursive alias reads 0 here and stays bounded
+        distinct += 1
+        stack.append((node, True))
+        if isinstance(node, MappingNode):
+            seen: dict[Any, Node] = {}
+            for k, v in node.value:
+                if isinstance(k, ScalarNode) and k.tag != MERGE_TAG:
+                    value = scalar_value(k)
+                    try:
+                        hashable = (type(value).__name__, value)
+                        if hashable in seen:
+                            raise InvalidInput(path, k.start_mark.line + 1,
+                                               f"duplicate key {k.value!r}")
+                        seen[hashable] = k
+                    except TypeError:  # pragma: no cover - scalars are hashable
+                        pass
+                stack.append((v, False))
+                stack.append((k, False))
+        else:
+            for item in node.value:
+                stack.append((item, False))
+    limit = max(ALIAS_EXPANSION_FLOOR, ALIAS_EXPANSION_FACTOR * distinct)
+    if sizes[id(root)] > limit:
+        raise InvalidInput(path, None,
+                           f"aliases expand to {sizes[id(root)]} nodes (limit {limit}): "
+                           "refusing a possible alias bomb")
+
+
+def to_python(node: Node | None) -> Any:
+    """Plain Python data for a node (aliases shared, merge keys applied)."""
+    memo: dict[int, Any] = {}
+
+    def build(n: Node) -> Any:
+        key = id(n)
+        if key in memo:
+            return memo[key]
+        if isinstance(n, ScalarNode):
+            value = scalar_value(n)
+            memo[key] = value
+            return value
+        if isinstance(n, SequenceNode):
+            seq: list[Any] = []
+            memo[key] = seq
+            seq.extend(build(i) for i in n.value)
+            return seq
+        mapping: dict[Any, Any] = {}
+        memo[key] = mapping
+        merged: dict[Any, Any] = {}
+        for k, v in n.value:
+            if k.tag == MERGE_TAG:
+                sources = v.value if isinstance(v, SequenceNode) else [v]
+                for src in reversed(sources):
+                    built = build(src)
+                    if isinstance(built, dict):
+                        merged.update(built)
+                continue
+            kv = build(k)
+            try:
+                mapping[kv] = build(v)
+            except TypeError:
+                mapping[str(kv)] = build(v)
+        for k2, v2 in merged.items():
+            mapping.setdefault(k2, v2)
+        return mapping
+
+    return None if node is None else build(node)
+
+
+# ---- navigation helpers over composed nodes -------------------------------------------------
+
+def get(node: Node | None, key: str) -> Node | None:
+    """The value node of ``key`` in a mapping node (None when absent or not a mapping)."""
+    if not isinstance(node, MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key and k.tag != MERGE_TAG:
+            return v
+    return None
+
+
+def entry(node: Node | None, key: str) -> tuple[ScalarNode, Node] | None:
+    if not isinstance(node, MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key and k.tag != MERGE_TAG:
+            return k, v
+    return None
+
+
+def str_at(node: Node | None, *keys: str) -> str | None:
+    cur = node
+    for key in keys:
+        cur = get(cur, key)
+    if isinstance(cur, ScalarNode):
+        value = scalar_value(cur)
+        return value if isinstance(value, str) else str(value) if value is not None else None
+    return None
+
+
+def items(node: Node | None) -> list[Node]:
+    return list(node.value) if isinstance(node, SequenceNode) else []
+
+
+def pairs(node: Node | None) -> list[tuple[Node, Node]]:
+    return list(node.value) if isinstance(node, MappingNode) else []
+
+
+def has_merge(node: Node | None) -> bool:
+    return isinstance(node, MappingNode) and any(k.tag == MERGE_TAG for k, _ in node.value)
+
+
+def walk(root: Node) -> Iterator[tuple[tuple[Any, ...], Node]]:
+    """Every node with its path (keys and indexes); each node object is entered once."""
+    seen: set[int] = set()
+    stack: list[tuple[tuple[Any, ...], Node]] = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield path, node
+        if isinstance(node, MappingNode):
+            for k, v in reversed(node.value):
+                if isinstance(k, ScalarNode):
+                    stack.append((path + (k.value,), v))
+        elif isinstance(node, SequenceNode):
+            for i in range(len(node.value) - 1, -1, -1):
+                stack.append((path + (i,), node.value[i]))
+
+
+def shared_nodes(root: Node) -> set[int]:
+    """Ids of collection nodes reached more than once (used through an alias)."""
+    count: dict[int, int] = {}
+    shared: set[int] = set()
+    stack: list[Node] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ScalarNode):
+            continue
+        n = count.get(id(node), 0) + 1
+        count[id(node)] = n
+        if n > 1:
+            shared.add(id(node))
+            continue
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.append(v)
+        else:
+            stack.extend(node.value)
+    return shared
+
+
+# ---- layout ---------------------------------------------------------------------------------
+
+_SEQ_UNDER_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*( *)- ", re.M)
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^:\n]*:[ \t]*\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*( *)[^\s#-][^:\n]*:", re.M)
+
+
+def detect_layout(text: str) -> Layout:
+    """Newline, mapping indent and sequence style most used in ``text`` (defaults: LF, 2, indented)."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    indents: dict[int, int] = {}
+    for m in _KEY_LINE.finditer(text):
+        step = len(m.group(2)) - len(m.group(1))
+        if step > 0:
+            indents[step] = indents.get(step, 0) + 1
+    indent = max(indents, key=lambda k: (indents[k], -k)) if indents else 2
+    compact = indented = 0
+    for m in _SEQ_UNDER_KEY.finditer(text):
+        if len(m.group(2)) > len(m.group(1)):
+            indented += 1
+        elif len(m.group(2)) == len(m.group(1)):
+            compact += 1
+    return Layout(newline=newline, indent=indent, seq_indented=indented >= compact)

@@ -1,0 +1,238 @@
+"""Run the rules over one file's text and turn their plans into surgical edits.
+
+``migrate_text`` is pure (text in, text and findings out) and never raises for bad input:
+InvalidInput is the caller's to catch, everything else it reports as findings. Each pod's
+edits are recorded transactionally: a pod whose text the splicer will not touch is reported
+and left as it was, the others in the file are still converted. The rendered text is then
+verified (``verify.check_rendered``) before anyone may write it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from migrator.documents import Document, detect_layout, get, parse, shared_nodes
+from migrator.edit import Patch
+from migrator.errors import CannotEdit
+from migrator.locate import K8sObject, PodSpecRef, objects, pod_specs
+from migrator.mode import Mode
+from migrator.model import DeviceRequest, Finding, Status
+from migrator.tables import Tables, is_placeholder, load_tables
+from migrator.transforms import REGISTRY, gpu107_outside_pod_spec
+from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule
+
+CONVERTED = "GPU000"
+
+
+@dataclass(frozen=True, slots=True)
+class TextResult:
+    text: str
+    findings: tuple[Finding, ...]
+    templates: tuple[dict[str, Any], ...] = ()  #: with placement "file": the new templates
+
+
+def might_matter(text: str, tables: Tables) -> bool:
+    """Cheap pre-filter: no trigger string, nothing to do (and no need to parse)."""
+    return any(t in text for t in tables.triggers)
+
+
+def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None) -> TextResult:
+    tables = tables or load_tables()
+    if not might_matter(text, tables):
+        return TextResult(text, ())
+    docs = parse(text, path)
+    return _migrate_docs(text, docs, path, mode, tables)
+
+
+def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables: Tables) -> TextResult:
+    patch = Patch(text, detect_layout(text))
+    findings: list[Finding] = []
+    templates: list[dict[str, Any]] = []
+    shared_cache: dict[int, frozenset[int]] = {}
+    for obj in objects(docs):
+        handled: list[tuple[Any, ...]] = []
+        for ref in pod_specs(obj, tables):
+            root = docs[obj.doc].root
+            assert root is not None
+            if obj.doc not in shared_cache:
+                shared_cache[obj.doc] = frozenset(shared_nodes(root))
+            ctx = build_context(path, ref, tables, mode, _pod_metadata(obj, ref))
+            ctx = PodContext(ctx.path, ctx.ref, ctx.tables, ctx.mode, ctx.containers, ctx.asks,
+                             ctx.annotations, ctx.node_selection, shared_cache[obj.doc])
+            if not _interesting(ctx):
+                continue
+            handled.append(ref.path)
+            plan = PodPlan()
+            for rule in REGISTRY:
+                plan.findings.extend(rule.check(ctx, plan))
+                if plan.blocked:
+                    break
+            if not plan.blocked and (plan.requests or plan.removals):
+                patch.register_tree(root, obj.doc)
+                snap = patch.snapshot()
+                try:
+                    template = _apply(ctx, plan, patch, obj, root, mode)
+                    patch.splices()  # geometry problems surface here, per pod
+                except CannotEdit as exc:
+                    patch.restore(snap)
+                    plan.findings = [f for f in plan.findings if f.status != Status.INFO]
+                    plan.findings.append(ctx.finding("GPU900", Status.MANUAL,
+                                                     f"not converted: cannot edit this layout safely ({exc})"))
+                else:
+                    if template is not None:
+                        if mode.placement == "file":
+                            templates.append(template)
+                        plan.findings.insert(0, _converted(ctx, plan, template))
+            findings.extend(plan.findings)
+        findings.extend(gpu107_outside_pod_spec.check_object(obj, handled, tables, path))
+    if patch.empty:
+        return TextResult(text, tuple(findings))
+    new_text = patch.render()
+    from migrator.verify import check_rendered
+
+    problem = check_rendered(new_text, docs, patch, path)
+    if problem is not None:
+        failed = [Finding(f.code if f.status != Status.CONVERTED else "GPU900",
+                          Status.MANUAL if f.status == Status.CONVERTED else f.status,
+                          f"not converted: {problem}" if f.status == Status.CONVERTED else f.message,
+                          f.path, f.line, f.workload, f.where) for f in findings]
+        return TextResult(text, tuple(failed))
+    return TextResult(new_text, tuple(findings), tuple(templates))
+
+
+def _pod_metadata(obj: K8sObject, ref: PodSpecRef) -> Node | None:
+    node: Node | None = obj.node
+    for step in ref.path[:-1]:
+        if isinstance(step, int):
+            node = node.value[step] if isinstance(node, SequenceNode) else None
+        else:
+            node = get(node, step)
+    return get(node, "metadata") if ref.path else get(obj.node, "metadata")
+
+
+def _interesting(ctx: PodContext) -> bool:
+    t = ctx.tables
+    for a in ctx.asks:
+        if device_rule(a.resource, t) or a.resource in t.shared_resources or \
+                a.resource in t.hami_resources or t.unknown_device.search(a.resource) or \
+                ("nvidia.com" in a.resource or "gpu" in a.resource.lower()) and is_placeholder(a.resource, t) \
+                or is_placeholder(a.resource, t) and a.resource.isupper():
+            return True
+    return any(k in t.annotation_requests or k.startswith("cdi.k8s.io/") or
+               k == "management.nvidia.com/gpu" for k in ctx.annotations)
+
+
+def _converted(ctx: PodContext, plan: PodPlan, template: dict[str, Any]) -> Finding:
+    parts = ", ".join(f"{r.name}: {r.count} x {r.device_class}" for r in plan.requests)
+    return ctx.finding(CONVERTED, Status.CONVERTED,
+                       f"converted to ResourceClaimTemplate {template['metadata']['name']} ({parts})")
+
+
+# ---- plan -> edits -----------------------------------------------------------------------------
+
+def template_name(obj: K8sObject, role: str | None, spec: dict[str, Any]) -> str:
+    """Deterministic, content-derived, collision-free per namespace (kind and role in the hash).
+
+    Templates are immutable and replacing one in place never rolls pods
+    (rollout-model.md §3), so different content must get a different name.
+    """
+    base = (obj.name or "workload") + (f"-{role}" if role else "")
+    base = re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")[:50].rstrip("-") or "workload"
+    payload = json.dumps([obj.group, obj.kind, obj.namespace, obj.name, role, spec],
+                         sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:8]
+    return f"{base}-gpu-{digest}"
+
+
+def template_object(obj: K8sObject, role: str | None, requests: list[DeviceRequest],
+                    api_version: str) -> dict[str, Any]:
+    reqs: list[dict[str, Any]] = []
+    for r in requests:
+        body: dict[str, Any] = {"deviceClassName": r.device_class, "count": r.count}
+        if r.selectors:
+            body["selectors"] = [{"cel": {"expression": s}} for s in r.selectors]
+        if api_version.endswith("/v1beta1"):
+            reqs.append({"name": r.name, **body})  # 1.32 flat shape
+        else:
+            reqs.append({"name": r.name, "exactly": body})
+    spec = {"spec": {"devices": {"requests": reqs}}}
+    metadata: dict[str, Any] = {"name": template_name(obj, role, spec)}
+    if obj.namespace:
+        metadata["namespace"] = obj.namespace
+    return {"apiVersion": api_version, "kind": "ResourceClaimTemplate", "metadata": metadata,
+            "spec": spec}
+
+
+def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: Node,
+           mode: Mode) -> dict[str, Any] | None:
+    if plan.requests and (not obj.name or is_placeholder(obj.name, ctx.tables)):
+        raise CannotEdit(f"{obj.kind} has no literal metadata.name to derive a template name from")
+    if len(plan.requests) > 32 or sum(r.count for r in plan.requests) > 32:
+        raise CannotEdit("more than 32 requests or devices in one claim (API limit)")
+    containers = {(c.section, c.index): c for c in ctx.containers}
+    removals: dict[tuple[str, int], list[str]] = {}
+    for section, index, resource in plan.removals:
+        removals.setdefault((section, index), []).append(resource)
+    for key in sorted(set(removals) | set(plan.wiring)):
+        c = containers[key]
+        resources = get(c.node, "resources")
+        if not isinstance(resources, MappingNode):
+            raise CannotEdit(f"container {c.name!r}: resources is not a mapping")
+        wired = plan.wiring.get(key, [])
+        comments: list[str] = []
+        for which in ("limits", "requests"):
+            m = get(resources, which)
+            if not isinstance(m, MappingNode):
+                continue
+            names = [k.value for k, _ in m.value if isinstance(k, ScalarNode)]
+            gone = [n for n in names if n in removals.get(key, [])]
+            if not gone:
+                continue
+            if len(gone) == len(names):
+                comments += patch.delete(resources, which, keep_comments=not wired)
+            else:
+                for n in gone:
+                    comments += patch.delete(m, n, keep_comments=not wired)
+        if wired:
+            entries = [{"name": plan.claim_name, "request": r} for r in wired]
+            existing = get(resources, "claims")
+            if isinstance(existing, SequenceNode) and existing.value:
+                for i, e in enumerate(entries):
+                    patch.append(existing, e, comments if i == 0 else None)
+            else:
+                if existing is not None:
+                    patch.delete(resources, "claims")
+                patch.add(resources, "claims", entries, comments)
+    if not plan.requests:
+        return None
+    template = template_object(obj, ctx.ref.role, plan.requests, mode.api_version)
+    claim = {"name": plan.claim_name, "resourceClaimTemplateName": template["metadata"]["name"]}
+    _add_items(patch, ctx.pod, "resourceClaims", [claim])
+    tolerations = [{"key": k, "operator": "Exists", "effect": "NoSchedule"} for k in plan.tolerations]
+    if tolerations:
+        _add_items(patch, ctx.pod, "tolerations", tolerations)
+    if mode.placement == "inline":
+        header = f"GPUs of {obj.label}" + (f" ({ctx.ref.role})" if ctx.ref.role else "") + \
+            ", written by dra-migrate"
+        if obj.list_node is not None and obj.list_index is not None:
+            patch.insert_item_after(obj.list_node, obj.list_index, template)
+        else:
+            patch.add_document(root, template, header)
+    return template
+
+
+def _add_items(patch: Patch, mapping: MappingNode, key: str, values: list[Any]) -> None:
+    existing = get(mapping, key)
+    if isinstance(existing, SequenceNode) and (existing.value or existing.flow_style):
+        for v in values:
+            patch.append(existing, v)
+        return
+    if existing is not None:
+        patch.delete(mapping, key)
+    patch.add(mapping, key, values)

@@ -1,0 +1,144 @@
+"""Find Kubernetes objects and the pod specs inside them.
+
+Known kinds are looked up in ``rules/workloads.yaml``; an unknown kind is searched by shape (a
+mapping whose ``containers`` is a list of mappings with ``name``/``image``) so a CRD we have
+never seen is still reported. ``kind: List`` is expanded. YAML that is not a Kubernetes object
+(no ``apiVersion``/``kind``) is left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from migrator.documents import Document, get, items, pairs, str_at, walk
+from migrator.tables import PodPath, Tables
+
+
+@dataclass(frozen=True, slots=True)
+class K8sObject:
+    """One Kubernetes object: a document root or an item of a ``kind: List``."""
+
+    doc: int
+    node: MappingNode
+    api_version: str
+    kind: str
+    name: str | None
+    namespace: str | None
+    list_node: SequenceNode | None = None  #: the List's ``items`` when inside a List
+    list_index: int | None = None
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rsplit("/", 1)[0] if "/" in self.api_version else ""
+
+    @property
+    def line(self) -> int:
+        return int(self.node.start_mark.line) + 1
+
+    @property
+    def label(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name or '<unnamed>'}"
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpecRef:
+    """A pod spec inside an object, with how we found it."""
+
+    obj: K8sObject
+    node: MappingNode
+    path: tuple[Any, ...]
+    role: str | None
+    known: bool  #: from the table (True) or found by shape (False)
+    convert: bool
+    reason: str | None  #: why it is not converted (convert=False)
+
+    @property
+    def where(self) -> str:
+        return "/" + "/".join(str(p) for p in self.path)
+
+    @property
+    def line(self) -> int:
+        return int(self.node.start_mark.line) + 1
+
+
+def objects(docs: list[Document]) -> Iterator[K8sObject]:
+    for doc in docs:
+        root = doc.root
+        if not isinstance(root, MappingNode):
+            continue
+        api = str_at(root, "apiVersion")
+        kind = str_at(root, "kind")
+        if not api or not kind:
+            continue
+        if kind == "List" or (kind.endswith("List") and isinstance(get(root, "items"), SequenceNode)):
+            item_seq = get(root, "items")
+            assert isinstance(item_seq, SequenceNode)
+            for i, item in enumerate(item_seq.value):
+                if isinstance(item, MappingNode):
+                    iapi, ikind = str_at(item, "apiVersion"), str_at(item, "kind")
+                    if iapi and ikind:
+                        yield K8sObject(doc.index, item, iapi, ikind, str_at(item, "metadata", "name"),
+                                        str_at(item, "metadata", "namespace"), item_seq, i)
+            continue
+        name = str_at(root, "metadata", "name") or str_at(root, "metadata", "generateName")
+        yield K8sObject(doc.index, root, api, kind, name, str_at(root, "metadata", "namespace"))
+
+
+def _follow(node: Node, segments: tuple[str, ...], path: tuple[Any, ...],
+            roles: tuple[str, ...]) -> Iterator[tuple[MappingNode, tuple[Any, ...], tuple[str, ...]]]:
+    if not segments:
+        if isinstance(node, MappingNode):
+            yield node, path, roles
+        return
+    seg, rest = segments[0], segments[1:]
+    if seg == "*":
+        for k, v in pairs(node):
+            if isinstance(k, ScalarNode):
+                yield from _follow(v, rest, path + (k.value,), roles + (str(k.value).lower(),))
+        return
+    if seg.endswith("[]"):
+        key = seg[:-2]
+        seq = get(node, key)
+        for i, item in enumerate(items(seq)):
+            label = str_at(item, "name") or str_at(item, "groupName") or str(i)
+            yield from _follow(item, rest, path + (key, i), roles + (label,))
+        return
+    child = get(node, seg)
+    if child is not None:
+        yield from _follow(child, rest, path + (seg,), roles)
+
+
+def pod_specs(obj: K8sObject, tables: Tables) -> Iterator[PodSpecRef]:
+    """The pod specs of ``obj``: by table for known kinds, by shape otherwise."""
+    row = tables.workloads.get((obj.group, obj.kind))
+    if row is not None:
+        for pp in row.paths:
+            for node, path, roles in _follow(obj.node, pp.path, (), ()):
+                role = "-".join(r for r in ((pp.role,) if pp.role else ()) + roles if r) or None
+                yield PodSpecRef(obj, node, path, role, True, row.convert, row.reason)
+        return
+    if (obj.group, obj.kind) in tables.non_pod:
+        return
+    for path, node in walk(obj.node):
+        if isinstance(node, MappingNode) and looks_like_pod_spec(node):
+            role = "-".join(str(p) for p in path if not isinstance(p, int) and p not in
+                            ("spec", "template")) or None
+            yield PodSpecRef(obj, node, path, role, False, False,
+                             f"{obj.kind} ({obj.api_version}) is not in rules/workloads.yaml: "
+                             "its controller may drop fields it does not know (resourceClaims)")
+
+
+def looks_like_pod_spec(node: Node) -> bool:
+    containers = get(node, "containers")
+    if not isinstance(containers, SequenceNode) or not containers.value:
+        return False
+    return all(isinstance(c, MappingNode) and (get(c, "name") is not None or get(c, "image") is not None)
+               for c in containers.value)
+
+
+def pod_path(pp: PodPath) -> str:
+    return ".".join(pp.path)

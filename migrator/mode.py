@@ -1,0 +1,50 @@
+"""Configuration of one run: what to target and how to write results back."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from migrator.errors import MigratorError
+
+
+class WriteBack(enum.Enum):
+    DIFF = "diff"  #: print a unified diff, touch nothing (default)
+    WRITE = "write"  #: write changed files in place, atomically
+    CHECK = "check"  #: print a summary; exit 1 when something would change
+
+    @classmethod
+    def from_flags(cls, *, write: bool, check: bool, diff: bool) -> "WriteBack":
+        if sum((write, check, diff)) > 1:
+            raise MigratorError("--write, --check and --diff exclude each other")
+        if write:
+            return cls.WRITE
+        if check:
+            return cls.CHECK
+        return cls.DIFF
+
+
+# resource.k8s.io versions by Kubernetes minor (dra-api.md §1, §3: v1 from 1.34; v1beta2 in
+# 1.33 with the `exactly` shape; v1beta1 in 1.32 with the flat request shape).
+def api_version_for(kube_version: str) -> str:
+    m = re.fullmatch(r"v?1\.(\d+)(?:\.\d+)?", kube_version.strip())
+    if not m:
+        raise MigratorError(f"--kube-version {kube_version!r}: expected a version like 1.35")
+    minor = int(m.group(1))
+    if minor >= 34:
+        return "resource.k8s.io/v1"
+    if minor == 33:
+        return "resource.k8s.io/v1beta2"
+    if minor == 32:
+        return "resource.k8s.io/v1beta1"
+    raise MigratorError(f"--kube-version {kube_version}: structured DRA needs Kubernetes 1.32 or newer")
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    api_version: str = "resource.k8s.io/v1"
+    #: "inline": each template right after its workload; "file": in <stem>.claims.yaml beside it
+    placement: str = "inline"
+    #: also convert pod specs found by shape in kinds missing from rules/workloads.yaml
+    convert_unknown: bool = False

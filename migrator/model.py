@@ -1,0 +1,65 @@
+"""Values that cross module boundaries: findings, per-pod plans' outputs, per-file results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(str, enum.Enum):
+    """What happened to a pod spec (or, for INFO, something worth knowing about it)."""
+
+    CONVERTED = "converted"
+    SKIPPED = "skipped"  #: deliberately left alone (not a GPU request we may rewrite)
+    MANUAL = "manual"  #: needs a person: we cannot tell what the right DRA form is
+    INFO = "info"  #: converted or left alone, plus something the reviewer should know
+
+
+class FixSafety(str, enum.Enum):
+    """ruff's applicability: SAFE fixes keep semantics; NONE means the rule only reports."""
+
+    SAFE = "safe"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    status: Status
+    message: str
+    path: str = ""
+    line: int | None = None
+    workload: str = ""
+    where: str = ""  #: the pod spec's path inside the object
+
+    def location(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRequest:
+    """One request of a ResourceClaimTemplate (API-version independent)."""
+
+    name: str
+    device_class: str
+    count: int
+    selectors: tuple[str, ...] = ()
+    resource: str = ""  #: the device-plugin resource it replaces
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """The outcome for one input: exactly one per file."""
+
+    path: str
+    before: str | None
+    after: str | None  #: None when failed; == before when unchanged
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    extra_files: tuple[tuple[str, str], ...] = field(default=())  #: (path, full new text)
+    mtime_ns: int | None = None  #: when it was read (a file changed since is not overwritten)
+    bom: bool = False  #: it started with a UTF-8 byte-order mark (kept on write)
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.after is not None and self.after != self.before

@@ -1,0 +1,62 @@
+"""Rendering results: unified diffs, text and JSON listings."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from migrator.model import FileResult, Finding, Status
+from migrator.report import Report
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    a = before.splitlines(keepends=True)
+    b = after.splitlines(keepends=True)
+    lines = list(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}"))
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)
+
+
+def finding_line(f: Finding) -> str:
+    who = f" {f.workload}" if f.workload else ""
+    return f"{f.location()}: {f.status.value} {f.code}{who}: {f.message}"
+
+
+def text_listing(report: Report, verbose: bool = True) -> str:
+    out: list[str] = []
+    for r in report.results:
+        if r.error:
+            out.append(r.error)
+        for f in r.findings:
+            if verbose or f.status in (Status.SKIPPED, Status.MANUAL):
+                out.append(finding_line(f))
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {"code": f.code, "status": f.status.value, "message": f.message, "file": f.path,
+            "line": f.line, "workload": f.workload, "podSpec": f.where}
+
+
+def json_report(report: Report) -> str:
+    files: list[dict[str, Any]] = []
+    for r in report.results:
+        files.append({"file": r.path, "changed": r.changed, "error": r.error,
+                      "findings": [_finding_json(f) for f in r.findings]})
+    c = report.counts()
+    data = {
+        "files": files,
+        "summary": {
+            "files": len(report.results),
+            "filesChanged": len(report.changed),
+            "filesFailed": len(report.failures),
+            **{s.value: c[s.value] for s in Status},
+        },
+        "exitCode": report.return_code,
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def result_error_line(r: FileResult) -> str:
+    return r.error or ""

@@ -1,0 +1,77 @@
+"""A batch: every input ends in exactly one FileResult; one bad file never stops the others."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from migrator.edit import block_entries
+from migrator.documents import detect_layout
+from migrator.engine import migrate_text
+from migrator.errors import InvalidInput
+from migrator.mode import Mode, WriteBack
+from migrator.model import FileResult
+from migrator.report import Report
+from migrator.sources import STDIN, discover, encode, read, write_atomic
+from migrator.tables import load_tables
+
+
+def templates_path(path: str) -> str:
+    root, _ = os.path.splitext(path)
+    return f"{root}-claim-templates.yaml"
+
+
+def process_one(path: str, mode: Mode, stdin: bytes | None = None) -> FileResult:
+    try:
+        src = read(path, stdin)
+        result = migrate_text(src.text, path if path != STDIN else "<stdin>", mode, load_tables())
+    except InvalidInput as exc:
+        return FileResult(path, None, None, (), str(exc))
+    extra: tuple[tuple[str, str], ...] = ()
+    if result.templates and path != STDIN:
+        target = templates_path(path)
+        try:
+            existing = read(target).text if os.path.exists(target) else ""
+        except InvalidInput as exc:
+            return FileResult(path, src.text, None, result.findings, str(exc))
+        layout = detect_layout(src.text)
+        chunks = [existing] if existing else []
+        if existing and not existing.endswith("\n"):
+            chunks.append(layout.newline)
+        for t in result.templates:
+            if f"name: {t['metadata']['name']}" in existing:
+                continue
+            lines = (["---"] if chunks else []) + block_entries(t, 0, layout)
+            chunks.append("".join(line + layout.newline for line in lines))
+        extra = ((target, "".join(chunks)),)
+    return FileResult(path, src.text, result.text, result.findings, None, extra, src.mtime_ns, src.bom)
+
+
+def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None = None,
+        on_result: Callable[[FileResult], None] | None = None) -> Report:
+    report = Report(writeback)
+    for item in discover(paths):
+        if isinstance(item, InvalidInput):
+            result = FileResult(item.path, None, None, (), str(item))
+        else:
+            result = process_one(item, mode, stdin)
+            if writeback is WriteBack.WRITE and item != STDIN and (result.changed or result.extra_files):
+                result = _write(result)
+                if result.error is None:
+                    report.written += 1
+        report.add(result)
+        if on_result is not None:
+            on_result(result)
+    return report
+
+
+def _write(result: FileResult) -> FileResult:
+    try:
+        for path, text in result.extra_files:
+            write_atomic(path, encode(text, False))
+        if result.changed:
+            assert result.after is not None
+            write_atomic(result.path, encode(result.after, result.bom), result.mtime_ns)
+    except InvalidInput as exc:
+        return FileResult(result.path, result.before, None, result.findings, str(exc))
+    return result

@@ -1,0 +1,116 @@
+"""Inputs: files, directories (recursive ``*.yaml``/``*.yml``) and ``-`` for stdin; and safe writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from migrator.errors import InvalidInput
+
+STDIN = "-"
+YAML_SUFFIXES = (".yaml", ".yml")
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
+#: Bigger inputs are refused rather than parsed (hostile-input guard).
+MAX_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    path: str  #: as given / found; "-" for stdin
+    text: str
+    bom: bool  #: the file started with a UTF-8 byte-order mark (kept on write)
+    mtime_ns: int | None
+
+
+def discover(paths: list[str]) -> Iterator[str | InvalidInput]:
+    """Every input path in a stable order; missing paths come back as errors."""
+    seen: set[str] = set()
+    for given in paths:
+        if given == STDIN:
+            yield STDIN
+            continue
+        p = Path(given)
+        if p.is_dir():
+            found: list[str] = []
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+                for name in filenames:
+                    if name.endswith(YAML_SUFFIXES):
+                        found.append(os.path.join(dirpath, name))
+            for f in sorted(found):
+                if f not in seen:
+                    seen.add(f)
+                    yield f
+        elif p.exists():
+            if given not in seen:
+                seen.add(given)
+                yield given
+        else:
+            yield InvalidInput(given, None, "no such file or directory")
+
+
+def decode(data: bytes, path: str) -> tuple[str, bool]:
+    if b"\x00" in data:
+        raise InvalidInput(path, None, "binary file (contains NUL bytes)")
+    bom = data.startswith(b"\xef\xbb\xbf")
+    try:
+        text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidInput(path, line, "not UTF-8 text") from None
+    return text, bom
+
+
+def read(path: str, stdin: bytes | None = None) -> Source:
+    if path == STDIN:
+        data = stdin if stdin is not None else b""
+        text, bom = decode(data, "<stdin>")
+        return Source(STDIN, text, bom, None)
+    try:
+        st = os.stat(path)
+        if st.st_size > MAX_BYTES:
+            raise InvalidInput(path, None, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except InvalidInput:
+        raise
+    except OSError as exc:
+        raise InvalidInput(path, None, f"cannot read: {exc.strerror or exc}") from None
+    text, bom = decode(data, path)
+    return Source(path, text, bom, st.st_mtime_ns)
+
+
+def encode(text: str, bom: bool) -> bytes:
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+
+
+def write_atomic(path: str, data: bytes, expected_mtime_ns: int | None = None) -> None:
+    """Write via a temp file in the same directory and rename: never a partial file.
+
+    The file mode is kept. A file changed on disk since it was read is not overwritten.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and expected_mtime_ns is not None and st.st_mtime_ns != expected_mtime_ns:
+        raise InvalidInput(path, None, "changed on disk since it was read; not overwritten")
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".dra-migrate-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if st is not None:
+            os.chmod(tmp, st.st_mode & 0o7777)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise InvalidInput(path, None, f"cannot write: {exc.strerror or exc}") from None

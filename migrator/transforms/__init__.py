@@ -1,0 +1,48 @@
+"""The rule registry: explicit, ordered, greppable (pre-commit's all_languages.py is the model).
+
+Guards (GPU1xx) run first and may block a pod; converters (GPU00x) then fill the plan in
+order: zero counts, whole GPUs, MIG, init containers, claim name, tolerations, hints.
+Codes are never reused.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from migrator.transforms import (
+    gpu001_whole_gpu,
+    gpu002_mig_profile,
+    gpu003_zero_count,
+    gpu004_init_containers,
+    gpu005_toleration,
+    gpu006_existing_claims,
+    gpu007_runtime_hints,
+    gpu101_vendor_semantics,
+    gpu102_placeholders,
+    gpu103_sharing,
+    gpu104_annotation_requests,
+    gpu105_unconvertible_kind,
+    gpu106_aliases,
+)
+
+REGISTRY: tuple[ModuleType, ...] = (
+    gpu101_vendor_semantics,
+    gpu102_placeholders,
+    gpu104_annotation_requests,
+    gpu105_unconvertible_kind,
+    gpu103_sharing,
+    gpu106_aliases,
+    gpu003_zero_count,
+    gpu001_whole_gpu,
+    gpu002_mig_profile,
+    gpu004_init_containers,
+    gpu006_existing_claims,
+    gpu005_toleration,
+    gpu007_runtime_hints,
+)
+
+BY_CODE: dict[str, ModuleType] = {}
+for _rule in REGISTRY:
+    if _rule.CODE in BY_CODE:
+        raise RuntimeError(f"duplicate rule code {_rule.CODE}")
+    BY_CODE[_rule.CODE] = _rule

@@ -1,0 +1,233 @@
+"""What a rule sees (PodContext, read-only) and what it contributes to (PodPlan).
+
+A rule is a module with ``CODE``, ``NAME``, ``SUMMARY``, ``FIX`` (FixSafety) and
+``check(ctx, plan) -> Iterable[Finding]``; its docstring has the sections *What it does*,
+*Why*, *Example* and *Fix safety*. Guards stop the conversion by calling ``plan.block``;
+converters add requests and container wiring to the plan. The engine turns the finished plan
+into text edits: rules never touch text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol
+
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from migrator.documents import get, items, pairs, scalar_value
+from migrator.locate import PodSpecRef
+from migrator.mode import Mode
+from migrator.model import DeviceRequest, Finding, FixSafety, Status
+from migrator.tables import Tables
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class Rule(Protocol):
+    CODE: str
+    NAME: str
+    SUMMARY: str
+    FIX: FixSafety
+
+    def check(self, ctx: "PodContext", plan: "PodPlan") -> Iterable[Finding]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One container's request for one device-plugin resource."""
+
+    section: str  #: "containers" or "initContainers"
+    index: int
+    container: str
+    resource: str
+    raw: Any  #: the value as written (int or str)
+    count: int | None  #: None when not a whole number
+    in_limits: bool
+    in_requests: bool
+    mismatch: bool  #: limits and requests both set and different
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    section: str
+    index: int
+    name: str
+    node: MappingNode
+    sidecar: bool  #: an init container with restartPolicy: Always (native sidecar)
+
+
+@dataclass(frozen=True, slots=True)
+class PodContext:
+    path: str
+    ref: PodSpecRef
+    tables: Tables
+    mode: Mode
+    containers: tuple[Container, ...]
+    asks: tuple[Ask, ...]
+    annotations: dict[str, str]
+    node_selection: tuple[tuple[str, str], ...]  #: (label, value) pairs required or selected
+    shared: frozenset[int] = frozenset()  #: ids of nodes used through YAML aliases
+
+    @property
+    def pod(self) -> MappingNode:
+        return self.ref.node
+
+    def finding(self, code: str, status: Status, message: str) -> Finding:
+        return Finding(code, status, message, self.path, self.ref.line, self.ref.obj.label,
+                       self.ref.where)
+
+    def gpu_asks(self) -> list[Ask]:
+        """Asks for resources the device table knows (whole GPUs and MIG), count > 0 or not."""
+        return [a for a in self.asks if device_rule(a.resource, self.tables) is not None]
+
+
+@dataclass
+class PodPlan:
+    """Filled in by the rules, in registry order; read by the engine."""
+
+    requests: list[DeviceRequest] = field(default_factory=list)
+    #: (section, index) -> request names the container references
+    wiring: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    #: (section, index, resource) to delete from limits/requests
+    removals: list[tuple[str, int, str]] = field(default_factory=list)
+    tolerations: list[str] = field(default_factory=list)
+    claim_name: str = "gpu"
+    blocked: bool = False
+    findings: list[Finding] = field(default_factory=list)
+
+    def block(self, finding: Finding) -> Finding:
+        self.blocked = True
+        return finding
+
+    def request_names(self) -> set[str]:
+        return {r.name for r in self.requests}
+
+    def unique_request_name(self, base: str) -> str:
+        name = dns_label(base)
+        taken = self.request_names()
+        n = 2
+        candidate = name
+        while candidate in taken:
+            suffix = f"-{n}"
+            candidate = name[: 63 - len(suffix)].rstrip("-") + suffix
+            n += 1
+        return candidate
+
+
+def dns_label(text: str, fallback: str = "gpu") -> str:
+    out = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    out = out[:63].rstrip("-")
+    return out if out and DNS_LABEL.match(out) else fallback
+
+
+def device_rule(resource: str, tables: Tables):  # type: ignore[no-untyped-def]
+    for rule in tables.devices:
+        if rule.name == resource or (rule.pattern is not None and rule.pattern.match(resource)):
+            return rule
+    return None
+
+
+def resolve_device(resource: str, tables: Tables) -> tuple[str, tuple[str, ...]] | None:
+    """(deviceClassName, CEL selectors) for a device-plugin resource name, from the table."""
+    rule = device_rule(resource, tables)
+    if rule is None:
+        return None
+    selectors: tuple[str, ...] = ()
+    if rule.selector and rule.pattern is not None:
+        m = rule.pattern.match(resource)
+        assert m is not None
+        fields = dict(m.groupdict())
+        if rule.profile_replace and "profile" in fields:
+            fields["profile"] = re.sub(rule.profile_replace[0], rule.profile_replace[1], fields["profile"])
+        selectors = (rule.selector.format(**fields),)
+    return rule.device_class, selectors
+
+
+def app_or_sidecar(ctx: PodContext, ask: Ask) -> bool:
+    """True for app containers and native sidecars: those hold devices of their own."""
+    if ask.section == "containers":
+        return True
+    return any(c.sidecar for c in ctx.containers if c.section == ask.section and c.index == ask.index)
+
+
+def add_request(ctx: PodContext, plan: PodPlan, ask: Ask) -> DeviceRequest:
+    """A request of its own for ``ask``'s container, wired to it and replacing the resource."""
+    resolved = resolve_device(ask.resource, ctx.tables)
+    assert resolved is not None and ask.count
+    device_class, selectors = resolved
+    siblings = [a for a in ctx.gpu_asks() if a.section == ask.section and a.index == ask.index
+                and a.count]
+    base = ask.container if DNS_LABEL.match(ask.container) else f"{ask.section.lower()[:4]}-{ask.index}"
+    if len(siblings) > 1:
+        base = f"{base}-{ask.resource.split('/', 1)[1]}"
+    request = DeviceRequest(plan.unique_request_name(base), device_class, ask.count, selectors,
+                            ask.resource)
+    plan.requests.append(request)
+    plan.wiring.setdefault((ask.section, ask.index), []).append(request.name)
+    plan.removals.append((ask.section, ask.index, ask.resource))
+    return request
+
+
+def parse_count(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        return int(value)
+    return None
+
+
+def build_context(path: str, ref: PodSpecRef, tables: Tables, mode: Mode,
+                  pod_metadata: Node | None) -> PodContext:
+    containers: list[Container] = []
+    for section in ("initContainers", "containers"):
+        for i, c in enumerate(items(get(ref.node, section))):
+            if not isinstance(c, MappingNode):
+                continue
+            name_node = get(c, "name")
+            name = str(scalar_value(name_node)) if isinstance(name_node, ScalarNode) else f"{section}-{i}"
+            rp = get(c, "restartPolicy")
+            sidecar = section == "initContainers" and isinstance(rp, ScalarNode) and rp.value == "Always"
+            containers.append(Container(section, i, name, c, sidecar))
+    asks: list[Ask] = []
+    for c in containers:
+        resources = get(c.node, "resources")
+        limits, requests = get(resources, "limits"), get(resources, "requests")
+        seen: dict[str, dict[str, Any]] = {}
+        for where, m in (("limits", limits), ("requests", requests)):
+            for k, v in pairs(m):
+                if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
+                    seen.setdefault(str(k.value), {})[where] = scalar_value(v)
+        for res, vals in seen.items():
+            raw = vals.get("limits", vals.get("requests"))
+            count = parse_count(raw)
+            mismatch = "limits" in vals and "requests" in vals and \
+                parse_count(vals["limits"]) != parse_count(vals["requests"])
+            asks.append(Ask(c.section, c.index, c.name, res, raw, count, "limits" in vals,
+                            "requests" in vals, mismatch))
+    annotations: dict[str, str] = {}
+    for k, v in pairs(get(pod_metadata, "annotations")):
+        if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
+            annotations[str(k.value)] = str(v.value)
+    return PodContext(path, ref, tables, mode, tuple(containers), tuple(asks), annotations,
+                      tuple(node_selection(ref.node)))
+
+
+def node_selection(pod: MappingNode) -> list[tuple[str, str]]:
+    """Label requirements of the pod: nodeSelector pairs and required affinity ``In`` values."""
+    out: list[tuple[str, str]] = []
+    for k, v in pairs(get(pod, "nodeSelector")):
+        if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
+            out.append((str(k.value), str(v.value)))
+    required = get(get(get(pod, "affinity"), "nodeAffinity"), "requiredDuringSchedulingIgnoredDuringExecution")
+    for term in items(get(required, "nodeSelectorTerms")):
+        for expr in items(get(term, "matchExpressions")):
+            key = get(expr, "key")
+            op = get(expr, "operator")
+            if isinstance(key, ScalarNode) and isinstance(op, ScalarNode) and op.value == "In":
+                for val in items(get(expr, "values")):
+                    if isinstance(val, ScalarNode):
+                        out.append((str(key.value), str(val.value)))
+    return out

@@ -1,0 +1,42 @@
+"""GPU001 whole-gpu: ``nvidia.com/gpu: N`` becomes a request for N ``gpu.nvidia.com`` devices.
+
+## What it does
+For every app container and native sidecar that asks for ``nvidia.com/gpu: N`` (N > 0, int or
+quoted, in limits, requests or both): adds a request named after the container to the pod's
+ResourceClaimTemplate (``exactly: {deviceClassName: gpu.nvidia.com, count: N}``), points the
+container at it (``resources.claims: [{name: gpu, request: <container>}]``) and removes the
+extended resource from ``limits`` and ``requests``. Several GPU containers get one request each
+in the same template, so none sees another's GPUs.
+
+## Why
+DRA replaces the device plugin's counted resource with claims (dra-api.md §1-2, §7). A
+template (not a ResourceClaim) gives every replica its own claim, as the device plugin gave
+every pod its own GPUs. Keeping ``nvidia.com/gpu`` next to the claim would ask twice.
+
+## Example
+    resources: {limits: {nvidia.com/gpu: 2, cpu: 4}}
+Use instead:
+    resources: {limits: {cpu: 4}, claims: [{name: gpu, request: main}]}
+
+## Fix safety
+Safe: the pod holds the same number of devices of the same class.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from migrator.model import Finding, FixSafety
+from migrator.transforms.base import PodContext, PodPlan, add_request, app_or_sidecar
+
+CODE = "GPU001"
+NAME = "whole-gpu"
+SUMMARY = "nvidia.com/gpu: N -> ResourceClaimTemplate request (gpu.nvidia.com, count N)"
+FIX = FixSafety.SAFE
+
+
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    for ask in ctx.gpu_asks():
+        if ask.resource == "nvidia.com/gpu" and ask.count and app_or_sidecar(ctx, ask):
+            add_request(ctx, plan, ask)
+    return ()

@@ -1,0 +1,40 @@
+"""GPU003 zero-count: ``nvidia.com/gpu: 0`` is dropped, with no claim.
+
+## What it does
+Removes GPU resources whose count is 0 from ``limits``/``requests`` and creates nothing for them.
+
+## Why
+A zero request holds no device; a claim would hold at least one (``count`` must be > 0,
+dra-api.md §1.3). Note for GKE/EKS: the ExtendedResourceToleration admission plugin tolerated
+the ``nvidia.com/gpu`` taint for this pod because it named the resource; after the drop it no
+longer does, which is what a pod that wants no GPU should get.
+
+## Example
+    limits: {nvidia.com/gpu: 0, rdma/ib: 0}
+Use instead:
+    limits: {rdma/ib: 0}
+
+## Fix safety
+Safe: the pod held no GPU before and holds none after.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from migrator.model import Finding, FixSafety, Status
+from migrator.transforms.base import PodContext, PodPlan
+
+CODE = "GPU003"
+NAME = "zero-count"
+SUMMARY = "nvidia.com/gpu: 0 is removed; no claim is created"
+FIX = FixSafety.SAFE
+
+
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    for ask in ctx.gpu_asks():
+        if ask.count == 0:
+            plan.removals.append((ask.section, ask.index, ask.resource))
+            yield ctx.finding(CODE, Status.INFO,
+                              f"container {ask.container!r}: dropped {ask.resource}: 0 (no claim); the "
+                              "pod no longer gets the automatic nvidia.com/gpu toleration on GKE/EKS")

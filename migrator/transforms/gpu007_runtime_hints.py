@@ -1,0 +1,50 @@
+"""GPU007 runtime-hints: report GPU access that bypasses requests.
+
+## What it does
+Reports ``NVIDIA_VISIBLE_DEVICES=all`` in a container's env, ``runtimeClassName: nvidia`` and
+CDI device annotations (``cdi.k8s.io/*``, ``management.nvidia.com/gpu``) on GPU pods.
+
+## Why
+These give a container GPUs outside the device plugin's (and DRA's) accounting: ``all`` overrides
+isolation under both, and the runtime class may or may not still be needed with the DRA driver's
+CDI injection. Someone has to decide (corpus README "Environment variables").
+
+## Example
+    env: [{name: NVIDIA_VISIBLE_DEVICES, value: all}]
+
+## Fix safety
+No fix: reported as info (or as *needs manual action* when the pod has no GPU request).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from yaml.nodes import ScalarNode
+
+from migrator.documents import get, items, str_at
+from migrator.model import Finding, FixSafety, Status
+from migrator.transforms.base import PodContext, PodPlan
+
+CODE = "GPU007"
+NAME = "runtime-hints"
+SUMMARY = "NVIDIA_VISIBLE_DEVICES=all, runtimeClassName nvidia and CDI annotations need a decision"
+FIX = FixSafety.NONE
+
+
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    hints: list[str] = []
+    for c in ctx.containers:
+        for env in items(get(c.node, "env")):
+            if str_at(env, "name") == "NVIDIA_VISIBLE_DEVICES" and str_at(env, "value") == "all":
+                hints.append(f"container {c.name!r} sets NVIDIA_VISIBLE_DEVICES=all")
+    rc = get(ctx.pod, "runtimeClassName")
+    if isinstance(rc, ScalarNode) and "nvidia" in str(rc.value):
+        hints.append(f"runtimeClassName: {rc.value}")
+    cdi = sorted(k for k in ctx.annotations if k.startswith("cdi.k8s.io/") or k == "management.nvidia.com/gpu")
+    hints += [f"CDI annotation {k}" for k in cdi]
+    if not hints or not (plan.requests or cdi):
+        return
+    status = Status.INFO if plan.requests else Status.MANUAL
+    yield ctx.finding(CODE, status, "; ".join(hints) + ": GPU access outside requests, decide whether "
+                      "it is still needed under DRA")

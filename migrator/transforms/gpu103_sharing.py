@@ -1,0 +1,51 @@
+"""GPU103 sharing: never turn a time-sliced, MPS or single-strategy MIG "GPU" into a whole device.
+
+## What it does
+Skips a pod that asks for ``nvidia.com/gpu.shared``, or that selects nodes whose GFD labels say
+``nvidia.com/gpu`` is a replica or a MIG slice there (``nvidia.com/gpu.product`` ending in
+``-SHARED`` or containing ``-MIG-``, ``nvidia.com/gpu.sharing-strategy: time-slicing|mps``,
+``nvidia.com/gpu.replicas`` > 1, ``nvidia.com/mig.strategy: single``).
+
+## Why
+On such nodes the device plugin advertises shares (replicas x GPUs) or MIG devices under the
+``nvidia.com/gpu`` name (dra-api.md §5.1-5.3). ``count: 1`` of ``gpu.nvidia.com`` would be a
+whole, exclusive GPU: more than the pod had, and maybe none free. The DRA form (a shared claim
+with ``GpuConfig`` sharing, or ``mig.nvidia.com``) needs a decision.
+
+## Example
+    nodeSelector: {nvidia.com/gpu.product: Tesla-T4-SHARED}
+
+## Fix safety
+No fix: reported as *needs manual action* with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from migrator.model import Finding, FixSafety, Status
+from migrator.transforms.base import PodContext, PodPlan
+
+CODE = "GPU103"
+NAME = "sharing"
+SUMMARY = "time-slicing/MPS replicas and single-strategy MIG slices are not whole GPUs: manual"
+FIX = FixSafety.NONE
+
+
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    shared = sorted({a.resource for a in ctx.asks if a.resource in ctx.tables.shared_resources and a.count})
+    if shared:
+        yield plan.block(ctx.finding(CODE, Status.MANUAL,
+                                     f"{', '.join(shared)} is a time-slicing/MPS replica, not a device; "
+                                     "the DRA form is a shared claim with GpuConfig sharing"))
+        return
+    if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
+        return
+    for label, value in ctx.node_selection:
+        for rule in ctx.tables.sharing_labels:
+            if rule.label == label and rule.value.search(value):
+                yield plan.block(ctx.finding(CODE, Status.MANUAL,
+                                             f"node selection {label}={value} means nvidia.com/gpu is "
+                                             f"{rule.meaning} on those nodes, not whole GPUs; choose the "
+                                             "DRA form by hand"))
+                return
