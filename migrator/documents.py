@@ -80,7 +80,10 @@ def parse(text: str, path: str) -> list[Document]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise InvalidInput(path, line, f"invalid YAML: {problem}") from None
+        hint = ""
+        if "{{" in text or "{%" in text:
+            hint = " (looks like a Helm/Go/Jinja template: run on rendered output, e.g. as a Helm post-renderer)"
+        raise InvalidInput(path, line, f"invalid YAML: {problem}{hint}") from None
     except yaml.YAMLError as exc:  # reader errors (control characters) carry no mark
         raise InvalidInput(path, None, f"invalid YAML: {str(exc).splitlines()[0]}") from None
     finally:
