@@ -42,6 +42,7 @@ class Layout:
     newline: str  #: "\n" or "\r\n"
     indent: int  #: spaces per mapping level
     seq_indented: bool  #: True for "key:\n  - item", False for "key:\n- item"
+    quote_all: bool = False  #: every key and string double-quoted (jsonnet/JSON-style output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +277,10 @@ _SEQ_UNDER_KEY = re.compile(r"^( *)[^\s#-][^\n]*:[ \t]*\r?\n(?:[ \t]*(?:#[^\n]*)
 _KEY_LINE = re.compile(r"^( *)[^\s#-][^:\n]*:[ \t]*\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*( *)[^\s#-][^:\n]*:", re.M)
 
 
+_QUOTED_KEY = re.compile(r'^[ \t]*(?:- )?"[^"\n]*":', re.M)
+_PLAIN_KEY = re.compile(r"^[ \t]*(?:- )?[A-Za-z_][^:\n\"'#]*:(?:[ \t]|\r?$)", re.M)
+
+
 def detect_layout(text: str) -> Layout:
     """Newline, mapping indent and sequence style most used in ``text`` (defaults: LF, 2, indented)."""
     newline = "\r\n" if "\r\n" in text else "\n"
@@ -291,4 +296,7 @@ def detect_layout(text: str) -> Layout:
             indented += 1
         elif len(m.group(2)) == len(m.group(1)):
             compact += 1
-    return Layout(newline=newline, indent=indent, seq_indented=indented >= compact)
+    quoted = len(_QUOTED_KEY.findall(text))
+    plain = len(_PLAIN_KEY.findall(text))
+    return Layout(newline=newline, indent=indent, seq_indented=indented >= compact,
+                  quote_all=quoted > 0 and plain == 0)

@@ -26,7 +26,7 @@ _RESOLVER = yaml.resolver.Resolver()
 _PLAIN = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./-]*$")
 
 
-def scalar(value: Any) -> str:
+def scalar(value: Any, quote: bool = False) -> str:
     """A YAML scalar that reads back as ``value`` (plain when safe, else double-quoted)."""
     if value is True:
         return "true"
@@ -37,33 +37,34 @@ def scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    if _PLAIN.match(text) and _RESOLVER.resolve(ScalarNode, text, (True, False)) == \
+    if not quote and _PLAIN.match(text) and _RESOLVER.resolve(ScalarNode, text, (True, False)) == \
             "tag:yaml.org,2002:str":
         return text
     return json.dumps(text, ensure_ascii=False)
 
 
-def flow(value: Any) -> str:
+def flow(value: Any, quote: bool = False) -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{scalar(k)}: {flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{scalar(k, quote)}: {flow(v, quote)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(flow(v) for v in value) + "]"
-    return scalar(value)
+        return "[" + ", ".join(flow(v, quote) for v in value) + "]"
+    return scalar(value, quote)
 
 
 def block_entries(mapping: dict[str, Any], col: int, layout: Layout) -> list[str]:
     lines: list[str] = []
     pad = " " * col
+    q = layout.quote_all
     for key, value in mapping.items():
         if isinstance(value, dict) and value:
-            lines.append(f"{pad}{scalar(key)}:")
+            lines.append(f"{pad}{scalar(key, q)}:")
             lines.extend(block_entries(value, col + layout.indent, layout))
         elif isinstance(value, list) and value:
-            lines.append(f"{pad}{scalar(key)}:")
+            lines.append(f"{pad}{scalar(key, q)}:")
             lines.extend(block_items(value, col + (layout.indent if layout.seq_indented else 0),
                                      layout))
         else:
-            lines.append(f"{pad}{scalar(key)}: {flow(value)}")
+            lines.append(f"{pad}{scalar(key, q)}: {flow(value, q)}")
     return lines
 
 
@@ -80,7 +81,7 @@ def block_items(values: list[Any], col: int, layout: Layout, offset: int = 2) ->
             sub[0] = dash + sub[0][col + offset:]
             lines.extend(sub)
         else:
-            lines.append(dash + flow(value))
+            lines.append(dash + flow(value, layout.quote_all))
     return lines
 
 
@@ -305,11 +306,11 @@ class Patch:
                     continue
                 parts.append(f"{self._src(k)}: {self._render_child(v)}")
             for key, value, _ in (ops.adds if ops else []):
-                parts.append(f"{scalar(key)}: {flow(value)}")
+                parts.append(f"{scalar(key, self.layout.quote_all)}: {flow(value, self.layout.quote_all)}")
             return "{" + ", ".join(parts) + "}"
         if isinstance(node, SequenceNode):
             parts = [self._render_child(i) for i in node.value]
-            parts += [flow(v) for v, _ in (ops.appends if ops else [])]
+            parts += [flow(v, self.layout.quote_all) for v, _ in (ops.appends if ops else [])]
             return "[" + ", ".join(parts) + "]"
         return self._src(node)
 
@@ -379,9 +380,7 @@ class Patch:
                 for key, value, comments in ops.adds:
                     lines.extend(with_comment(block_entries({key: value}, col, self.layout), comments))
                 pos = self._after(node)
-                prefix = self.layout.newline if pos == len(self.text) and self.text and \
-                    not self.text.endswith("\n") else ""
-                out.append(Splice(pos, pos, prefix + self._nl(lines), depth))
+                out.append(Splice(pos, pos, self._nl(lines), depth))
         elif isinstance(node, SequenceNode):
             if ops.appends:
                 out.append(self._item_splice(node, ops.appends, depth=depth))
@@ -402,9 +401,7 @@ class Patch:
         for value, comments in values:
             lines.extend(with_comment(block_items([value], col, self.layout, offset), comments))
         pos = self._after(after if after is not None else seq)
-        prefix = self.layout.newline if pos == len(self.text) and self.text and \
-            not self.text.endswith("\n") else ""
-        return Splice(pos, pos, prefix + self._nl(lines), depth)
+        return Splice(pos, pos, self._nl(lines), depth)
 
     def _doc_splice(self, root: Node, value: Any, header: str | None) -> Splice:
         pos = self._after(root)
@@ -422,9 +419,7 @@ class Patch:
                 insert_at = scan
             break
         lines = ["---"] + ([f"# {header}"] if header else []) + block_entries(value, 0, self.layout)
-        prefix = self.layout.newline if insert_at == len(self.text) and self.text and \
-            not self.text.endswith("\n") else ""
-        return Splice(insert_at, insert_at, prefix + self._nl(lines), -1)
+        return Splice(insert_at, insert_at, self._nl(lines), -1)
 
     def render(self) -> str:
         splices = sorted(self.splices(), key=lambda s: (s.start, s.end, -s.depth))
@@ -434,6 +429,11 @@ class Patch:
             if s.start < cursor:
                 raise CannotEdit("overlapping edits")
             out.append(self.text[cursor:s.start])
+            if s.text and s.start == len(self.text):
+                # inserting at the end of a file whose last line has no newline
+                tail = next((chunk for chunk in reversed(out) if chunk), "")
+                if tail and not tail.endswith("\n"):
+                    out.append(self.layout.newline)
             out.append(s.text)
             cursor = s.end
         out.append(self.text[cursor:])

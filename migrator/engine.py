@@ -17,7 +17,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Document, detect_layout, get, parse, shared_nodes
+from migrator.documents import Document, detect_layout, get, parse, shared_nodes, str_at
 from migrator.edit import Patch
 from migrator.errors import CannotEdit
 from migrator.locate import K8sObject, PodSpecRef, objects, pod_specs
@@ -55,7 +55,11 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
     findings: list[Finding] = []
     templates: list[dict[str, Any]] = []
     shared_cache: dict[int, frozenset[int]] = {}
-    for obj in objects(docs):
+    all_objects = list(objects(docs))
+    served = frozenset(
+        name for o in all_objects if o.group == "resource.k8s.io" and o.kind == "DeviceClass"
+        for name in [str_at(o.node, "spec", "extendedResourceName")] if name)
+    for obj in all_objects:
         handled: list[tuple[Any, ...]] = []
         for ref in pod_specs(obj, tables):
             root = docs[obj.doc].root
@@ -64,7 +68,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
                 shared_cache[obj.doc] = frozenset(shared_nodes(root))
             ctx = build_context(path, ref, tables, mode, _pod_metadata(obj, ref))
             ctx = PodContext(ctx.path, ctx.ref, ctx.tables, ctx.mode, ctx.containers, ctx.asks,
-                             ctx.annotations, ctx.node_selection, shared_cache[obj.doc])
+                             ctx.annotations, ctx.node_selection, shared_cache[obj.doc], served)
             if not _interesting(ctx):
                 continue
             handled.append(ref.path)

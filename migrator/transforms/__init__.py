@@ -23,9 +23,12 @@ from migrator.transforms import (
     gpu104_annotation_requests,
     gpu105_unconvertible_kind,
     gpu106_aliases,
+    gpu107_outside_pod_spec,
+    gpu108_served_by_dra,
 )
 
 REGISTRY: tuple[ModuleType, ...] = (
+    gpu108_served_by_dra,
     gpu101_vendor_semantics,
     gpu102_placeholders,
     gpu104_annotation_requests,
@@ -41,8 +44,11 @@ REGISTRY: tuple[ModuleType, ...] = (
     gpu007_runtime_hints,
 )
 
+#: Rules that look at a whole object after its pod specs (``check_object``).
+OBJECT_RULES: tuple[ModuleType, ...] = (gpu107_outside_pod_spec,)
+
 BY_CODE: dict[str, ModuleType] = {}
-for _rule in REGISTRY:
+for _rule in REGISTRY + OBJECT_RULES:
     if _rule.CODE in BY_CODE:
         raise RuntimeError(f"duplicate rule code {_rule.CODE}")
     BY_CODE[_rule.CODE] = _rule

@@ -68,6 +68,8 @@ class PodContext:
     annotations: dict[str, str]
     node_selection: tuple[tuple[str, str], ...]  #: (label, value) pairs required or selected
     shared: frozenset[int] = frozenset()  #: ids of nodes used through YAML aliases
+    #: extended resource names a DeviceClass maps to DRA (KEP-5004) in the same input
+    served_by_dra: frozenset[str] = frozenset()
 
     @property
     def pod(self) -> MappingNode:

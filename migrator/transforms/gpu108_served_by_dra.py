@@ -1,0 +1,39 @@
+"""GPU108 served-by-dra: leave pods alone that a KEP-5004 DeviceClass already serves from DRA.
+
+## What it does
+When the input also holds a ``resource.k8s.io`` DeviceClass whose ``spec.extendedResourceName``
+is the resource a pod asks for (``nvidia.com/gpu``, ``nvidia.com/mig-1g.12gb``), the pod is left
+as it is and reported.
+
+## Why
+With the DRAExtendedResource feature (alpha in 1.35, beta in 1.36) the scheduler turns such a
+request into a claim by itself (KEP-5004; dra-driver ``demo/specs/extended-resources/``;
+dra-api.md §3.1). The manifest was written for that path on purpose.
+
+## Example
+    kind: DeviceClass ... spec: {extendedResourceName: nvidia.com/mig-1g.12gb}
+    ... resources: {limits: {nvidia.com/mig-1g.12gb: 1}}
+
+## Fix safety
+No fix: reported as *skipped*.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from migrator.model import Finding, FixSafety, Status
+from migrator.transforms.base import PodContext, PodPlan
+
+CODE = "GPU108"
+NAME = "served-by-dra"
+SUMMARY = "resources a DeviceClass maps with extendedResourceName (KEP-5004) are already DRA: skipped"
+FIX = FixSafety.NONE
+
+
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    hit = sorted({a.resource for a in ctx.asks if a.count and a.resource in ctx.served_by_dra})
+    if hit:
+        yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+                                     f"{', '.join(hit)} is served by DRA through a DeviceClass "
+                                     "extendedResourceName (KEP-5004) in this input; left as it is"))

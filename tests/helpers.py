@@ -1,0 +1,76 @@
+"""Shared by the tests: run a case, collect generated objects, validate them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from migrator.documents import Layout
+from migrator.edit import block_entries
+from migrator.engine import TextResult, migrate_text
+from migrator.mode import Mode, api_version_for
+from migrator.validate import pod_rules, schema_errors, template_rules
+
+
+def mode_from_flags(path: Path) -> Mode:
+    flags: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                flags[k.strip()] = v.strip()
+    return Mode(api_version=api_version_for(flags.get("kube_version", "1.35")),
+                placement=flags.get("placement", "inline"),
+                convert_unknown=flags.get("convert_unknown", "false") == "true")
+
+
+def run_case(text: str, mode: Mode, path: str = "input.yaml") -> TextResult:
+    return migrate_text(text, path, mode)
+
+
+def findings_text(result: TextResult) -> str:
+    return "".join(f"{f.line}: {f.status.value} {f.code} {f.workload}: {f.message}\n" for f in result.findings)
+
+
+def templates_text(result: TextResult) -> str:
+    layout = Layout("\n", 2, False)
+    return "".join("---\n" + "".join(l + "\n" for l in block_entries(t, 0, layout)) for t in result.templates)
+
+
+POD_PATHS = {
+    "Pod": ["spec"], "Deployment": ["spec", "template", "spec"], "Job": ["spec", "template", "spec"],
+    "StatefulSet": ["spec", "template", "spec"], "DaemonSet": ["spec", "template", "spec"],
+    "ReplicaSet": ["spec", "template", "spec"], "ReplicationController": ["spec", "template", "spec"],
+    "CronJob": ["spec", "jobTemplate", "spec", "template", "spec"], "PodTemplate": ["template", "spec"],
+}
+
+
+def all_objects(text: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for doc in yaml.safe_load_all(text):
+        if isinstance(doc, dict) and doc.get("kind") == "List":
+            out += [i for i in doc.get("items") or [] if isinstance(i, dict)]
+        elif isinstance(doc, dict):
+            out.append(doc)
+    return out
+
+
+def generated_problems(text: str, extra: list[dict[str, Any]] | None = None) -> list[str]:
+    """Schema + apiserver rules for every ResourceClaimTemplate, and claim wiring of core pods."""
+    objs = all_objects(text) + list(extra or [])
+    templates = {o["metadata"]["name"]: o for o in objs if o.get("kind") == "ResourceClaimTemplate"}
+    problems: list[str] = []
+    for name, t in templates.items():
+        problems += [f"{name}: {e}" for e in template_rules(t) + schema_errors(t)]
+    for o in objs:
+        path = POD_PATHS.get(o.get("kind", ""))
+        if not path or "/" in o.get("apiVersion", "v1") and o["apiVersion"].split("/")[0] not in ("apps", "batch"):
+            continue
+        pod: Any = o
+        for step in path:
+            pod = (pod or {}).get(step)
+        if isinstance(pod, dict) and pod.get("resourceClaims"):
+            problems += [f"{o['kind']}/{o['metadata'].get('name')}: {e}" for e in pod_rules(pod, templates)]
+    return problems
