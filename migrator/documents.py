@@ -125,7 +125,12 @@ def check_document(root: Node, path: str) -> None:
         if isinstance(node, MappingNode):
             seen: dict[Any, Node] = {}
             for k, v in node.value:
-                if isinstance(k, ScalarNode) and k.tag != MERGE_TAG:
+                if not isinstance(k, ScalarNode):
+                    hint = " (an unquoted {{ placeholder }}?)"
+                    raise InvalidInput(path, k.start_mark.line + 1,
+                                       "a mapping key that is itself a mapping or list is not valid "
+                                       f"Kubernetes YAML{hint if k.flow_style else ''}")
+                if k.tag != MERGE_TAG:
                     value = scalar_value(k)
                     try:
                         hashable = (type(value).__name__, value)
