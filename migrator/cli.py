@@ -129,18 +129,18 @@ def scan(
 @rules_app.command("list")
 def rules_list() -> None:
     """One line per rule: code, name, fix safety, summary."""
-    from migrator.transforms import REGISTRY, gpu107_outside_pod_spec
+    from migrator.transforms import BY_CODE
 
-    for rule in (*REGISTRY, gpu107_outside_pod_spec):
+    for rule in sorted(BY_CODE.values(), key=lambda r: r.CODE):
         sys.stdout.write(f"{rule.CODE}  {rule.NAME:<22} fix={rule.FIX.value:<5} {rule.SUMMARY}\n")
 
 
 @rules_app.command("explain")
 def rules_explain(code: str = typer.Argument(..., help="A rule code such as GPU001, or its name.")) -> None:
     """Print a rule's documentation."""
-    from migrator.transforms import BY_CODE, gpu107_outside_pod_spec
+    from migrator.transforms import BY_CODE
 
-    rules = {**BY_CODE, gpu107_outside_pod_spec.CODE: gpu107_outside_pod_spec}
+    rules = BY_CODE
     rule = rules.get(code.upper()) or next((r for r in rules.values() if r.NAME == code), None)
     if rule is None:
         raise MigratorError(f"unknown rule {code!r}; see 'dra-migrate rules list'")

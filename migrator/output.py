@@ -13,7 +13,8 @@ from migrator.report import Report
 def unified_diff(before: str, after: str, path: str) -> str:
     a = before.splitlines(keepends=True)
     b = after.splitlines(keepends=True)
-    lines = list(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}"))
+    name = path.lstrip("/")
+    lines = list(difflib.unified_diff(a, b, f"a/{name}", f"b/{name}"))
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
 
