@@ -190,19 +190,28 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
             raise CannotEdit(f"container {c.name!r}: resources is not a mapping")
         wired = plan.wiring.get(key, [])
         comments: list[str] = []
+        emptied: list[str] = []
+        partial: list[tuple[MappingNode, list[str]]] = []
         for which in ("limits", "requests"):
             m = get(resources, which)
             if not isinstance(m, MappingNode):
                 continue
             names = [k.value for k, _ in m.value if isinstance(k, ScalarNode)]
             gone = [n for n in names if n in removals.get(key, [])]
-            if not gone:
-                continue
-            if len(gone) == len(names):
-                comments += patch.delete(resources, which, keep_comments=not wired)
-            else:
-                for n in gone:
-                    comments += patch.delete(m, n, keep_comments=not wired)
+            if gone and len(gone) == len(names):
+                emptied.append(which)
+            elif gone:
+                partial.append((m, gone))
+        resource_keys = [k.value for k, _ in resources.value if isinstance(k, ScalarNode)]
+        if not wired and emptied and set(resource_keys) <= set(emptied):
+            # nothing would be left: drop the whole resources block, not leave "resources:" (null)
+            patch.delete(c.node, "resources", keep_comments=True)
+            continue
+        for which in emptied:
+            comments += patch.delete(resources, which, keep_comments=not wired)
+        for m, gone in partial:
+            for n in gone:
+                comments += patch.delete(m, n, keep_comments=not wired)
         if wired:
             entries = [{"name": plan.claim_name, "request": r} for r in wired]
             existing = get(resources, "claims")
