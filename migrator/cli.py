@@ -41,13 +41,25 @@ CONVERT_UNKNOWN = typer.Option(False, "--convert-unknown",
                                     "rules/workloads.yaml (their controller must keep resourceClaims).")
 
 
-def _mode(kube_version: str, placement: str, convert_unknown: bool):  # type: ignore[no-untyped-def]
+KEEP_LABELS = typer.Option(False, "--keep-node-labels",
+                           help="Keep GPU node labels in the node selection after moving them into the "
+                                "claim's selectors (default: remove them; GFD may not label DRA nodes).")
+SHARING = typer.Option(None, "--sharing",
+                       help="Opt in to converting time-slicing/MPS pods: 'timeslicing' or 'mps' makes one "
+                            "shared ResourceClaim with the driver's GpuConfig sharing (pins the pods to "
+                            "one node; needs the driver's alpha feature gates).")
+
+
+def _mode(kube_version: str, placement: str, convert_unknown: bool, keep_node_labels: bool = False,
+          sharing: Optional[str] = None):  # type: ignore[no-untyped-def]
     from migrator.mode import Mode, api_version_for
 
     if placement not in ("inline", "file"):
         raise MigratorError(f"--templates {placement!r}: expected inline or file")
+    if sharing not in (None, "timeslicing", "mps"):
+        raise MigratorError(f"--sharing {sharing!r}: expected timeslicing or mps")
     return Mode(api_version=api_version_for(kube_version), placement=placement,
-                convert_unknown=convert_unknown)
+                convert_unknown=convert_unknown, keep_node_labels=keep_node_labels, sharing=sharing)
 
 
 def _stdin(paths: list[str]) -> bytes | None:
@@ -63,6 +75,8 @@ def rewrite(
     kube_version: str = KUBE_VERSION,
     templates: str = PLACEMENT,
     convert_unknown: bool = CONVERT_UNKNOWN,
+    keep_node_labels: bool = KEEP_LABELS,
+    sharing: Optional[str] = SHARING,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list converted pods and notes."),
 ) -> None:
     """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
@@ -74,7 +88,7 @@ def rewrite(
     from migrator.runner import run
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
-    mode = _mode(kube_version, templates, convert_unknown)
+    mode = _mode(kube_version, templates, convert_unknown, keep_node_labels, sharing)
     out, err = sys.stdout, sys.stderr
 
     def show(result):  # type: ignore[no-untyped-def]
@@ -108,6 +122,8 @@ def scan(
     format: str = typer.Option("text", "--format", help="text or json"),
     kube_version: str = KUBE_VERSION,
     convert_unknown: bool = CONVERT_UNKNOWN,
+    keep_node_labels: bool = KEEP_LABELS,
+    sharing: Optional[str] = SHARING,
 ) -> None:
     """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing."""
     from migrator.mode import WriteBack
@@ -116,7 +132,7 @@ def scan(
 
     if format not in ("text", "json"):
         raise MigratorError(f"--format {format!r}: expected text or json")
-    mode = _mode(kube_version, "inline", convert_unknown)
+    mode = _mode(kube_version, "inline", convert_unknown, keep_node_labels, sharing)
     report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)))
     if format == "json":
         sys.stdout.write(json_report(report))

@@ -116,6 +116,9 @@ class _Ops:
     deletes: set[str] = field(default_factory=set)
     adds: list[tuple[str, Any, list[str]]] = field(default_factory=list)
     appends: list[tuple[Any, list[str]]] = field(default_factory=list)
+    removes: set[int] = field(default_factory=set)  #: sequence item indexes to drop
+    scalar: Any = None  #: new value for a scalar node (``replace``)
+    replaced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +187,21 @@ class Patch:
             target = out[doc]
             for step in path:
                 target = target[step]
+            if ops.replaced:
+                parent_path, last = path[:-1], path[-1]
+                holder = out[doc]
+                for step in parent_path:
+                    holder = holder[step]
+                holder[last] = copy.deepcopy(ops.scalar)
+                continue
             if isinstance(target, dict):
                 for key in ops.deletes:
                     target.pop(key, None)
                 for key, value, _ in ops.adds:
                     target[key] = copy.deepcopy(value)
             else:
+                for index in sorted(ops.removes, reverse=True):
+                    del target[index]
                 target.extend(copy.deepcopy(v) for v, _ in ops.appends)
         inserts: dict[int, list[Any]] = {}
         for seq, index, value in self._list_inserts:
@@ -235,6 +247,23 @@ class Patch:
                 return comments
         return []
 
+    def remove_item(self, seq: SequenceNode, index: int, keep_comments: bool = False) -> list[str]:
+        """Drop item ``index`` of ``seq``; returns the comments on its lines (or keeps them there)."""
+        self._op(seq).removes.add(index)
+        if seq.flow_style:
+            return []
+        start, end = self._item_span(seq.value[index])
+        comments = [c for line in self.text[start:end].splitlines() if (c := comment_of(line)) is not None]
+        if keep_comments and comments:
+            self._kept[(id(seq), index)] = comments
+            return []
+        return comments
+
+    def replace(self, node: ScalarNode, value: Any) -> None:
+        """Give a scalar node a new value (written plain when safe, else double-quoted)."""
+        ops = self._op(node)
+        ops.scalar, ops.replaced = value, True
+
     def add(self, mapping: MappingNode, key: str, value: Any, comments: list[str] | None = None) -> None:
         self._op(mapping).adds.append((key, value, list(comments or [])))
 
@@ -274,6 +303,12 @@ class Patch:
             return pos
         return self._line_end(pos)
 
+    def _item_span(self, item: Node) -> tuple[int, int]:
+        start = self._line_start(item.start_mark.index)
+        if not re.fullmatch(r" *- +", self.text[start:item.start_mark.index]):
+            raise CannotEdit(f"line {item.start_mark.line + 1}: unusual sequence item layout")
+        return start, self._after(item)
+
     def _line_span(self, key: Node, value: Node) -> tuple[int, int]:
         start = self._line_start(key.start_mark.index)
         if self.text[start:key.start_mark.index].strip(" "):
@@ -309,9 +344,12 @@ class Patch:
                 parts.append(f"{scalar(key, self.layout.quote_all)}: {flow(value, self.layout.quote_all)}")
             return "{" + ", ".join(parts) + "}"
         if isinstance(node, SequenceNode):
-            parts = [self._render_child(i) for i in node.value]
+            parts = [self._render_child(i) for n, i in enumerate(node.value)
+                     if not (ops and n in ops.removes)]
             parts += [flow(v, self.layout.quote_all) for v, _ in (ops.appends if ops else [])]
             return "[" + ", ".join(parts) + "]"
+        if ops and ops.replaced:
+            return scalar(ops.scalar, self.layout.quote_all)
         return self._src(node)
 
     def _touched(self, node: Node) -> bool:
@@ -382,8 +420,20 @@ class Patch:
                 pos = self._after(node)
                 out.append(Splice(pos, pos, self._nl(lines), depth))
         elif isinstance(node, SequenceNode):
+            for index in sorted(ops.removes):
+                start, end = self._item_span(node.value[index])
+                kept = self._kept.get((id(node), index), [])
+                pad = " " * (len(self.text[start:node.value[index].start_mark.index]) - 2)
+                out.append(Splice(start, end, self._nl([pad + c for c in kept])))
             if ops.appends:
+                if len(ops.removes) == len(node.value):
+                    raise CannotEdit("sequence emptied and appended to")
                 out.append(self._item_splice(node, ops.appends, depth=depth))
+        elif isinstance(node, ScalarNode) and ops.replaced:
+            if node.style in ("|", ">"):
+                raise CannotEdit("block scalar")
+            quote = self.layout.quote_all or node.style == '"'
+            out.append(Splice(node.start_mark.index, node.end_mark.index, scalar(ops.scalar, quote)))
         return out
 
     def _item_splice(self, seq: SequenceNode, values: list[tuple[Any, list[str]]],

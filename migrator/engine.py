@@ -17,7 +17,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Document, detect_layout, get, parse, shared_nodes, str_at
+from migrator.documents import Document, detect_layout, get, items, parse, shared_nodes, str_at
 from migrator.edit import Patch
 from migrator.errors import CannotEdit
 from migrator.locate import K8sObject, PodSpecRef, objects, pod_specs
@@ -154,18 +154,29 @@ def template_name(obj: K8sObject, role: str | None, spec: dict[str, Any]) -> str
     return f"{base}-gpu-{digest}"
 
 
-def template_object(obj: K8sObject, role: str | None, requests: list[DeviceRequest],
-                    api_version: str) -> dict[str, Any]:
+def device_requests(requests: list[DeviceRequest], api_version: str) -> list[dict[str, Any]]:
+    """The ``devices.requests`` list in the shape of ``api_version``."""
     reqs: list[dict[str, Any]] = []
     for r in requests:
-        body: dict[str, Any] = {"deviceClassName": r.device_class, "count": r.count}
-        if r.selectors:
-            body["selectors"] = [{"cel": {"expression": s}} for s in r.selectors]
-        if api_version.endswith("/v1beta1"):
-            reqs.append({"name": r.name, **body})  # 1.32 flat shape
+        def body(extra: tuple[str, ...]) -> dict[str, Any]:
+            b: dict[str, Any] = {"deviceClassName": r.device_class, "count": r.count}
+            if r.selectors or extra:
+                b["selectors"] = [{"cel": {"expression": e}} for e in r.selectors + extra]
+            return b
+
+        if r.alternatives:
+            reqs.append({"name": r.name, "firstAvailable": [{"name": n, **body(extra)}
+                                                            for n, extra in r.alternatives]})
+        elif api_version.endswith("/v1beta1"):
+            reqs.append({"name": r.name, **body(())})  # 1.32 flat shape
         else:
-            reqs.append({"name": r.name, "exactly": body})
-    spec = {"spec": {"devices": {"requests": reqs}}}
+            reqs.append({"name": r.name, "exactly": body(())})
+    return reqs
+
+
+def template_object(obj: K8sObject, role: str | None, requests: list[DeviceRequest],
+                    api_version: str) -> dict[str, Any]:
+    spec = {"spec": {"devices": {"requests": device_requests(requests, api_version)}}}
     metadata: dict[str, Any] = {"name": template_name(obj, role, spec)}
     if obj.namespace:
         metadata["namespace"] = obj.namespace
@@ -222,6 +233,17 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
                 if existing is not None:
                     patch.delete(resources, "claims")
                 patch.add(resources, "claims", entries, comments)
+    if plan.translation is not None or plan.remove_selector_keys:
+        _apply_selection(ctx, plan, patch)
+    if plan.ray_num_gpus is not None:
+        group, count = plan.ray_num_gpus
+        params = get(group, "rayStartParams")
+        if isinstance(params, MappingNode) and (params.value or params.flow_style):
+            patch.add(params, "num-gpus", count)
+        else:
+            if params is not None:
+                patch.delete(group, "rayStartParams")
+            patch.add(group, "rayStartParams", {"num-gpus": count})
     if not plan.requests:
         return None
     template = template_object(obj, ctx.ref.role, plan.requests, mode.api_version)
@@ -238,6 +260,65 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
         else:
             patch.add_document(root, template, header)
     return template
+
+
+def _keys(node: Node | None) -> list[str]:
+    return [k.value for k, _ in node.value] if isinstance(node, MappingNode) else []
+
+
+def _apply_selection(ctx: PodContext, plan: PodPlan, patch: Patch) -> None:
+    """Remove the translated GPU labels from the pod's node selection; never leave an empty term."""
+    t = plan.translation
+    keep = ctx.mode.keep_node_labels
+    pod = ctx.pod
+    keys = set(plan.remove_selector_keys) | set(t.remove_selector_keys if t else [])
+    ns = get(pod, "nodeSelector")
+    if keys and isinstance(ns, MappingNode):
+        present = _keys(ns)
+        if set(present) <= keys:
+            patch.delete(pod, "nodeSelector", keep_comments=True)
+        else:
+            for k in present:
+                if k in keys:
+                    patch.delete(ns, k, keep_comments=True)
+    if t is None:
+        return
+    affinity = get(pod, "affinity")
+    na = get(affinity, "nodeAffinity")
+    if not isinstance(na, MappingNode):
+        return
+    drop: set[str] = set()
+    required = get(na, "requiredDuringSchedulingIgnoredDuringExecution")
+    if t.remove_required_all:
+        drop.add("requiredDuringSchedulingIgnoredDuringExecution")
+    elif t.remove_required_exprs:
+        term = items(get(required, "nodeSelectorTerms"))[0]
+        exprs = get(term, "matchExpressions")
+        idxs = {i for _, i in t.remove_required_exprs}
+        if isinstance(exprs, SequenceNode) and len(idxs) == len(exprs.value) and \
+                set(_keys(term)) <= {"matchExpressions"}:
+            drop.add("requiredDuringSchedulingIgnoredDuringExecution")  # an empty term matches nothing
+        elif isinstance(exprs, SequenceNode):
+            for i in sorted(idxs):
+                patch.remove_item(exprs, i, keep_comments=True)
+    preferred = get(na, "preferredDuringSchedulingIgnoredDuringExecution")
+    if t.preferences and not keep and isinstance(preferred, SequenceNode):
+        idxs = {ti for _, _, ti in t.preferences}
+        if len(idxs) == len(preferred.value):
+            drop.add("preferredDuringSchedulingIgnoredDuringExecution")
+        else:
+            for i in sorted(idxs):
+                patch.remove_item(preferred, i, keep_comments=True)
+    if not drop:
+        return
+    if set(_keys(na)) <= drop:
+        if set(_keys(affinity)) <= {"nodeAffinity"}:
+            patch.delete(pod, "affinity", keep_comments=True)
+        else:
+            patch.delete(affinity, "nodeAffinity", keep_comments=True)  # type: ignore[arg-type]
+    else:
+        for k in sorted(drop):
+            patch.delete(na, k, keep_comments=True)
 
 
 def _add_items(patch: Patch, mapping: MappingNode, key: str, values: list[Any]) -> None:

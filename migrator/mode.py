@@ -48,3 +48,7 @@ class Mode:
     placement: str = "inline"
     #: also convert pod specs found by shape in kinds missing from rules/workloads.yaml
     convert_unknown: bool = False
+    #: keep translated GPU labels in the node selection as well (GPU008)
+    keep_node_labels: bool = False
+    #: opt-in conversion of time-slicing/MPS pods to a shared claim: "timeslicing" or "mps"
+    sharing: str | None = None

@@ -45,6 +45,8 @@ class DeviceRequest:
     count: int
     selectors: tuple[str, ...] = ()
     resource: str = ""  #: the device-plugin resource it replaces
+    #: firstAvailable: (subrequest name, extra selectors) in preference order; empty = `exactly`
+    alternatives: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

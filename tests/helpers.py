@@ -23,7 +23,9 @@ def mode_from_flags(path: Path) -> Mode:
                 flags[k.strip()] = v.strip()
     return Mode(api_version=api_version_for(flags.get("kube_version", "1.35")),
                 placement=flags.get("placement", "inline"),
-                convert_unknown=flags.get("convert_unknown", "false") == "true")
+                convert_unknown=flags.get("convert_unknown", "false") == "true",
+                keep_node_labels=flags.get("keep_node_labels", "false") == "true",
+                sharing=flags.get("sharing"))
 
 
 def run_case(text: str, mode: Mode, path: str = "input.yaml") -> TextResult:

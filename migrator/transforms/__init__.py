@@ -17,6 +17,9 @@ from migrator.transforms import (
     gpu005_toleration,
     gpu006_existing_claims,
     gpu007_runtime_hints,
+    gpu008_node_selection,
+    gpu009_mig_single,
+    gpu010_ray_gpus,
     gpu101_vendor_semantics,
     gpu102_placeholders,
     gpu103_sharing,
@@ -39,8 +42,11 @@ REGISTRY: tuple[ModuleType, ...] = (
     gpu001_whole_gpu,
     gpu002_mig_profile,
     gpu004_init_containers,
+    gpu009_mig_single,
+    gpu008_node_selection,
     gpu006_existing_claims,
     gpu005_toleration,
+    gpu010_ray_gpus,
     gpu007_runtime_hints,
 )
 

@@ -95,6 +95,11 @@ class PodPlan:
     removals: list[tuple[str, int, str]] = field(default_factory=list)
     tolerations: list[str] = field(default_factory=list)
     claim_name: str = "gpu"
+    translation: Any = None  #: selection.Translation from GPU008
+    remove_selector_keys: list[str] = field(default_factory=list)
+    mig_single: bool = False
+    ray_num_gpus: Any = None  #: (group node, count) from GPU010
+    sharing: str | None = None  #: GPU011: "TimeSlicing" or "MPS" -> one shared ResourceClaim
     blocked: bool = False
     findings: list[Finding] = field(default_factory=list)
 

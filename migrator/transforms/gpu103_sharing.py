@@ -2,9 +2,11 @@
 
 ## What it does
 Skips a pod that asks for ``nvidia.com/gpu.shared``, or that selects nodes whose GFD labels say
-``nvidia.com/gpu`` is a replica or a MIG slice there (``nvidia.com/gpu.product`` ending in
-``-SHARED`` or containing ``-MIG-``, ``nvidia.com/gpu.sharing-strategy: time-slicing|mps``,
-``nvidia.com/gpu.replicas`` > 1, ``nvidia.com/mig.strategy: single``).
+``nvidia.com/gpu`` is a replica there (``nvidia.com/gpu.product`` ending in ``-SHARED``,
+``nvidia.com/gpu.sharing-strategy: time-slicing|mps``, ``nvidia.com/gpu.replicas`` > 1), or a MIG
+slice of a profile the labels do not name (``nvidia.com/mig.strategy: single`` without a
+``-MIG-<profile>`` product label; with one, GPU009 converts the pod). With ``--sharing``, the
+time-slicing/MPS cases are converted by GPU011 instead.
 
 ## Why
 On such nodes the device plugin advertises shares (replicas x GPUs) or MIG devices under the
@@ -41,8 +43,11 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         return
     if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
         return
+    mig_single = any(label == "nvidia.com/gpu.product" and "-MIG-" in value for label, value in ctx.node_selection)
     for label, value in ctx.node_selection:
         for rule in ctx.tables.sharing_labels:
+            if rule.label == "nvidia.com/mig.strategy" and mig_single:
+                continue  # GPU009 converts it: the product label names the profile
             if rule.label == label and rule.value.search(value):
                 yield plan.block(ctx.finding(CODE, Status.MANUAL,
                                              f"node selection {label}={value} means nvidia.com/gpu is "

@@ -1,0 +1,294 @@
+"""Node selection on GPU labels -> CEL device selectors (data in rules/selection.yaml, rules/clouds/).
+
+A pod's node selection is nodeSelector AND (OR of required affinity terms, each an AND of
+expressions). Only the parts that are about the GPU move into the claim, and only when moving
+them cannot widen where the pod may land:
+
+- nodeSelector: each GPU label becomes a CEL conjunct;
+- required affinity: one term, or several terms that are about the GPU only (an OR of CEL
+  conjunctions); terms that mix GPU and other labels differently are left alone;
+- every CEL attribute reference is guarded (``'x' in device.attributes[...]``): a device that
+  lacks an attribute would otherwise abort allocation (dra-api.md §1.7).
+
+What cannot be translated stays in the node selection, reported: keeping a label never changes
+where a pod may land.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+A = "device.attributes['gpu.nvidia.com']"
+C = "device.capacity['gpu.nvidia.com']"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRule:
+    label: str
+    translate: str
+    remove: bool
+    values: dict[str, Any]
+    attribute: str | None
+    part: str | None
+    source: str | None
+    patterns: tuple[tuple[re.Pattern[str], Any], ...] = ()
+
+
+@functools.cache
+def label_rules(directory: str) -> dict[str, LabelRule]:
+    base = Path(directory)
+    files = [base / "selection.yaml"] + sorted((base / "clouds").glob("*.yaml"))
+    rules: dict[str, LabelRule] = {}
+    for f in files:
+        if not f.is_file():
+            continue
+        data = yaml.load(f.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        for row in data.get("labels", []):
+            if row["label"] in rules:
+                raise ValueError(f"{f}: duplicate label rule {row['label']}")
+            rules[row["label"]] = LabelRule(
+                label=row["label"], translate=row["translate"], remove=row.get("remove", True),
+                values=dict(row.get("values") or {}), attribute=row.get("attribute"), part=row.get("part"),
+                source=row.get("source"),
+                patterns=tuple((re.compile(p["match"]), p) for p in row.get("patterns") or []),
+            )
+    return rules
+
+
+def q(text: str) -> str:
+    """A CEL single-quoted string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _has(attr: str, capacity: bool = False) -> str:
+    return f"{q(attr)} in {C if capacity else A}"
+
+
+def _products(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"({_has('productName')} && {A}.productName == {q(names[0])})"
+    return f"({_has('productName')} && {A}.productName in [{', '.join(q(n) for n in names)}])"
+
+
+def _normalize_version(v: str) -> str | None:
+    parts = v.strip().split(".")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        return None
+    parts = [str(int(p)) for p in parts] + ["0"] * (3 - len(parts))
+    return ".".join(parts)
+
+
+def _lookup(rule: LabelRule, value: str) -> Any:
+    if value in rule.values:
+        return rule.values[value]
+    for pattern, row in rule.patterns:
+        if pattern.fullmatch(value):
+            return row
+    return None
+
+
+def atom(rule: LabelRule, value: str) -> str | None:
+    """CEL that is true exactly for devices on nodes where ``label == value`` (None: unknown)."""
+    t = rule.translate
+    if t == "product":
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value) or "-MIG-" in value or value.endswith("-SHARED"):
+            return None
+        return f"({_has('productName')} && {A}.productName.replace(' ', '-') == {q(value)})"
+    if t == "products":
+        row = _lookup(rule, value)
+        if not row:
+            return None
+        return _products(list(row["products"]))
+    if t == "memory-mib":
+        if not value.isdigit():
+            return None
+        mib = int(value)
+        # GFD writes floor(total / MiB); the driver publishes the total in bytes.
+        return (f"({_has('memory', True)} && {C}.memory.compareTo(quantity('{mib}Mi')) >= 0 && "
+                f"{C}.memory.compareTo(quantity('{mib + 1}Mi')) < 0)")
+    if t == "architecture":
+        arch = rule.values.get(value)
+        return f"({_has('architecture')} && {A}.architecture == {q(arch)})" if arch else None
+    if t == "version-part":
+        if not value.isdigit():
+            return None
+        return f"({_has(rule.attribute or '')} && {A}.{rule.attribute}.{rule.part}() == {int(value)})"
+    if t == "version":
+        v = _normalize_version(value)
+        if v is None:
+            return None
+        return f"({_has(rule.attribute or '')} && {A}.{rule.attribute}.compareTo(semver({q(v)})) == 0)"
+    if t == "any-gpu":
+        return "true"
+    return None
+
+
+def compare(rule: LabelRule, op: str, value: str) -> str | None:
+    """CEL for ``Gt``/``Lt`` (label values compared as integers)."""
+    if not value.lstrip("-").isdigit():
+        return None
+    n = int(value)
+    if rule.translate == "memory-mib":
+        if op == "Gt":  # floor(total/MiB) > n  <=>  total >= (n+1) MiB
+            return f"({_has('memory', True)} && {C}.memory.compareTo(quantity('{n + 1}Mi')) >= 0)"
+        return f"({_has('memory', True)} && {C}.memory.compareTo(quantity('{n}Mi')) < 0)"
+    if rule.translate == "version-part":
+        sign = ">" if op == "Gt" else "<"
+        return f"({_has(rule.attribute or '')} && {A}.{rule.attribute}.{rule.part}() {sign} {n})"
+    return None
+
+
+def requirement(rule: LabelRule, op: str, values: list[str]) -> str | None:
+    """CEL for one node-selector requirement on a GPU label (None when it cannot be translated)."""
+    if op in ("In", "NotIn") and rule.translate in ("product", "products") and len(values) > 1:
+        names: list[str] = []
+        for v in values:
+            if rule.translate == "product":
+                if atom(rule, v) is None:
+                    return None
+                names.append(v)
+            else:
+                row = _lookup(rule, v)
+                if not row:
+                    return None
+                names += [n for n in row["products"] if n not in names]
+        prop = f"{A}.productName.replace(' ', '-')" if rule.translate == "product" else f"{A}.productName"
+        body = f"({_has('productName')} && {prop} in [{', '.join(q(n) for n in names)}])"
+        return body if op == "In" else f"!{body}"
+    if op in ("In", "NotIn"):
+        atoms = [atom(rule, v) for v in values]
+        if not atoms or any(a is None for a in atoms):
+            return None
+        body = atoms[0] if len(atoms) == 1 else "(" + " || ".join(a for a in atoms if a) + ")"
+        if body == "true":
+            return "true" if op == "In" else "false"
+        return body if op == "In" else f"!{body}"
+    if op in ("Exists", "DoesNotExist"):
+        guard = {"product": _has("productName"), "products": _has("productName"),
+                 "memory-mib": _has("memory", True), "architecture": _has("architecture"),
+                 "any-gpu": "true"}.get(rule.translate) or (_has(rule.attribute) if rule.attribute else None)
+        if guard is None:
+            return None
+        return guard if op == "Exists" else f"!({guard})"
+    if op in ("Gt", "Lt") and len(values) == 1:
+        return compare(rule, op, values[0])
+    return None
+
+
+def conj(parts: list[str]) -> str:
+    parts = [p for p in parts if p != "true"]
+    if not parts:
+        return "true"
+    return parts[0] if len(parts) == 1 else " && ".join(parts)
+
+
+def disj(parts: list[str]) -> str:
+    if any(p == "true" for p in parts):
+        return "true"
+    return parts[0] if len(parts) == 1 else "(" + " || ".join(parts) + ")"
+
+
+@dataclass
+class Translation:
+    """What the node selection of one pod turns into."""
+
+    #: CEL selectors over the required selection, one per conjunct (all must hold)
+    selectors: list[str] = field(default_factory=list)
+    #: nodeSelector keys and (term index, expression index) pairs that leave the pod spec
+    remove_selector_keys: list[str] = field(default_factory=list)
+    remove_required_terms: list[int] = field(default_factory=list)
+    remove_required_exprs: list[tuple[int, int]] = field(default_factory=list)
+    remove_required_all: bool = False
+    #: preferences that became firstAvailable alternatives: (weight, CEL, term index)
+    preferences: list[tuple[int, str, int]] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  #: GPU labels left in the node selection, why
+    translated: list[str] = field(default_factory=list)  #: human summary of what moved
+
+
+def _expr_fields(expr: dict[str, Any]) -> tuple[str, str, list[str]]:
+    return str(expr.get("key", "")), str(expr.get("operator", "")), [str(v) for v in expr.get("values") or []]
+
+
+def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: bool,
+              allow_preferences: bool) -> Translation:
+    out = Translation()
+    parts: list[str] = []
+    for key, value in (pod.get("nodeSelector") or {}).items():
+        rule = rules.get(str(key))
+        if rule is None:
+            continue
+        cel = requirement(rule, "In", [str(value)])
+        if cel is None:
+            out.kept.append(f"{key}={value} (no mapping for this value)")
+            continue
+        parts.append(cel)
+        out.translated.append(f"{key}={value}")
+        if rule.remove and not keep_labels:
+            out.remove_selector_keys.append(str(key))
+    affinity = ((pod.get("affinity") or {}).get("nodeAffinity") or {})
+    required = (affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms") or []
+    term_cels: list[str | None] = []
+    term_gpu_only: list[bool] = []
+    term_exprs: list[list[tuple[int, str | None, LabelRule | None]]] = []
+    for term in terms:
+        exprs = []
+        gpu_only = not term.get("matchFields")
+        for i, expr in enumerate(term.get("matchExpressions") or []):
+            key, op, values = _expr_fields(expr)
+            rule = rules.get(key)
+            if rule is None:
+                gpu_only = False
+                exprs.append((i, None, None))
+                continue
+            exprs.append((i, requirement(rule, op, values), rule))
+        term_exprs.append(exprs)
+        term_gpu_only.append(gpu_only)
+        gpu = [c for _, c, r in exprs if r is not None]
+        joined = conj([c for c in gpu if c]) if not any(c is None for c in gpu) else None
+        term_cels.append(f"({joined})" if joined and " && " in joined and len(terms) > 1 else joined)
+    if terms:
+        untranslatable = [i for i, c in enumerate(term_cels) if c is None]
+        if untranslatable:
+            out.kept.append("required node affinity (a GPU label value has no mapping)")
+        elif len(terms) == 1:
+            parts.append(term_cels[0] or "true")
+            for i, cel, rule in term_exprs[0]:
+                if rule is not None:
+                    out.translated.append(f"affinity {rule.label}")
+                    if rule.remove and not keep_labels:
+                        out.remove_required_exprs.append((0, i))
+        elif all(term_gpu_only) and all(c for c in term_cels):
+            parts.append(disj([c for c in term_cels if c]))
+            out.translated.append("required node affinity terms (GPU labels only)")
+            if not keep_labels and all(r is not None and r.remove for ex in term_exprs for _, _, r in ex):
+                out.remove_required_all = True
+        elif any(r is not None for ex in term_exprs for _, _, r in ex):
+            out.kept.append("required node affinity: several terms mix GPU and other labels")
+    out.selectors = [p for p in parts if p != "true"]
+    preferred = affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+    for t, pref in enumerate(preferred):
+        term = pref.get("preference") or {}
+        exprs = term.get("matchExpressions") or []
+        rows = [(rules.get(_expr_fields(e)[0]), _expr_fields(e)) for e in exprs]
+        if not exprs or term.get("matchFields") or any(r is None for r, _ in rows):
+            if any(r is not None for r, _ in rows):
+                out.kept.append("a node-affinity preference mixes GPU and other labels")
+            continue
+        if not allow_preferences:
+            if "GPU preferences (firstAvailable needs Kubernetes >= 1.34)" not in out.kept:
+                out.kept.append("GPU preferences (firstAvailable needs Kubernetes >= 1.34)")
+            continue
+        cels = [requirement(r, op, vals) for r, (_, op, vals) in rows if r is not None]
+        if any(c is None for c in cels):
+            out.kept.append("a GPU preference value has no mapping")
+            continue
+        out.preferences.append((int(pref.get("weight", 1)), conj([c for c in cels if c]), t))
+    out.preferences.sort(key=lambda p: (-p[0], p[2]))
+    return out

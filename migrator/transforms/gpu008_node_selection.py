@@ -1,0 +1,78 @@
+"""GPU008 node-selection: GPU labels in node selection become CEL selectors on the claim.
+
+## What it does
+Translates ``nodeSelector`` and required node affinity on GPU labels (GFD ``nvidia.com/gpu.product``,
+``gpu.memory``, ``gpu.family``, ``gpu.compute.*``, ``cuda.driver-version.*``; GKE
+``cloud.google.com/gke-accelerator``; AWS/Karpenter labels; see ``rules/selection.yaml`` and
+``rules/clouds/``) into CEL selectors on every request (``In``, ``NotIn``, ``Exists``,
+``DoesNotExist``, ``Gt``, ``Lt``; terms ORed, expressions ANDed). Preferred affinity terms on GPU
+labels become ``firstAvailable`` subrequests in weight order, with the required set as the last
+alternative (GPU009 covers ``-MIG-`` products). Translated labels leave the node selection
+unless ``--keep-node-labels`` (or the rule pack says the label also picks other hardware);
+labels with no mapping stay and are reported.
+
+## Why
+Under DRA the GPU choice belongs to the claim: GFD's labels may no longer be published on
+nodes that run the DRA driver instead of the device plugin, and a pod whose node selection
+names them would stay Pending. The selectors say the same thing about the devices themselves
+(dra-api.md §1.7, §5.3). Every attribute is guarded: a device without it must not abort
+allocation.
+
+## Example
+    nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3, topology.kubernetes.io/zone: a}
+Use instead: ``nodeSelector: {topology.kubernetes.io/zone: a}`` and the selector
+``'productName' in device.attributes['gpu.nvidia.com'] &&
+device.attributes['gpu.nvidia.com'].productName.replace(' ', '-') == 'NVIDIA-H100-80GB-HBM3'``
+
+## Fix safety
+Safe for the label values the rule packs know; others are kept in the node selection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+
+from migrator.documents import to_python
+from migrator.model import Finding, FixSafety, Status
+from migrator.selection import label_rules, translate
+from migrator.transforms.base import PodContext, PodPlan
+
+CODE = "GPU008"
+NAME = "node-selection"
+SUMMARY = "GPU node labels (GFD, GKE, AWS) -> CEL selectors; GPU preferences -> firstAvailable"
+FIX = FixSafety.SAFE
+
+
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    if not plan.requests:
+        return
+    rules = dict(label_rules(str(ctx.tables.source)))
+    notes: list[str] = []
+    if any(r.device_class == "mig.nvidia.com" for r in plan.requests):
+        # a MIG device's memory is the slice's, not the card's that gpu.memory describes
+        for label in [k for k, r in rules.items() if r.translate == "memory-mib"]:
+            del rules[label]
+            if any(lbl == label for lbl, _ in ctx.node_selection):
+                notes.append(f"{label}: a MIG request's memory is not compared with a node label")
+    pod = to_python(ctx.pod)
+    if plan.mig_single:  # GPU009 already turned the -MIG- product into selectors
+        rules.pop("nvidia.com/gpu.product", None)
+        plan.remove_selector_keys.extend(k for k, v in (pod.get("nodeSelector") or {}).items()
+                                         if k == "nvidia.com/gpu.product" and not ctx.mode.keep_node_labels)
+    t = translate(pod, rules, ctx.mode.keep_node_labels,
+                  allow_preferences=ctx.mode.api_version.endswith("/v1"))
+    plan.translation = t
+    extra = tuple(t.selectors)
+    alternatives: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    if t.preferences:
+        alternatives = tuple((f"pref-{i + 1}", (cel,)) for i, (_, cel, _) in enumerate(t.preferences))
+        alternatives += (("fallback", ()),)
+    plan.requests = [dataclasses.replace(r, selectors=r.selectors + extra, alternatives=alternatives)
+                     for r in plan.requests]
+    if t.translated or t.preferences:
+        what = ", ".join(t.translated + [f"{len(t.preferences)} preference(s) -> firstAvailable"] *
+                         bool(t.preferences))
+        yield ctx.finding(CODE, Status.INFO, f"GPU node selection moved into the claim: {what}")
+    for kept in t.kept + notes:
+        yield ctx.finding(CODE, Status.INFO, f"kept in node selection: {kept}")
