@@ -184,7 +184,8 @@ def test_gpu102_limits_requests_mismatch() -> None:
 
 @pytest.mark.parametrize("selector", [
     "nodeSelector: {nvidia.com/gpu.product: Tesla-T4-SHARED}",
-    "nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3-MIG-1g.10gb}",
+    "nodeSelector: {nvidia.com/gpu.replicas: '4'}",
+    "nodeSelector: {nvidia.com/mig.strategy: single}",
     "nodeSelector: {nvidia.com/gpu.sharing-strategy: mps}",
 ])
 def test_gpu103_sharing_labels(selector: str) -> None:
@@ -270,3 +271,42 @@ def test_gpu108_served_by_dra() -> None:
     result = migrate_text(textwrap.dedent(text), "t.yaml", Mode())
     assert [f.code for f in result.findings if f.status is Status.SKIPPED] == ["GPU108"]
     assert result.text == textwrap.dedent(text)
+
+
+def test_gpu008_selection_moves_and_keeps() -> None:
+    ctx = context(pod("      limits: {nvidia.com/gpu: 1}",
+                      extra="  nodeSelector: {nvidia.com/gpu.family: hopper, disk: ssd, nvidia.com/gpu.product: 'x y'}"))
+    plan, out = run_until("GPU008", ctx)
+    (req,) = plan.requests
+    assert req.selectors == ("('architecture' in device.attributes['gpu.nvidia.com'] && "
+                             "device.attributes['gpu.nvidia.com'].architecture == 'Hopper')",)
+    assert plan.translation.remove_selector_keys == ["nvidia.com/gpu.family"]
+    assert any("no mapping" in f.message for f in out)  # 'x y' is not a GFD product label
+
+
+def test_gpu009_mig_single_strategy() -> None:
+    ctx = context(pod("      limits: {nvidia.com/gpu: 2}",
+                      extra="  nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-40GB-MIG-3g.20gb}"))
+    plan, out = run_until("GPU009", ctx)
+    (req,) = plan.requests
+    assert req.device_class == "mig.nvidia.com" and req.count == 2
+    assert "profile == '3g.20gb'" in req.selectors[0] and "'NVIDIA-A100-SXM4-40GB'" in req.selectors[1]
+
+
+def test_gpu010_ray_num_gpus() -> None:
+    text = """
+    apiVersion: ray.io/v1
+    kind: RayCluster
+    metadata: {name: r}
+    spec:
+      headGroupSpec:
+        rayStartParams: {}
+        template:
+          spec:
+            containers: [{name: head, image: ray, resources: {limits: {nvidia.com/gpu: 2}}}]
+    """
+    result = migrate_text(textwrap.dedent(text), "t.yaml", Mode())
+    assert 'rayStartParams: {num-gpus: "2"}' in result.text
+    assert any(f.code == "GPU010" for f in result.findings)
+    already = textwrap.dedent(text).replace("rayStartParams: {}", "rayStartParams: {num-gpus: '0'}")
+    assert "num-gpus: '0'" in migrate_text(already, "t.yaml", Mode()).text
