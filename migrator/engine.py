@@ -24,7 +24,7 @@ from migrator.locate import K8sObject, PodSpecRef, objects, pod_specs
 from migrator.mode import Mode
 from migrator.model import DeviceRequest, Finding, Status
 from migrator.tables import Tables, is_placeholder, load_tables
-from migrator.transforms import REGISTRY, gpu107_outside_pod_spec
+from migrator.transforms import REGISTRY, gpu012_dra_api_upgrade, gpu107_outside_pod_spec
 from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule
 
 CONVERTED = "GPU000"
@@ -95,6 +95,20 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
                         plan.findings.insert(0, _converted(ctx, plan, template))
             findings.extend(plan.findings)
         findings.extend(gpu107_outside_pod_spec.check_object(obj, handled, tables, path))
+        upgrade_findings, ops = gpu012_dra_api_upgrade.check_object(obj, mode, path)
+        if ops:
+            root = docs[obj.doc].root
+            assert root is not None
+            patch.register_tree(root, obj.doc)
+            snap = patch.snapshot()
+            try:
+                _apply_ops(patch, ops)
+                patch.splices()
+            except CannotEdit as exc:
+                patch.restore(snap)
+                upgrade_findings = [Finding("GPU900", Status.MANUAL, f"not upgraded: cannot edit this layout "
+                                            f"safely ({exc})", path, obj.line, obj.label)]
+        findings.extend(upgrade_findings)
     if patch.empty:
         return TextResult(text, tuple(findings))
     new_text = patch.render()
@@ -135,7 +149,7 @@ def _interesting(ctx: PodContext) -> bool:
 def _converted(ctx: PodContext, plan: PodPlan, template: dict[str, Any]) -> Finding:
     parts = ", ".join(f"{r.name}: {r.count} x {r.device_class}" for r in plan.requests)
     return ctx.finding(CONVERTED, Status.CONVERTED,
-                       f"converted to ResourceClaimTemplate {template['metadata']['name']} ({parts})")
+                       f"converted to {template['kind']} {template['metadata']['name']} ({parts})")
 
 
 # ---- plan -> edits -----------------------------------------------------------------------------
@@ -175,13 +189,27 @@ def device_requests(requests: list[DeviceRequest], api_version: str) -> list[dic
 
 
 def template_object(obj: K8sObject, role: str | None, requests: list[DeviceRequest],
-                    api_version: str) -> dict[str, Any]:
-    spec = {"spec": {"devices": {"requests": device_requests(requests, api_version)}}}
-    metadata: dict[str, Any] = {"name": template_name(obj, role, spec)}
+                    api_version: str, sharing: str | None = None) -> dict[str, Any]:
+    """The ResourceClaimTemplate for a pod (or, with ``sharing``, the one shared ResourceClaim)."""
+    devices: dict[str, Any] = {"requests": device_requests(requests, api_version)}
+    if sharing:
+        names = [f"{r.name}/{sub}" for r in requests for sub, _ in r.alternatives] or [r.name for r in requests]
+        gpu_sharing: dict[str, Any] = {"strategy": sharing}
+        if sharing == "TimeSlicing":
+            gpu_sharing["timeSlicingConfig"] = {"interval": "Default"}
+        # NVIDIA DRA driver v25.12 api/nvidia.com/resource/v1beta1 GpuConfig (decoded strictly);
+        # config for a firstAvailable request is matched by "<request>/<subrequest>".
+        devices["config"] = [{"requests": names, "opaque": {"driver": "gpu.nvidia.com", "parameters": {
+            "apiVersion": "resource.nvidia.com/v1beta1", "kind": "GpuConfig", "sharing": gpu_sharing}}}]
+        spec: dict[str, Any] = {"devices": devices}
+        kind, name = "ResourceClaim", template_name(obj, f"{role}-shared" if role else "shared", spec)
+    else:
+        spec = {"spec": {"devices": devices}}
+        kind, name = "ResourceClaimTemplate", template_name(obj, role, spec)
+    metadata: dict[str, Any] = {"name": name}
     if obj.namespace:
         metadata["namespace"] = obj.namespace
-    return {"apiVersion": api_version, "kind": "ResourceClaimTemplate", "metadata": metadata,
-            "spec": spec}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
 
 
 def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: Node,
@@ -246,8 +274,11 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
             patch.add(group, "rayStartParams", {"num-gpus": count})
     if not plan.requests:
         return None
-    template = template_object(obj, ctx.ref.role, plan.requests, mode.api_version)
-    claim = {"name": plan.claim_name, "resourceClaimTemplateName": template["metadata"]["name"]}
+    template = template_object(obj, ctx.ref.role, plan.requests, mode.api_version, plan.sharing)
+    if plan.sharing:
+        claim = {"name": plan.claim_name, "resourceClaimName": template["metadata"]["name"]}
+    else:
+        claim = {"name": plan.claim_name, "resourceClaimTemplateName": template["metadata"]["name"]}
     _add_items(patch, ctx.pod, "resourceClaims", [claim])
     tolerations = [{"key": k, "operator": "Exists", "effect": "NoSchedule"} for k in plan.tolerations]
     if tolerations:
@@ -260,6 +291,19 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
         else:
             patch.add_document(root, template, header)
     return template
+
+
+def _apply_ops(patch: Patch, ops: list[tuple[Any, ...]]) -> None:
+    """Apply an object rule's edits; comments of deleted lines go to the next added key."""
+    carried: list[str] = []
+    for op in ops:
+        if op[0] == "replace":
+            patch.replace(op[1], op[2])
+        elif op[0] == "delete":
+            carried += patch.delete(op[1], op[2])
+        elif op[0] == "add":
+            patch.add(op[1], op[2], op[3], carried)
+            carried = []
 
 
 def _keys(node: Node | None) -> list[str]:

@@ -49,11 +49,17 @@ def _exact(body: dict[str, Any], where: str, errors: list[str]) -> None:
             errors.append(f"{where}: CEL expression empty or longer than {MAX_CEL}")
 
 
+def devices_of(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj.get("spec") or {}
+    return (spec.get("spec") or {}).get("devices") or {} if obj.get("kind") == "ResourceClaimTemplate" \
+        else spec.get("devices") or {}
+
+
 def template_rules(obj: dict[str, Any]) -> list[str]:
-    """apiserver rules for a ResourceClaimTemplate (any of v1, v1beta2, v1beta1)."""
+    """apiserver rules for a ResourceClaimTemplate or ResourceClaim (v1, v1beta2, v1beta1)."""
     errors: list[str] = []
     _subdomain(obj.get("metadata", {}).get("name"), "metadata.name", errors)
-    devices = obj.get("spec", {}).get("spec", {}).get("devices", {})
+    devices = devices_of(obj)
     requests = devices.get("requests") or []
     if len(requests) > MAX_REQUESTS:
         errors.append(f"more than {MAX_REQUESTS} requests")
@@ -61,6 +67,18 @@ def template_rules(obj: dict[str, Any]) -> list[str]:
     if len(set(names)) != len(names):
         errors.append("request names are not unique")
     flat = obj.get("apiVersion") == "resource.k8s.io/v1beta1"
+    known = set(names) | {f"{r.get('name')}/{sub.get('name')}" for r in requests
+                          for sub in r.get("firstAvailable") or []}
+    configs = devices.get("config") or []
+    if len(configs) > MAX_REQUESTS:
+        errors.append(f"more than {MAX_REQUESTS} config entries")
+    for cfg in configs:
+        for ref in cfg.get("requests") or []:
+            if ref not in known:
+                errors.append(f"config names request {ref!r}, which is not in the claim")
+        opaque = cfg.get("opaque") or {}
+        if opaque:
+            _subdomain(opaque.get("driver"), "config.opaque.driver", errors)
     for r in requests:
         where = f"request {r.get('name')!r}"
         _label(r.get("name"), where, errors)
@@ -107,9 +125,9 @@ def pod_rules(pod: dict[str, Any], templates: dict[str, dict[str, Any]]) -> list
                 seen.add((name, req))
                 if req == "":
                     whole.add(name)
-                tname = by_name[name].get("resourceClaimTemplateName")
+                tname = by_name[name].get("resourceClaimTemplateName") or by_name[name].get("resourceClaimName")
                 if req and tname in templates:
-                    reqs = templates[tname].get("spec", {}).get("spec", {}).get("devices", {}).get("requests", [])
+                    reqs = devices_of(templates[tname]).get("requests", [])
                     if req not in {r.get("name") for r in reqs}:
                         errors.append(f"container {ctr.get('name')!r}: request {req!r} not in template {tname!r}")
     return errors

@@ -59,10 +59,16 @@ def all_objects(text: str) -> list[dict[str, Any]]:
     return out
 
 
-def generated_problems(text: str, extra: list[dict[str, Any]] | None = None) -> list[str]:
-    """Schema + apiserver rules for every ResourceClaimTemplate, and claim wiring of core pods."""
-    objs = all_objects(text) + list(extra or [])
-    templates = {o["metadata"]["name"]: o for o in objs if o.get("kind") == "ResourceClaimTemplate"}
+def generated_problems(text: str, extra: list[dict[str, Any]] | None = None,
+                       before: str | None = None) -> list[str]:
+    """Schema + apiserver rules for every claim object we wrote or changed, and claim wiring of core pods."""
+    import json
+
+    untouched = {json.dumps(o, sort_keys=True, default=str) for o in all_objects(before)} if before else set()
+    objs = [o for o in all_objects(text) + list(extra or [])
+            if json.dumps(o, sort_keys=True, default=str) not in untouched]
+    templates = {o["metadata"]["name"]: o for o in objs
+                 if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim") and o.get("apiVersion", "").startswith("resource.k8s.io/")}
     problems: list[str] = []
     for name, t in templates.items():
         problems += [f"{name}: {e}" for e in template_rules(t) + schema_errors(t)]

@@ -72,10 +72,11 @@ def _resource_of(request: dict[str, Any]) -> str:
 def dra_holds(pod: dict[str, Any], templates: dict[str, dict[str, Any]]) -> dict[str, int]:
     out: dict[str, int] = {}
     for claim in pod.get("resourceClaims") or []:
-        t = templates.get(claim.get("resourceClaimTemplateName"))
+        t = templates.get(claim.get("resourceClaimTemplateName") or claim.get("resourceClaimName"))
         if t is None:
             continue
-        for req in t["spec"]["spec"]["devices"]["requests"]:
+        devices = t["spec"]["spec"]["devices"] if t["kind"] == "ResourceClaimTemplate" else t["spec"]["devices"]
+        for req in devices["requests"]:
             body = req.get("exactly", req)
             r = _resource_of(req)
             out[r] = out.get(r, 0) + int(body.get("count", 1))
@@ -109,7 +110,7 @@ def templates_in(text: str) -> dict[str, dict[str, Any]]:
     for doc in yaml.safe_load_all(text):
         objs = (doc.get("items") or []) if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
         for o in objs:
-            if isinstance(o, dict) and o.get("kind") == "ResourceClaimTemplate":
+            if isinstance(o, dict) and o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim"):
                 out[o["metadata"]["name"]] = o
     return out
 

@@ -34,6 +34,6 @@ def test_case(case: Path, snapshot) -> None:
     assert not again.templates
     # What we generate is valid.
     extra = list(result.templates)
-    assert generated_problems(result.text, extra) == []
+    assert generated_problems(result.text, extra, before=text) == []
     # The output is still YAML with as many objects (plus the templates).
     list(yaml.safe_load_all(result.text))

@@ -20,6 +20,8 @@ from migrator.transforms import (
     gpu008_node_selection,
     gpu009_mig_single,
     gpu010_ray_gpus,
+    gpu011_sharing_opt_in,
+    gpu012_dra_api_upgrade,
     gpu101_vendor_semantics,
     gpu102_placeholders,
     gpu103_sharing,
@@ -36,6 +38,7 @@ REGISTRY: tuple[ModuleType, ...] = (
     gpu102_placeholders,
     gpu104_annotation_requests,
     gpu105_unconvertible_kind,
+    gpu011_sharing_opt_in,
     gpu103_sharing,
     gpu106_aliases,
     gpu003_zero_count,
@@ -51,7 +54,7 @@ REGISTRY: tuple[ModuleType, ...] = (
 )
 
 #: Rules that look at a whole object after its pod specs (``check_object``).
-OBJECT_RULES: tuple[ModuleType, ...] = (gpu107_outside_pod_spec,)
+OBJECT_RULES: tuple[ModuleType, ...] = (gpu107_outside_pod_spec, gpu012_dra_api_upgrade)
 
 BY_CODE: dict[str, ModuleType] = {}
 for _rule in REGISTRY + OBJECT_RULES:

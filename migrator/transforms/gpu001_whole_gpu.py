@@ -36,6 +36,8 @@ FIX = FixSafety.SAFE
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    if plan.sharing:  # GPU011 made the one shared request
+        return ()
     for ask in ctx.gpu_asks():
         if ask.resource == "nvidia.com/gpu" and ask.count and app_or_sidecar(ctx, ask):
             add_request(ctx, plan, ask)

@@ -35,6 +35,8 @@ FIX = FixSafety.NONE
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    if plan.sharing:  # GPU011 converted it (--sharing)
+        return
     shared = sorted({a.resource for a in ctx.asks if a.resource in ctx.tables.shared_resources and a.count})
     if shared:
         yield plan.block(ctx.finding(CODE, Status.MANUAL,
