@@ -64,9 +64,9 @@ def generated_problems(text: str, extra: list[dict[str, Any]] | None = None,
     """Schema + apiserver rules for every claim object we wrote or changed, and claim wiring of core pods."""
     import json
 
-    untouched = {json.dumps(o, sort_keys=True, default=str) for o in all_objects(before)} if before else set()
+    untouched = {repr(o) for o in all_objects(before)} if before else set()
     objs = [o for o in all_objects(text) + list(extra or [])
-            if json.dumps(o, sort_keys=True, default=str) not in untouched]
+            if repr(o) not in untouched]
     templates = {o["metadata"]["name"]: o for o in objs
                  if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim") and o.get("apiVersion", "").startswith("resource.k8s.io/")}
     problems: list[str] = []
