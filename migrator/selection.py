@@ -38,6 +38,7 @@ class LabelRule:
     part: str | None
     source: str | None
     patterns: tuple[tuple[re.Pattern[str], Any], ...] = ()
+    inferred: dict[str, str] = field(default_factory=dict)  #: values whose mapping is not verified
 
 
 @functools.cache
@@ -57,6 +58,7 @@ def label_rules(directory: str) -> dict[str, LabelRule]:
                 values=dict(row.get("values") or {}), attribute=row.get("attribute"), part=row.get("part"),
                 source=row.get("source"),
                 patterns=tuple((re.compile(p["match"]), p) for p in row.get("patterns") or []),
+                inferred=dict(row.get("inferred") or {}),
             )
     return rules
 
@@ -105,6 +107,8 @@ def atom(rule: LabelRule, value: str) -> str | None:
         if not row:
             return None
         return _products(list(row["products"]))
+    if t == "products-any":
+        return "true" if _lookup(rule, value) is not None else None
     if t == "memory-mib":
         if not value.isdigit():
             return None
@@ -172,7 +176,7 @@ def requirement(rule: LabelRule, op: str, values: list[str]) -> str | None:
     if op in ("Exists", "DoesNotExist"):
         guard = {"product": _has("productName"), "products": _has("productName"),
                  "memory-mib": _has("memory", True), "architecture": _has("architecture"),
-                 "any-gpu": "true"}.get(rule.translate) or (_has(rule.attribute) if rule.attribute else None)
+                 "any-gpu": "true", "products-any": "true"}.get(rule.translate) or (_has(rule.attribute) if rule.attribute else None)
         if guard is None:
             return None
         return guard if op == "Exists" else f"!({guard})"
@@ -225,7 +229,9 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
             continue
         cel = requirement(rule, "In", [str(value)])
         if cel is None:
-            out.kept.append(f"{key}={value} (no mapping for this value)")
+            why = f"mapping not verified: {rule.inferred[str(value)]}" if str(value) in rule.inferred \
+                else "no mapping for this value"
+            out.kept.append(f"{key}={value} ({why})")
             continue
         parts.append(cel)
         out.translated.append(f"{key}={value}")

@@ -73,6 +73,6 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if t.translated or t.preferences:
         what = ", ".join(t.translated + [f"{len(t.preferences)} preference(s) -> firstAvailable"] *
                          bool(t.preferences))
-        yield ctx.finding(CODE, Status.INFO, f"GPU node selection moved into the claim: {what}")
+        yield ctx.finding(CODE, Status.INFO, f"GPU node selection translated into the claim's selectors: {what}")
     for kept in t.kept + notes:
         yield ctx.finding(CODE, Status.INFO, f"kept in node selection: {kept}")
