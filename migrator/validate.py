@@ -145,3 +145,34 @@ def schema_errors(obj: dict[str, Any], kube_version: str | None = None) -> list[
     except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as exc:
         return [f"schema: {exc}"]
     return []
+
+
+def selector_problems(obj: dict[str, Any], devices: list[dict[str, Any]] | None = None) -> list[str]:
+    """Every CEL selector compiles, stays within the limits and never aborts allocation.
+
+    "Never aborts": evaluated against a device that has none of the NVIDIA attributes and
+    against ``devices`` (sample devices), it must return a bool: an unguarded reference to a
+    missing attribute is an evaluation error, and the scheduler then aborts allocation
+    (dra-api.md §1.7). Cost: the selectors we generate have no macros or loops, so their
+    estimated cost grows with their length, which is bounded here (10 Ki).
+    """
+    from migrator.cel import Evaluator, device_value, static_problems
+
+    ev = Evaluator()
+    empty = device_value("gpu.nvidia.com", {"gpu.nvidia.com": {}}, {"gpu.nvidia.com": {}})
+    problems: list[str] = []
+    requests = devices_of(obj).get("requests") or []
+    for r in requests:
+        bodies = r.get("firstAvailable") or [r.get("exactly", r)]
+        for body in bodies:
+            for sel in body.get("selectors") or []:
+                expr = (sel.get("cel") or {}).get("expression", "")
+                problems += [f"request {r.get('name')!r}: {p}" for p in static_problems(expr)]
+                for dev in [empty] + list(devices or []):
+                    try:
+                        ev.evaluate(expr, dev)
+                    except RuntimeError as exc:
+                        problems.append(f"request {r.get('name')!r}: selector errors on a device "
+                                        f"({exc}): guard the attribute")
+                        break
+    return problems

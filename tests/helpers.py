@@ -11,7 +11,23 @@ from migrator.documents import Layout
 from migrator.edit import block_entries
 from migrator.engine import TextResult, migrate_text
 from migrator.mode import Mode, api_version_for
-from migrator.validate import pod_rules, schema_errors, template_rules
+import re
+
+from migrator.validate import pod_rules, schema_errors, selector_problems, template_rules
+
+GENERATED = re.compile(r"-gpu-[0-9a-f]{8}$")
+
+
+def sample_devices() -> list[dict[str, Any]]:
+    """Devices of the fleet snapshot, as CEL sees them (for the never-aborts check)."""
+    from migrator.cel import device_value
+    from migrator.cluster import load_snapshot
+
+    snap = load_snapshot(str(Path(__file__).parent / "snapshots" / "fleet.yaml"))
+    return [device_value(d.driver, d.attributes, d.capacity) for d in snap.devices()]
+
+
+_SAMPLES: list[dict[str, Any]] = []
 
 
 def mode_from_flags(path: Path) -> Mode:
@@ -72,6 +88,10 @@ def generated_problems(text: str, extra: list[dict[str, Any]] | None = None,
     problems: list[str] = []
     for name, t in templates.items():
         problems += [f"{name}: {e}" for e in template_rules(t) + schema_errors(t)]
+        if GENERATED.search(name):
+            if not _SAMPLES:
+                _SAMPLES.extend(sample_devices())
+            problems += [f"{name}: {e}" for e in selector_problems(t, _SAMPLES)]
     for o in objs:
         path = POD_PATHS.get(o.get("kind", ""))
         if not path or "/" in o.get("apiVersion", "v1") and o["apiVersion"].split("/")[0] not in ("apps", "batch"):

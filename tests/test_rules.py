@@ -87,7 +87,8 @@ def test_gpu002_mig_profile(resource: str, profile: str) -> None:
     plan, _ = run_until("GPU002", ctx)
     (req,) = plan.requests
     assert req.device_class == "mig.nvidia.com" and req.count == 2
-    assert req.selectors == (f"device.attributes['gpu.nvidia.com'].profile == '{profile}'",)
+    assert req.selectors == ("'profile' in device.attributes['gpu.nvidia.com'] && "
+                             f"device.attributes['gpu.nvidia.com'].profile == '{profile}'",)
 
 
 def test_gpu002_unknown_mig_name_is_manual() -> None:

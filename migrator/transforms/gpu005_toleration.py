@@ -1,9 +1,11 @@
 """GPU005 toleration: add the GPU taint toleration the admission plugin used to add.
 
 ## What it does
-Adds ``{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}`` (and the same for each
-other removed resource name, e.g. ``nvidia.com/mig-1g.5gb``) unless the pod already tolerates
-that key (or tolerates everything).
+Adds ``{key: <resource>, operator: Exists, effect: NoSchedule}`` for each extended resource the
+rewrite took out of the pod (``nvidia.com/gpu``, ``nvidia.com/mig-1g.5gb``, ...), exactly the
+tolerations the admission plugin added, unless the pod already tolerates that key (or
+everything). A MIG pod gets the ``nvidia.com/mig-<profile>`` key, not ``nvidia.com/gpu``: under
+the plugin it could not land on nodes tainted ``nvidia.com/gpu`` either (``verify`` shows it).
 
 ## Why
 The ExtendedResourceToleration admission plugin (on in GKE and EKS) adds a toleration for each
@@ -50,6 +52,6 @@ def _tolerated(ctx: PodContext, key: str) -> bool:
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if not plan.requests:
         return ()
-    keys = ["nvidia.com/gpu"] + sorted({r.resource for r in plan.requests} - {"nvidia.com/gpu"})
+    keys = sorted({r.resource for r in plan.requests})
     plan.tolerations = [k for k in keys if not _tolerated(ctx, k)]
     return ()

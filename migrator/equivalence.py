@@ -1,0 +1,258 @@
+"""``dra-migrate verify``: prove on a cluster snapshot that each migrated pod can get the same devices.
+
+For every pod template the rewrite converts, two sets of devices are computed from the
+snapshot's ResourceSlices:
+
+- *before* (device plugin): the devices of the kind each extended resource denotes
+  (``nvidia.com/gpu``: whole GPUs that are not MIG-partitioned, or, on a single-strategy MIG
+  node, its MIG devices; ``nvidia.com/mig-<p>``: MIG devices of profile ``<p>``) on the nodes the
+  original pod may land on (node selector, required affinity, taints/tolerations) that hold at
+  least the requested number;
+- *after* (DRA): the devices the claim's requests may be allocated (DeviceClass selectors from
+  the snapshot, the request's CEL selectors, every ``firstAvailable`` alternative) on the nodes
+  the migrated pod may land on that hold at least the requested number.
+
+They must be equal per resource. A whole-GPU request that could take a GPU whose MIG mode is on
+(dra-driver-nvidia-gpu#719: the driver also publishes MIG-partitioned parents as whole GPUs) is
+reported even when the sets agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrator.cel import Evaluator, device_value
+from migrator.cluster import Device, Node, Snapshot, selects, tolerates
+from migrator.documents import parse, to_python
+
+# The NVIDIA driver's classes, used when the snapshot has no DeviceClass objects
+# (NVIDIA DRA driver v25.12 templates/deviceclass-gpu.yaml, deviceclass-mig.yaml).
+DEFAULT_CLASSES = {
+    "gpu.nvidia.com": "device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'gpu'",
+    "mig.nvidia.com": "device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'mig'",
+}
+
+
+@dataclass
+class Outcome:
+    workload: str
+    where: str
+    equal: bool
+    lines: list[str] = field(default_factory=list)
+
+
+def _kind(dev: Device, node: Node, mig_parents: set[str]) -> str | None:
+    """The device-plugin resource that would have exposed this device, if any."""
+    if dev.driver != "gpu.nvidia.com":
+        return None
+    t = dev.attr("type")
+    if t == "mig":
+        if node.labels.get("nvidia.com/mig.strategy") == "single":
+            return "nvidia.com/gpu"
+        profile = str(dev.attr("profile") or "?")
+        return "nvidia.com/mig-" + profile.replace("+", ".")
+    if t == "gpu":
+        if dev.attr("uuid") in mig_parents:
+            return "mig-partitioned-gpu"
+        return "nvidia.com/gpu"
+    return None
+
+
+def _mig_parents(node: Node) -> set[str]:
+    return {str(d.attr("parentUUID")) for d in node.devices if d.attr("type") == "mig" and d.attr("parentUUID")}
+
+
+def _need(pod: dict[str, Any]) -> dict[str, int]:
+    # the device plugin's per-pod arithmetic: max(largest init (+ earlier sidecars), apps + sidecars)
+    from migrator.transforms.base import parse_count
+
+    def asks(c: dict[str, Any]) -> dict[str, int]:
+        res = c.get("resources") or {}
+        out: dict[str, int] = {}
+        for which in ("requests", "limits"):
+            for k, v in (res.get(which) or {}).items():
+                n = parse_count(v)
+                if isinstance(k, str) and k.startswith("nvidia.com/") and n:
+                    out[k] = n
+        return out
+
+    inits = [c for c in pod.get("initContainers") or [] if isinstance(c, dict)]
+    apps = [c for c in pod.get("containers") or [] if isinstance(c, dict)]
+    total: dict[str, int] = {}
+    for r in {r for c in inits + apps for r in asks(c)}:
+        side = peak = 0
+        for c in inits:
+            k = asks(c).get(r, 0)
+            if c.get("restartPolicy") == "Always":
+                side += k
+            else:
+                peak = max(peak, k + side)
+        total[r] = max(peak, sum(asks(c).get(r, 0) for c in apps) + side)
+    return total
+
+
+class Prover:
+    def __init__(self, snapshot: Snapshot, extended_resource_toleration: bool = True) -> None:
+        self.snap = snapshot
+        #: the ExtendedResourceToleration admission plugin (on in GKE and EKS) adds a NoSchedule
+        #: toleration for every extended resource a pod requests (kubernetes/kubernetes#55839)
+        self.ert = extended_resource_toleration
+        self.ev = Evaluator()
+        self._values: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def _value(self, d: Device) -> dict[str, Any]:
+        key = d.key
+        if key not in self._values:
+            self._values[key] = device_value(d.driver, d.attributes, d.capacity)
+        return self._values[key]
+
+    def _matches(self, exprs: list[str], d: Device) -> bool | str:
+        for e in exprs:
+            try:
+                if not self.ev.evaluate(e, self._value(d)):
+                    return False
+            except RuntimeError as exc:
+                return f"error: {exc}"
+        return True
+
+    def before(self, pod: dict[str, Any]) -> tuple[dict[str, set[tuple[str, ...]]], list[str]]:
+        need = _need(pod)
+        if self.ert:
+            pod = dict(pod, tolerations=list(pod.get("tolerations") or []) + [
+                {"key": r, "operator": "Exists", "effect": "NoSchedule"} for r in need])
+        out: dict[str, set[tuple[str, ...]]] = {r: set() for r in need}
+        for node in self.snap.nodes.values():
+            if not (selects(pod, node) and tolerates(pod, node)):
+                continue
+            parents = _mig_parents(node)
+            by_kind: dict[str, list[Device]] = {}
+            for d in node.devices:
+                k = _kind(d, node, parents)
+                if k:
+                    by_kind.setdefault(k, []).append(d)
+            if all(len(by_kind.get(r, [])) >= n for r, n in need.items()):
+                for r in need:
+                    out[r] |= {d.key for d in by_kind.get(r, [])}
+        return out, []
+
+    def _class_exprs(self, name: str) -> list[str]:
+        spec = self.snap.device_classes.get(name)
+        if spec is None:
+            return [DEFAULT_CLASSES[name]] if name in DEFAULT_CLASSES else ["false"]
+        return [(s.get("cel") or {}).get("expression", "false") for s in spec.get("selectors") or []]
+
+    def after(self, pod: dict[str, Any], claims: dict[str, dict[str, Any]]) -> tuple[dict[str, set[tuple[str, ...]]], list[str]]:
+        problems: list[str] = []
+        requests: list[tuple[int, list[list[str]]]] = []  # (count, alternatives of selector lists)
+        for pc in pod.get("resourceClaims") or []:
+            obj = claims.get(pc.get("resourceClaimTemplateName") or pc.get("resourceClaimName") or "")
+            if obj is None:
+                continue
+            spec = obj["spec"]["spec"] if obj["kind"] == "ResourceClaimTemplate" else obj["spec"]
+            for req in spec["devices"]["requests"]:
+                alts = req.get("firstAvailable") or [req.get("exactly", req)]
+                count = int(alts[0].get("count", 1))
+                requests.append((count, [self._class_exprs(a["deviceClassName"]) +
+                                         [s["cel"]["expression"] for s in a.get("selectors") or []]
+                                         for a in alts]))
+        out: dict[str, set[tuple[str, ...]]] = {}
+        for node in self.snap.nodes.values():
+            if not (selects(pod, node) and tolerates(pod, node)):
+                continue
+            parents = _mig_parents(node)
+            per_request: list[list[Device]] = []
+            for count, alts in requests:
+                chosen: list[Device] = []
+                for exprs in alts:
+                    hits = []
+                    for d in node.devices:
+                        m = self._matches(exprs, d)
+                        if isinstance(m, str):
+                            problems.append(f"{node.name}/{d.name}: selector {m} (allocation would abort)")
+                        elif m:
+                            hits.append(d)
+                    if len(hits) >= count:
+                        chosen += [d for d in hits if d not in chosen]
+                per_request.append(chosen if len(chosen) >= count else [])
+            if requests and all(per_request):
+                for devs in per_request:
+                    for d in devs:
+                        out.setdefault(_kind(d, node, parents) or "other", set()).add(d.key)
+        return out, problems
+
+
+def prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover | None = None) -> list[Outcome]:
+    """Migrate ``text`` in memory and compare device sets for every converted pod spec."""
+    from migrator.engine import migrate_text
+    from migrator.model import Status
+
+    prover = prover or Prover(snap)
+    result = migrate_text(text, path, mode)
+    before_docs = [to_python(d.root) for d in parse(text, path)]
+    after_docs = [to_python(d.root) for d in parse(result.text, path)]
+    claims = {o["metadata"]["name"]: o for o in _objects(after_docs) + list(result.templates)
+              if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim")}
+    old = {_label(o): o for o in _objects(before_docs)}
+    new = {_label(o): o for o in _objects(after_docs)}
+    outcomes: list[Outcome] = []
+    for f in result.findings:
+        if f.status is not Status.CONVERTED or f.code != "GPU000":
+            continue
+        pod_before = _at(old.get(f.workload), f.where)
+        pod_after = _at(new.get(f.workload), f.where)
+        if pod_before is None or pod_after is None:
+            continue
+        b, _ = prover.before(pod_before)
+        a, problems = prover.after(pod_after, claims)
+        lines: list[str] = []
+        for r in sorted(set(b) | set(a)):
+            only_b, only_a = b.get(r, set()) - a.get(r, set()), a.get(r, set()) - b.get(r, set())
+            if r == "mig-partitioned-gpu" and only_a:
+                lines.append(f"could take {len(only_a)} MIG-partitioned GPU(s) as whole GPUs: "
+                             + ", ".join(f"{k[0]}/{k[3]}" for k in sorted(only_a))
+                             + " (dra-driver-nvidia-gpu#719)")
+                continue
+            if only_b:
+                lines.append(f"{r}: {len(only_b)} device(s) reachable before, not after: "
+                             + ", ".join(f"{k[0]}/{k[3]}" for k in sorted(only_b)))
+            if only_a:
+                lines.append(f"{r}: {len(only_a)} device(s) reachable after, not before: "
+                             + ", ".join(f"{k[0]}/{k[3]}" for k in sorted(only_a)))
+        lines += sorted(set(problems))
+        equal = not lines
+        if equal:
+            n = sum(len(v) for v in b.values())
+            nodes = len({k[0] for v in b.values() for k in v})
+            lines.append(f"same devices before and after: {n} device(s) on {nodes} node(s)" if n else
+                         "no device is reachable before or after on this snapshot (nothing to compare)")
+        outcomes.append(Outcome(f.workload, f.where, equal, lines))
+    return outcomes
+
+
+def _objects(docs: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for d in docs:
+        if isinstance(d, dict) and d.get("kind") == "List":
+            out += [i for i in d.get("items") or [] if isinstance(i, dict)]
+        elif isinstance(d, dict):
+            out.append(d)
+    return out
+
+
+def _label(o: dict[str, Any]) -> str:
+    meta = o.get("metadata") or {}
+    ns = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{o.get('kind')} {ns}{meta.get('name') or meta.get('generateName') or '<unnamed>'}"
+
+
+def _at(obj: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    cur: Any = obj
+    for step in [s for s in where.split("/") if s]:
+        if isinstance(cur, list):
+            cur = cur[int(step)] if step.isdigit() and int(step) < len(cur) else None
+        elif isinstance(cur, dict):
+            cur = cur.get(step)
+        else:
+            return None
+    return cur if isinstance(cur, dict) else None

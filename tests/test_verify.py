@@ -1,0 +1,116 @@
+"""verify: device-set equivalence on snapshots (hand-built from real data, and read from ../shared)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from migrator.cli import main
+from migrator.cluster import load_snapshot
+from migrator.equivalence import Prover, prove_text
+from migrator.mode import Mode
+
+HERE = Path(__file__).resolve().parent
+SNAPS = HERE / "snapshots"
+WORK = HERE / "verify"
+SHARED = HERE.parent.parent / "shared"
+
+
+def outcomes(workloads: Path, snapshot: Path, **mode: object) -> dict[str, object]:
+    snap = load_snapshot(str(snapshot))
+    return {o.workload: o for o in prove_text(workloads.read_text(), str(workloads), snap, Mode(**mode),
+                                              Prover(snap))}
+
+
+def test_fleet_every_translation_is_equivalent() -> None:
+    out = outcomes(WORK / "workloads.yaml", SNAPS / "fleet.yaml")
+    assert set(out) == {"Deployment t4-by-product", "Deployment hopper-two", "Job l4-gke", "Pod any-two",
+                        "Pod mig-small", "Pod driver-and-cc"}
+    assert all(o.equal for o in out.values()), {k: o.lines for k, o in out.items()}
+    # non-vacuous: the numbers of devices each pod can reach
+    assert "2 device(s) on 1 node(s)" in out["Deployment t4-by-product"].lines[0]
+    assert "2 device(s) on 2 node(s)" in out["Deployment hopper-two"].lines[0]  # H100 + H200
+    assert "1 device(s) on 1 node(s)" in out["Job l4-gke"].lines[0]
+    assert "2 device(s) on 1 node(s)" in out["Pod mig-small"].lines[0]
+    assert "2 device(s) on 2 node(s)" in out["Pod driver-and-cc"].lines[0]
+
+
+def test_keep_node_labels_is_equivalent_too() -> None:
+    out = outcomes(WORK / "workloads.yaml", SNAPS / "fleet.yaml", keep_node_labels=True)
+    assert all(o.equal for o in out.values())
+
+
+def test_mig_partitioned_parent_is_flagged() -> None:
+    out = outcomes(WORK / "one-gpu.yaml", SNAPS / "aks-issue719.yaml")
+    o = out["Deployment a100-any"]
+    assert not o.equal
+    assert any("MIG-partitioned" in line and "aks-migpool-68842551-vmss000001/gpu-0" in line for line in o.lines)
+
+
+def test_stale_labels_make_equivalence_fail() -> None:
+    o = outcomes(WORK / "workloads.yaml", SNAPS / "stale-labels.yaml")["Deployment t4-by-product"]
+    assert not o.equal and "reachable before, not after: relabelled/gpu-0" in o.lines[0]
+
+
+def test_cli_exit_codes(tmp_path: Path, capsys) -> None:
+    assert main(["verify", str(WORK / "workloads.yaml"), "--cluster", str(SNAPS / "fleet.yaml")]) == 0
+    assert main(["verify", str(WORK / "workloads.yaml"), "--cluster", str(SNAPS / "stale-labels.yaml")]) == 1
+    capsys.readouterr()
+    assert main(["verify", str(WORK / "workloads.yaml"), "--cluster", str(SNAPS / "fleet.yaml"),
+                 "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["workloads"]) == 6 and all(w["equivalent"] for w in data["workloads"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("items: [\n")
+    assert main(["verify", str(WORK / "workloads.yaml"), "--cluster", str(bad)]) == 2
+
+
+def test_snapshot_from_shared_fixtures(tmp_path: Path) -> None:
+    """The real v25.12 T4 ResourceSlice (../shared/fixtures) plus a node labelled as GFD would."""
+    fixture = SHARED / "fixtures" / "resourceslices" / "openshift-v25.12-t4-condensed.yaml"
+    if not fixture.is_file():
+        pytest.skip("../shared/fixtures not present")
+    # the fixture is condensed by its author: metadata elided with "..." lines, which we drop
+    text = "\n".join(line for line in fixture.read_text().splitlines() if line.strip() != "...")
+    slice_ = yaml.safe_load(text)
+    node_name = slice_["spec"]["nodeName"]
+    product = slice_["spec"]["devices"][0]["attributes"]["productName"]["string"]
+    node = {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": node_name, "labels": {"nvidia.com/gpu.product": product.replace(" ", "-")}}}
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(yaml.safe_dump_all([node, slice_]))
+    wl = tmp_path / "wl.yaml"
+    wl.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeSelector: {nvidia.com/gpu.product: "
+                  "Tesla-T4}\n  containers:\n  - {name: c, image: x, resources: {limits: {nvidia.com/gpu: 2}}}\n")
+    o = outcomes(wl, snap)["Pod p"]
+    assert o.equal and "2 device(s) on 1 node(s)" in o.lines[0]
+
+
+def test_snapshot_from_corpus_node_labels(tmp_path: Path, corpus: Path) -> None:
+    """Real GFD labels of a mixed-strategy MIG node (corpus cluster-state) with its MIG devices."""
+    base = corpus / "cluster-state" / "NVIDIA__cloud-native-docs" / "gpu-operator" / "manifests" / "output"
+    labels = json.loads((base / "mig-mixed-node-labels.json").read_text())
+    smi = (base / "mig-mixed-nvidia-smi.txt").read_text()
+    import re
+
+    parent_name, parent = re.search(r"GPU 0: (.+?) \(UUID: (GPU-[0-9a-f-]+)\)", smi).groups()
+    devices = [{"name": f"mig-{i}", "attributes": {"type": {"string": "mig"}, "profile": {"string": p},
+                                                   "productName": {"string": parent_name},
+                                                   "parentUUID": {"string": parent}, "uuid": {"string": u}}}
+               for i, (p, u) in enumerate(re.findall(r"MIG (\S+)\s+Device\s+\d+: \(UUID: (MIG-[0-9a-f-]+)\)", smi))]
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "mig", "labels": labels}}
+    rs = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": "s"},
+          "spec": {"driver": "gpu.nvidia.com", "nodeName": "mig", "pool": {"name": "mig"}, "devices": devices}}
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(yaml.safe_dump_all([node, rs]))
+    wl = tmp_path / "wl.yaml"
+    wl.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeSelector: {nvidia.com/gpu.product: "
+                  "NVIDIA-H100-80GB-HBM3}\n  containers:\n  - {name: c, image: x, resources: {limits: "
+                  "{nvidia.com/mig-1g.10gb: 2}}}\n")
+    o = outcomes(wl, snap)["Pod p"]
+    assert len(devices) == 4  # 3g.40gb, 2g.20gb, 2 x 1g.10gb
+    assert o.equal, o.lines
+    assert "2 device(s) on 1 node(s)" in o.lines[0]
