@@ -164,7 +164,7 @@ def test_gpu006_claim_name_avoids_existing() -> None:
 def test_gpu007_runtime_hints() -> None:
     text = pod("      limits: {nvidia.com/gpu: 1}", extra="  runtimeClassName: nvidia")
     plan, out = run_until("GPU007", context(text))
-    assert out and "runtimeClassName" in out[0].message and out[0].status is Status.INFO
+    assert out and "runtimeClassName" in out[0].message and out[0].status is Status.MANUAL
 
 
 def test_gpu101_hami() -> None:

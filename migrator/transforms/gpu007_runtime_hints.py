@@ -13,7 +13,7 @@ CDI injection. Someone has to decide (corpus README "Environment variables").
     env: [{name: NVIDIA_VISIBLE_DEVICES, value: all}]
 
 ## Fix safety
-No fix: reported as info (or as *needs manual action* when the pod has no GPU request).
+No fix: reported as *needs manual action* (the pod's GPU requests are still converted).
 """
 
 from __future__ import annotations
@@ -45,6 +45,5 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     hints += [f"CDI annotation {k}" for k in cdi]
     if not hints or not (plan.requests or cdi):
         return
-    status = Status.INFO if plan.requests else Status.MANUAL
-    yield ctx.finding(CODE, status, "; ".join(hints) + ": GPU access outside requests, decide whether "
+    yield ctx.finding(CODE, Status.MANUAL, "; ".join(hints) + ": GPU access outside requests, decide whether "
                       "it is still needed under DRA")
