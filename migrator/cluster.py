@@ -43,6 +43,10 @@ class Node:
     taints: list[dict[str, Any]]
     allocatable: dict[str, str]
     devices: list[Device] = field(default_factory=list)
+    unschedulable: bool = False
+    kubelet_version: str = ""
+    #: ResourceSlice pools of this node: (driver, pool) -> (generation, declared slice count, slices seen)
+    pools: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,6 +94,11 @@ def load_snapshot(path: str) -> Snapshot:
             objs += [i for i in d["items"] if isinstance(i, dict)]
         elif isinstance(d, dict):
             objs.append(d)
+    return snapshot_from_objects(objs)
+
+
+def snapshot_from_objects(objs: list[dict[str, Any]]) -> Snapshot:
+    """Nodes, ResourceSlices and DeviceClasses into the model; everything else kept in ``other``."""
     snap = Snapshot({}, {})
     slices = []
     for o in objs:
@@ -97,9 +106,13 @@ def load_snapshot(path: str) -> Snapshot:
         meta = o.get("metadata") or {}
         if kind == "Node":
             st = o.get("status") or {}
-            snap.nodes[meta.get("name", "")] = Node(meta.get("name", ""), dict(meta.get("labels") or {}),
-                                                    list((o.get("spec") or {}).get("taints") or []),
-                                                    {k: str(v) for k, v in (st.get("allocatable") or {}).items()})
+            spec = o.get("spec") or {}
+            snap.nodes[meta.get("name", "")] = Node(
+                meta.get("name", ""), {str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+                list(spec.get("taints") or []),
+                {k: str(v) for k, v in (st.get("allocatable") or {}).items()},
+                unschedulable=bool(spec.get("unschedulable")),
+                kubelet_version=str((st.get("nodeInfo") or {}).get("kubeletVersion", "")))
         elif kind == "ResourceSlice":
             slices.append(o)
         elif kind == "DeviceClass":
@@ -110,9 +123,13 @@ def load_snapshot(path: str) -> Snapshot:
         spec = s.get("spec") or {}
         node = spec.get("nodeName")
         driver = spec.get("driver", "")
-        pool = (spec.get("pool") or {}).get("name", "")
+        pool_spec = spec.get("pool") or {}
+        pool = pool_spec.get("name", "")
         if node not in snap.nodes:
             snap.nodes[node] = Node(node, {}, [], {})
+        gen, count, seen = snap.nodes[node].pools.get((driver, pool), (0, 0, 0))
+        snap.nodes[node].pools[(driver, pool)] = (int(pool_spec.get("generation", 0) or 0),
+                                                  int(pool_spec.get("resourceSliceCount", 1) or 1), seen + 1)
         for d in spec.get("devices") or []:
             body = d.get("basic", d)  # v1beta1 nests attributes under "basic"
             attrs: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,351 @@
+"""From today's manifests and a cluster snapshot to the planner's model, decisions and plan."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from migrator.cel import Evaluator
+from migrator.cluster import Device, Node, Snapshot, selects, tolerates
+from migrator.documents import parse, to_python
+from migrator.engine import migrate_text
+from migrator.equivalence import DEFAULT_CLASSES, _at, _label, _need, _objects
+from migrator.mode import Mode
+from migrator.model import Status
+from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence
+from migrator.plan.planner import Plan, Planner, WorkloadDecision, prove
+from migrator.selection import label_rules
+from migrator.tables import load_tables
+
+MODELLED = {"Deployment", "StatefulSet", "DaemonSet"}
+FAMILY = {"kepler": "Kepler", "maxwell": "Maxwell", "pascal": "Pascal", "volta": "Volta", "turing": "Turing",
+          "ampere": "Ampere", "ada-lovelace": "Ada Lovelace", "hopper": "Hopper", "blackwell": "Blackwell"}
+
+
+def _int(text: Any) -> int:
+    m = re.match(r"^\s*(\d+)\s*$", str(text))
+    return int(m.group(1)) if m else 0
+
+
+def expected_devices(node: Node) -> list[Device]:
+    """What the DRA driver will publish on a device-plugin node once it is cut over.
+
+    Inferred from the node's allocatable and its GFD/cloud labels (dra-api.md §5.3): enough to
+    decide which templates the node can serve. Real ResourceSlices replace them in a snapshot.
+    """
+    attrs: dict[str, Any] = {"type": "gpu"}
+    labels = node.labels
+    if "nvidia.com/gpu.product" in labels:
+        attrs["productName"] = labels["nvidia.com/gpu.product"]  # equal to itself after replace(' ', '-')
+    else:
+        rule = label_rules(str(load_tables().source)).get("cloud.google.com/gke-accelerator")
+        row = rule.values.get(labels.get("cloud.google.com/gke-accelerator", "")) if rule else None
+        if row:
+            attrs["productName"] = row["products"][0]
+    if labels.get("nvidia.com/gpu.family") in FAMILY:
+        attrs["architecture"] = FAMILY[labels["nvidia.com/gpu.family"]]
+    major, minor = labels.get("nvidia.com/gpu.compute.major"), labels.get("nvidia.com/gpu.compute.minor")
+    if major and major.isdigit():
+        attrs["cudaComputeCapability"] = ("version", f"{int(major)}.{_int(minor)}.0")
+    full = labels.get("nvidia.com/cuda.driver-version.full", "")
+    if re.fullmatch(r"\d+(\.\d+){0,2}", full):
+        parts = [str(int(p)) for p in full.split(".")] + ["0"] * (3 - len(full.split(".")))
+        attrs["driverVersion"] = ("version", ".".join(parts))
+    caps = {"memory": f"{labels['nvidia.com/gpu.memory']}Mi"} if labels.get("nvidia.com/gpu.memory", "").isdigit() else {}
+    out: list[Device] = []
+    for i in range(_int(node.allocatable.get("nvidia.com/gpu", 0))):
+        out.append(Device(node.name, "gpu.nvidia.com", node.name, f"expected-gpu-{i}",
+                          {"gpu.nvidia.com": dict(attrs)}, {"gpu.nvidia.com": dict(caps)}))
+    for res, qty in sorted(node.allocatable.items()):
+        m = re.match(r"^nvidia\.com/mig-(.+)$", res)
+        if m:
+            profile = re.sub(r"^(.*?gb)\.", r"\1+", m.group(1))
+            mig = {k: v for k, v in attrs.items() if k != "type"} | {"type": "mig", "profile": profile}
+            for i in range(_int(qty)):
+                out.append(Device(node.name, "gpu.nvidia.com", node.name, f"expected-mig-{m.group(1)}-{i}",
+                                  {"gpu.nvidia.com": mig}, {"gpu.nvidia.com": {}}))
+    return out
+
+
+def nodes_from(snap: Snapshot) -> dict[str, PNode]:
+    nodes: dict[str, PNode] = {}
+    for n in snap.nodes.values():
+        dp_alloc = {r: _int(v) for r, v in n.allocatable.items() if GPU_RESOURCE.match(r) and _int(v) > 0}
+        real = [d for d in n.devices if d.driver == "gpu.nvidia.com"]
+        complete = all(seen >= count for (drv, _), (_, count, seen) in n.pools.items() if drv == "gpu.nvidia.com")
+        dra_on = bool(real) and complete
+        devices = real if real else (expected_devices(n) if dp_alloc else [])
+        nodes[n.name] = PNode(n.name, n.labels, n.taints, dp_alloc, devices, bool(dp_alloc), dra_on,
+                              cordoned=n.unschedulable, expected=not real)
+    return nodes
+
+
+def _requests(template: dict[str, Any], snap: Snapshot) -> list[Request]:
+    spec = template["spec"]["spec"] if template["kind"] == "ResourceClaimTemplate" else template["spec"]
+    out: list[Request] = []
+    for req in spec["devices"]["requests"]:
+        alts = req.get("firstAvailable") or [req.get("exactly", req)]
+        lists: list[list[str]] = []
+        for a in alts:
+            cls = snap.device_classes.get(a["deviceClassName"])
+            exprs = [(s.get("cel") or {}).get("expression", "false") for s in (cls or {}).get("selectors") or []] \
+                if cls is not None else [DEFAULT_CLASSES.get(a["deviceClassName"], "false")]
+            lists.append(exprs + [s["cel"]["expression"] for s in a.get("selectors") or []])
+        out.append(Request(int(alts[0].get("count", 1)), lists))
+    return out
+
+
+def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller", True):
+            return str(ref.get("kind")), str(ref.get("name"))
+    return None
+
+
+def _pod_gpus(pod: dict[str, Any]) -> dict[str, int]:
+    return {r: n for r, n in _need(pod.get("spec") or {}).items() if GPU_RESOURCE.match(r)}
+
+
+def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain: bool = False) -> Plan:
+    """``paths``: (file name, text) of today's manifests."""
+    ev = Evaluator()
+    nodes = nodes_from(snap)
+    model = Model(nodes, ev)
+    decisions: list[WorkloadDecision] = []
+    notes: list[str] = []
+    classes_used: set[str] = set()
+    uses_first_available = False
+    pdbs = [o for o in snap.other if o.get("kind") == "PodDisruptionBudget"]
+    for path, text in paths:
+        result = migrate_text(text, path, mode)
+        before = {_label(o): o for o in _objects([to_python(d.root) for d in parse(text, path)])}
+        after_docs = [to_python(d.root) for d in parse(result.text, path)]
+        claims = {o["metadata"]["name"]: o for o in _objects(after_docs) + list(result.templates)
+                  if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim")}
+        after = {_label(o): o for o in _objects(after_docs)}
+        for f in result.findings:
+            if f.status is not Status.CONVERTED or f.code != "GPU000":
+                continue
+            obj_b, obj_a = before.get(f.workload), after.get(f.workload)
+            old_pod, new_pod = _at(obj_b, f.where), _at(obj_a, f.where)
+            if obj_b is None or obj_a is None or old_pod is None or new_pod is None:
+                continue
+            meta = obj_b.get("metadata") or {}
+            kind = str(obj_b.get("kind"))
+            refs = [c.get("resourceClaimTemplateName") or c.get("resourceClaimName") for c in new_pod.get("resourceClaims") or []]
+            mine = [claims[r] for r in refs if r in claims]
+            requests = [r for t in mine for r in _requests(t, snap)]
+            for t in mine:
+                spec = t["spec"]["spec"] if t["kind"] == "ResourceClaimTemplate" else t["spec"]
+                for req in spec["devices"]["requests"]:
+                    uses_first_available |= "firstAvailable" in req
+                    for a in req.get("firstAvailable") or [req.get("exactly", req)]:
+                        classes_used.add(a["deviceClassName"])
+            ns = meta.get("namespace")
+            key = f.workload if f.where in ("/spec/template/spec", "/spec") else f"{f.workload} {f.where}"
+            spec = obj_b.get("spec") or {}
+            strategy = dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy") or {})
+            modelled = kind in MODELLED and f.where == "/spec/template/spec"
+            template_meta = ((spec.get("template") or {}).get("metadata") or {})
+            pdb = _pdb_for(pdbs, ns, template_meta.get("labels") or {})
+            w = Workload(key=key, kind=kind, namespace=ns, name=str(meta.get("name") or meta.get("generateName")),
+                         replicas=int(spec.get("replicas", 1) or 0) if kind != "DaemonSet" else 0,
+                         strategy=strategy, old_pod=old_pod, new_pod=new_pod,
+                         dp_need={r: n for r, n in _need(old_pod).items() if GPU_RESOURCE.match(r)},
+                         requests=requests, templates=[f"{t['metadata'].get('namespace') or ''}/{t['metadata']['name']}"
+                                                       for t in mine if t["kind"] == "ResourceClaimTemplate"],
+                         file=path, pdb=pdb, modelled=modelled,
+                         shared_claim=any(t["kind"] == "ResourceClaim" for t in mine))
+            w.strategy_now = dict(strategy)
+            if "kueue.x-k8s.io/queue-name" in (meta.get("labels") or {}):
+                notes.append(f"{key} is managed by Kueue: configure deviceClassMappings and only ExactCount "
+                             "templates before the switch (rollout-model.md §5.2-8)")
+            if w.shared_claim:
+                w.modelled = False  # one claim shared by every replica: handled as a Recreate switch
+            model.workloads[key] = w
+            decisions.append(WorkloadDecision(w, False, None, ""))
+    _place_pods(model, snap, notes)
+    preflight = _preflight(snap, nodes, classes_used, uses_first_available, mode)
+    planner = Planner(model, preflight)
+    for d in decisions:
+        _deadlock_without_plan(planner, d)
+    planner.run(decisions)
+    plan = Plan(decisions, planner.steps, preflight, notes=notes)
+    plan.proof = prove(model, plan.steps, decisions, explain)
+    plan.alternative = _kep5004(snap, nodes)
+    return plan
+
+
+def _pdb_for(pdbs: list[dict[str, Any]], ns: str | None, labels: dict[str, Any]) -> dict[str, Any] | None:
+    for p in pdbs:
+        meta = p.get("metadata") or {}
+        if (meta.get("namespace") or None) != (ns or None):
+            continue
+        want = ((p.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        if want and all(labels.get(k) == v for k, v in want.items()):
+            return dict(p.get("spec") or {})
+    return None
+
+
+def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
+    """Pods from the snapshot hold what they hold; planned workloads without pods are placed."""
+    by_owner: dict[tuple[str | None, str, str], list[dict[str, Any]]] = {}
+    for o in snap.other:
+        if o.get("kind") != "Pod" or not (o.get("spec") or {}).get("nodeName"):
+            continue
+        phase = (o.get("status") or {}).get("phase", "Running")
+        if phase in ("Succeeded", "Failed"):
+            continue
+        owner = _owner(o) or ("Pod", (o.get("metadata") or {}).get("name", ""))
+        by_owner.setdefault(((o.get("metadata") or {}).get("namespace"), owner[0], owner[1]), []).append(o)
+    claimed: set[tuple[str, ...]] = set()
+    for o in snap.other:
+        if o.get("kind") != "ResourceClaim":
+            continue
+        for r in (((o.get("status") or {}).get("allocation") or {}).get("devices") or {}).get("results") or []:
+            pool = r.get("pool", "")
+            node = pool if pool in model.nodes else None
+            if node:
+                claimed.add((node, r.get("driver", ""), pool, r.get("device", "")))
+    if claimed:
+        for node in sorted({k[0] for k in claimed}):
+            model.pods.append(SimPod("allocated claims", "new", node, "running",
+                                     devs=sorted(k for k in claimed if k[0] == node)))
+    used: set[tuple[str | None, str, str]] = set()
+    for w in model.workloads.values():
+        pods: list[dict[str, Any]] = []
+        for (ns, kind, name), items in by_owner.items():
+            if (ns or None) != (w.namespace or None):
+                continue
+            if w.kind == "Deployment" and kind == "ReplicaSet" and name.rsplit("-", 1)[0] == w.name:
+                pods += items
+                used.add((ns, kind, name))
+            elif kind == w.kind and name == w.name:
+                pods += items
+                used.add((ns, kind, name))
+        if w.kind == "DaemonSet":
+            nodes = [p["spec"]["nodeName"] for p in pods] or sorted(
+                n.name for n in model.nodes.values() if n.dp_on and selects(w.old_pod, n) and tolerates(
+                    dict(w.old_pod, tolerations=list(w.old_pod.get("tolerations") or []) +
+                         [{"key": r, "operator": "Exists"} for r in w.dp_need]), n))  # type: ignore[arg-type]
+            w.replicas = len(nodes)
+            for n in nodes:
+                model.pods.append(SimPod(w.key, "old", n, "running", dp=dict(w.dp_need), pinned=n))
+            continue
+        if pods:
+            for p in pods[: w.replicas or len(pods)]:
+                ordinal = None
+                if w.kind == "StatefulSet":
+                    tail = p["metadata"]["name"].rsplit("-", 1)[-1]
+                    ordinal = int(tail) if tail.isdigit() else None
+                model.pods.append(SimPod(w.key, "old", p["spec"]["nodeName"], "running", dp=dict(w.dp_need),
+                                         ordinal=ordinal))
+        else:
+            notes.append(f"{w.key}: no pods in the snapshot; assumed {w.replicas} running where the scheduler "
+                         "would put them")
+            for i in range(w.replicas):
+                model.pods.append(SimPod(w.key, "old", dp=dict(w.dp_need),
+                                         ordinal=i if w.kind == "StatefulSet" else None))
+    for (ns, kind, name), items in by_owner.items():
+        if (ns, kind, name) in used:
+            continue
+        for p in items:
+            gpus = _pod_gpus(p)
+            if gpus:
+                model.pods.append(SimPod(f"{kind} {ns + '/' if ns else ''}{name}", "old", p["spec"]["nodeName"],
+                                         "running", dp=gpus))
+    model._schedule()
+
+
+def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first_available: bool,
+               mode: Mode) -> list[str]:
+    checks: list[str] = []
+    for c in sorted(classes):
+        if c in snap.device_classes:
+            checks.append(f"DeviceClass {c} exists")
+        else:
+            checks.append(f"DeviceClass {c} is MISSING: install the NVIDIA DRA driver (it creates "
+                          f"{c}) before anything else")
+    dra = [n for n in nodes.values() if n.dra_on]
+    checks.append(f"{len(dra)} node(s) publish complete DRA ResourceSlices "
+                  f"({sum(len(n.devices) for n in dra)} device(s))")
+    for n in snap.nodes.values():
+        for (drv, pool), (_, count, seen) in n.pools.items():
+            if seen < count:
+                checks.append(f"node {n.name}: pool {pool} has {seen} of {count} ResourceSlices: not counted as "
+                              "capacity until complete")
+    versions = sorted({n.kubelet_version for n in snap.nodes.values() if n.kubelet_version})
+    if versions:
+        checks.append(f"kubelet versions: {', '.join(versions)} (resource.k8s.io/v1 needs 1.34+"
+                      + ("; firstAvailable needs DRAPrioritizedList, beta and on by default since 1.34" if first_available else "")
+                      + ")")
+    both = sorted(n.name for n in nodes.values() if n.dp_on and n.dra_on)
+    if both:
+        checks.append(f"HAZARD: node(s) served by both the device plugin and the DRA driver: {', '.join(both)} "
+                      "(two pods can get one GPU); fixed first")
+    checks.append("DRA driver kubelet plugins healthy on every target node, and no driver upgrade during the "
+                  "switch (kubernetes/kubernetes#141912)")
+    return checks
+
+
+def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
+    w = d.workload
+    if w.shared_claim:
+        rolling = (w.strategy or {}).get("type", "RollingUpdate") != "Recreate" and w.kind == "Deployment"
+        d.deadlock_without_plan = rolling
+        d.reason = ("shared ResourceClaim: old pods keep the device-plugin GPUs while every new pod waits for the "
+                    "one claim; Recreate switches all replicas at once" if rolling else
+                    "shared ResourceClaim with Recreate: all replicas switch at once")
+        d.switch_strategy = {"type": "Recreate"} if rolling else None
+        return
+    if not w.modelled:
+        d.deadlock_without_plan = False
+        d.reason = (f"{w.kind} has no rolling update to stall: the new template applies to pods created from now on"
+                    if w.kind in ("Job", "CronJob") else
+                    "a bare Pod is immutable: delete and re-create it" if w.kind == "Pod" else
+                    f"{w.kind} rolls its pods through its operator; not modelled")
+        return
+    ok, lost, _ = planner.own_strategy_completes(planner.initial, w)
+    d.deadlock_without_plan = not ok
+    free = sum(len(n.devices) for n in planner.initial.nodes.values() if n.dra_on)
+    if ok:
+        d.reason = f"its own strategy completes on this cluster ({free} DRA device(s) published)"
+        if lost:
+            d.reason += f"; up to {lost} replica(s) unavailable during the rollout"
+        return
+    if w.kind == "Deployment":
+        S, U = deployment_fence(w.strategy, w.replicas)
+        if U == 0:
+            d.reason = (f"maxSurge {S} / maxUnavailable 0 (resolved for {w.replicas} replica(s)): the surge pod "
+                        "needs a free DRA device, none is free, and no old pod is ever removed")
+        else:
+            d.reason = (f"manager switch: maxUnavailable {U} removes old pods on device-plugin nodes, whose GPUs "
+                        f"the new pods cannot use; {lost} replica(s) lost and the rollout stalls")
+    elif w.kind == "StatefulSet":
+        d.reason = "the deleted ordinal's replacement needs DRA capacity and stays Pending: one replica down"
+    else:
+        d.reason = "pods on device-plugin nodes cannot use DRA devices: Pending until each node is cut over"
+
+
+def _kep5004(snap: Snapshot, nodes: dict[str, PNode]) -> list[str]:
+    mapped = sorted(name for name, spec in snap.device_classes.items()
+                    if spec.get("extendedResourceName") == "nvidia.com/gpu")
+    if not mapped:
+        return []
+    versions = sorted({n.kubelet_version for n in snap.nodes.values() if n.kubelet_version})
+    gate = ("beta and on by default" if versions and all(_minor(v) >= 36 for v in versions) else
+            "alpha in 1.35: enable DRAExtendedResource on kube-apiserver, kube-controller-manager, "
+            "kube-scheduler and kubelet")
+    return [
+        f"DeviceClass {', '.join(mapped)} maps nvidia.com/gpu to DRA (KEP-5004, DRAExtendedResource: {gate}).",
+        "Nodes first, manifests later: cut device-plugin nodes over one at a time with the manifests unchanged "
+        "(pods evicted from a device-plugin node reschedule onto DRA nodes with the same spec), then switch the "
+        "templates later as same-manager rollouts; device-plugin-era rollbacks keep working.",
+        "Limits: per pod only ExactCount of the mapped class (no selectors, firstAvailable, MIG profiles or sharing); "
+        "each node is still either device plugin or DRA.",
+    ]
+
+
+def _minor(version: str) -> int:
+    m = re.match(r"v?1\.(\d+)", version)
+    return int(m.group(1)) if m else 0

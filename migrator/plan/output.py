@@ -1,0 +1,90 @@
+"""The plan as text, a markdown runbook, or the JSON contract."""
+
+from __future__ import annotations
+
+import json
+from itertools import groupby
+from typing import Any
+
+from migrator.plan.planner import Plan
+
+
+def to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "workloads": [{
+            "kind": d.workload.kind, "namespace": d.workload.namespace, "name": d.workload.name,
+            "deadlock_without_plan": d.deadlock_without_plan, "switch_strategy": d.switch_strategy,
+            "reason": d.reason, "capacity_lost": d.capacity_lost, "file": d.workload.file,
+            "pod_template": d.workload.key,
+        } for d in plan.decisions],
+        "steps": [{
+            "wave": s.wave, "action": s.action, "kind": s.kind, **({"namespace": s.namespace} if s.namespace else {}),
+            "name": s.name, "detail": s.detail, "command": s.command,
+            "capacity_lost": s.capacity_lost,
+        } for s in plan.steps],
+        "preflight": plan.preflight,
+        "proof": {"ok": plan.proof.ok, "problems": plan.proof.problems, "ticks": plan.proof.ticks} if plan.proof else None,
+        "kep5004": plan.alternative,
+        "notes": plan.notes,
+    }
+
+
+def to_text(plan: Plan, explain: bool = False) -> str:
+    out: list[str] = []
+    for d in plan.decisions:
+        w = d.workload
+        flag = "DEADLOCK without plan" if d.deadlock_without_plan else "safe as is"
+        strat = f"; during the switch: {json.dumps(d.switch_strategy)}" if d.switch_strategy else ""
+        out.append(f"{w.key}: {flag}{strat} ({d.reason}); capacity lost: {d.capacity_lost}")
+    out.append("")
+    for s in plan.steps:
+        lost = "".join(f" [lost {v} of {k}]" for k, v in s.capacity_lost.items())
+        ns = f"{s.namespace}/" if s.namespace else ""
+        out.append(f"wave {s.wave:>2}  {s.action:<8} {s.kind} {ns}{s.name}: {s.detail}{lost}")
+    out.append("")
+    if plan.proof:
+        out.append("proof: " + ("holds: every workload completes, no node is served by both managers, every "
+                                "template exists before pods need it" if plan.proof.ok else
+                                "FAILS: " + "; ".join(plan.proof.problems)))
+        if explain:
+            out += ["", "simulation trace:"] + plan.proof.trace
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(plan: Plan) -> str:
+    out = ["# DRA switch plan", ""]
+    if plan.proof:
+        out.append("**Proof:** " + ("the plan was replayed in the cluster model: every workload completes, no node is "
+                                    "ever served by both the device plugin and the DRA driver, and every template "
+                                    "exists before anything can create pods from it." if plan.proof.ok else
+                                    "**does not hold**: " + "; ".join(plan.proof.problems)))
+        out.append("")
+    out += ["## Workloads", "", "| workload | stalls without this plan | strategy during the switch | replicas lost | why |",
+            "|---|---|---|---|---|"]
+    for d in plan.decisions:
+        strat = f"`{json.dumps(d.switch_strategy)}`" if d.switch_strategy else "own (unchanged)"
+        out.append(f"| {d.workload.key} | {'**yes**' if d.deadlock_without_plan else 'no'} | {strat} | "
+                   f"{d.capacity_lost} | {d.reason} |")
+    out += ["", "## Preflight", ""] + [f"- [ ] {c}" for c in plan.preflight]
+    for note in plan.notes:
+        out.append(f"- [ ] note: {note}")
+    out += ["", "## Runbook", "", "Each wave starts when the previous one has finished.", ""]
+    n = 0
+    for wave, group in groupby(plan.steps, key=lambda s: s.wave):
+        steps = [s for s in group if s.action != "verify"]
+        if not steps:
+            continue
+        out.append(f"### Wave {wave}")
+        out.append("")
+        for s in steps:
+            n += 1
+            ns = f"{s.namespace}/" if s.namespace else ""
+            lost = "".join(f" _(capacity lost: {v} replica(s) of {k})_" for k, v in s.capacity_lost.items())
+            out.append(f"{n}. **{s.action}** {s.kind} `{ns}{s.name}`: {s.detail}{lost}")
+            if s.command:
+                out.append(f"   ```sh\n   {s.command}\n   ```")
+        out.append("")
+    if plan.alternative:
+        out += ["## Alternative: serve `nvidia.com/gpu` from DRA first (KEP-5004)", ""] + \
+            [f"- {a}" for a in plan.alternative] + [""]
+    return "\n".join(out)

@@ -1,0 +1,494 @@
+"""Build the switch plan, then prove it by replaying it in the model (rollout-model.md §6, §8).
+
+Plan shape (waves; a wave starts when the previous one has finished):
+  1. preflight checks (DeviceClasses, DRA slices, Kubernetes version and gates, no node served by
+     both managers);
+  2. fix nodes served by both managers;
+  3. create every ResourceClaimTemplate (before any workload names it: invariant I3);
+  4. per workload, smallest first: cut over device-plugin nodes only when DRA capacity is short
+     (cordon, drain honouring PDBs, device plugin off, wait until ``nvidia.com/gpu`` allocatable
+     is 0, DRA driver on, wait for complete ResourceSlices, uncordon), a temporary strategy only
+     when the workload's own would stall, the template switch, waiting for the rollout, and the
+     original strategy restored;
+  5. cleanup after the rollback window (remaining device-plugin nodes).
+
+Every step is applied to a working model as it is planned; the proof replays the whole plan
+from the snapshot's state and checks that every workload completes, no state has a node served
+by both managers (I1), and no pod is ever created from a template that does not exist (I2/I3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrator.plan.model import Model, PNode, SimPod, Workload, deployment_fence, resolve
+
+MAX_WAIT_TICKS = 400
+
+#: How a node is switched between managers. Defaults: the GPU Operator's per-node operand label
+#: (inferred from its state_manager.go; dra-api.md §6) and the label the DRA chart's
+#: kubeletPlugin.nodeSelector selects in NVIDIA's docs and the CNCF post (rollout-model.md §1.2).
+DP_OFF_LABEL = "nvidia.com/gpu.deploy.device-plugin=false"
+DRA_ON_LABEL = "nvidia.com/dra-kubelet-plugin=true"
+
+
+@dataclass
+class Step:
+    wave: int
+    action: str
+    kind: str
+    name: str
+    namespace: str | None
+    detail: str
+    op: tuple[Any, ...]
+    command: str = ""
+    capacity_lost: dict[str, int] = field(default_factory=dict)  #: filled by the proof
+
+
+@dataclass
+class WorkloadDecision:
+    workload: Workload
+    deadlock_without_plan: bool
+    switch_strategy: dict[str, Any] | None
+    reason: str
+    capacity_lost: int = 0
+    completed: bool = False
+
+
+@dataclass
+class Proof:
+    ok: bool
+    problems: list[str]
+    trace: list[str]
+    ticks: int
+
+
+@dataclass
+class Plan:
+    decisions: list[WorkloadDecision]
+    steps: list[Step]
+    preflight: list[str]
+    proof: Proof | None = None
+    alternative: list[str] = field(default_factory=list)  #: the KEP-5004 "nodes first" path
+    notes: list[str] = field(default_factory=list)
+
+
+class Executor:
+    """Applies plan steps to a model; waits run controller ticks until their condition holds."""
+
+    def __init__(self, model: Model, trace: list[str] | None = None) -> None:
+        self.m = model
+        self.trace = trace
+        self.problems: list[str] = []
+        self.lost: dict[str, int] = {}
+
+    def log(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace.append(f"t={self.m.tick_count:<4} {text}")
+
+    def tick(self) -> None:
+        self.m.tick()
+        for w in self.m.workloads.values():
+            if w.modelled:
+                lost = max(0, w.replicas - self.m.available(w)) if w.kind != "DaemonSet" else \
+                    len([p for p in self.m.pods if p.wl == w.key and p.state != "running"])
+                self.lost[w.key] = max(self.lost.get(w.key, 0), lost)
+        for h in self.m.hazards():
+            if h not in self.problems:
+                self.problems.append(f"I1 violated at t={self.m.tick_count}: {h}")
+
+    def settle(self, limit: int = 3) -> None:
+        """Tick until nothing changes for two ticks (or the limit)."""
+        last, same = None, 0
+        for _ in range(limit if limit > 3 else 50):
+            self.tick()
+            sig = self.m.signature()
+            same = same + 1 if sig == last else 0
+            last = sig
+            if same >= 2:
+                return
+
+    def wait_for(self, cond: Any, what: str) -> bool:
+        last, same = None, 0
+        for _ in range(MAX_WAIT_TICKS):
+            if cond():
+                return True
+            self.tick()
+            sig = self.m.signature()
+            same = same + 1 if sig == last else 0
+            last = sig
+            if same >= 3 and not any(p.state == "terminating" for p in self.m.pods):
+                break
+        if cond():
+            return True
+        self.problems.append(f"t={self.m.tick_count}: stuck waiting for {what}")
+        return False
+
+    def apply(self, step: Step) -> None:
+        m, op = self.m, step.op
+        self.log(f"wave {step.wave}: {step.action} {step.kind} {step.name}: {step.detail}")
+        kind = op[0]
+        if kind == "create_template":
+            m.templates.add(op[1])
+        elif kind == "cordon":
+            m.nodes[op[1]].cordoned = True
+        elif kind == "uncordon":
+            m.nodes[op[1]].cordoned = False
+        elif kind == "drain":
+            self._drain(op[1])
+        elif kind == "dp_off":
+            m.nodes[op[1]].dp_on = False
+        elif kind == "wait_dp_zero":
+            self.wait_for(lambda: not any(p.node == op[1] and p.dp and p.state != "terminating"
+                                          for p in m.pods), f"device-plugin pods to leave {op[1]}")
+            self.tick()
+        elif kind == "dra_on":
+            node = m.nodes[op[1]]
+            if any(p.node == op[1] and p.dp for p in m.pods):
+                self.problems.append(f"I1: DRA enabled on {op[1]} while device-plugin pods hold its GPUs")
+            node.dra_on, node.expected = True, False
+        elif kind == "wait_slices":
+            self.tick()
+        elif kind == "strategy":
+            w = m.workloads[op[1]]
+            w.strategy_now = op[2]
+            if w.kind == "StatefulSet":
+                w.partition = int(((op[2] or {}).get("rollingUpdate") or {}).get("partition", 0) or 0)
+        elif kind == "partition":
+            m.workloads[op[1]].partition = op[2]
+        elif kind == "switch":
+            w = m.workloads[op[1]]
+            missing = [t for t in w.templates if t not in m.templates]
+            if missing:
+                self.problems.append(f"I3 violated: {w.key} switched before template(s) {', '.join(missing)} exist")
+            w.target = "new"
+            w.old_spec = len([p for p in m.pods if p.wl == w.key and p.rev == "old" and p.state != "terminating"])
+            w.new_spec = 0
+        elif kind == "delete_pod":
+            for p in m.pods:
+                if p.wl == op[1] and p.pinned == op[2] and p.state != "terminating":
+                    p.state = "terminating"
+        elif kind == "wait_rollout":
+            w = m.workloads[op[1]]
+            self.wait_for(lambda: m.complete(w), f"the rollout of {w.key}")
+        elif kind == "wait_ordinal":
+            w = m.workloads[op[1]]
+            self.wait_for(lambda: any(p.wl == w.key and p.ordinal == op[2] and p.rev == "new"
+                                      and p.state == "running" for p in m.pods),
+                          f"{w.key} pod {op[2]} to run on DRA")
+        elif kind == "wait_freed":
+            w = m.workloads[op[1]]
+            self.settle()
+        elif kind in ("verify", "note", "unmodelled"):
+            pass
+        self.settle()
+
+    def _drain(self, node: str) -> None:
+        """Evict every pod on the node but DaemonSet pods, one at a time, honouring PDBs."""
+        m = self.m
+        for _ in range(MAX_WAIT_TICKS):
+            victims = [p for p in m.pods if p.node == node and p.state == "running" and p.pinned is None]
+            if not victims:
+                return
+            progressed = False
+            for p in victims:
+                w = m.workloads.get(p.wl)
+                if w is not None and w.pdb is not None and not self._pdb_allows(w):
+                    continue
+                p.state = "terminating"
+                progressed = True
+            self.tick()
+            if not progressed:
+                continue
+        left = [p.wl for p in m.pods if p.node == node and p.state == "running" and p.pinned is None]
+        if left:
+            self.problems.append(f"drain of {node} blocked by a PodDisruptionBudget ({', '.join(sorted(set(left)))})")
+
+    def _pdb_allows(self, w: Workload) -> bool:
+        pdb = w.pdb or {}
+        healthy = self.m.available(w)
+        if "minAvailable" in pdb:
+            return healthy - resolve(pdb["minAvailable"], w.replicas, True) > 0
+        if "maxUnavailable" in pdb:
+            return resolve(pdb["maxUnavailable"], w.replicas, True) - (w.replicas - healthy) > 0
+        return True
+
+
+# ---- planning ------------------------------------------------------------------------------------
+
+def _step(wave: int, action: str, kind: str, name: str, ns: str | None, detail: str, op: tuple[Any, ...],
+          command: str = "") -> Step:
+    return Step(wave, action, kind, name, ns, detail, op, command)
+
+
+def cutover_steps(wave: int, node: str, why: str) -> list[Step]:
+    dp_key, dp_val = DP_OFF_LABEL.split("=")
+    dra_key, dra_val = DRA_ON_LABEL.split("=")
+    return [
+        _step(wave, "cordon", "Node", node, None, why, ("cordon", node), f"kubectl cordon {node}"),
+        _step(wave, "drain", "Node", node, None, "evict GPU pods (PodDisruptionBudgets honoured)",
+              ("drain", node), f"kubectl drain {node} --ignore-daemonsets --delete-emptydir-data"),
+        _step(wave, "label", "Node", node, None, f"device plugin off ({DP_OFF_LABEL})", ("dp_off", node),
+              f"kubectl label node {node} {dp_key}={dp_val} --overwrite"),
+        _step(wave, "wait", "Node", node, None, "until allocatable nvidia.com/gpu is 0 and no "
+              "device-plugin pod holds a GPU (never run both managers on one node)", ("wait_dp_zero", node),
+              f"kubectl get node {node} -o jsonpath='{{.status.allocatable.nvidia\\.com/gpu}}'  # expect 0 or empty"),
+        _step(wave, "label", "Node", node, None, f"DRA kubelet plugin on ({DRA_ON_LABEL})", ("dra_on", node),
+              f"kubectl label node {node} {dra_key}={dra_val} --overwrite"),
+        _step(wave, "wait", "Node", node, None, "until its ResourceSlices are published and complete "
+              "(pool resourceSliceCount reached; can take minutes)", ("wait_slices", node),
+              f"kubectl get resourceslices --field-selector spec.nodeName={node} -o yaml"),
+        _step(wave, "uncordon", "Node", node, None, "", ("uncordon", node), f"kubectl uncordon {node}"),
+    ]
+
+
+def _kubectl_target(w: Workload) -> str:
+    ns = f" -n {w.namespace}" if w.namespace else ""
+    return f"{w.kind.lower()}/{w.name}{ns}"
+
+
+def _strategy_field(w: Workload) -> str:
+    return "strategy" if w.kind == "Deployment" else "updateStrategy"
+
+
+class Planner:
+    def __init__(self, initial: Model, preflight: list[str]) -> None:
+        self.initial = initial
+        self.m = initial.clone()
+        self.ex = Executor(self.m)
+        self.steps: list[Step] = []
+        self.wave = 0
+        self.preflight = preflight
+
+    def emit(self, steps: list[Step]) -> None:
+        for s in steps:
+            self.steps.append(s)
+            self.ex.apply(s)
+
+    def next_wave(self) -> int:
+        self.wave += 1
+        return self.wave
+
+    # -- simulation helpers --------------------------------------------------------------------
+
+    def own_strategy_completes(self, model: Model, w: Workload) -> tuple[bool, int, list[str]]:
+        trial = model.clone()
+        ex = Executor(trial)
+        tw = trial.workloads[w.key]
+        for t in tw.templates:
+            trial.templates.add(t)
+        tw.strategy_now = dict(w.strategy)
+        if tw.kind == "StatefulSet":
+            tw.partition = int(((w.strategy or {}).get("rollingUpdate") or {}).get("partition", 0) or 0)
+        ex.apply(_step(0, "update", w.kind, w.name, w.namespace, "", ("switch", w.key)))
+        ok = ex.wait_for(lambda: trial.complete(tw), "rollout")
+        return ok, ex.lost.get(w.key, 0), [p for p in ex.problems if "stuck" not in p]
+
+    def useful(self, node: PNode, w: Workload) -> bool:
+        probe = PNode(node.name, node.labels, node.taints, node.dp_alloc, node.devices, False, True)
+        return self.m.fit_new(w, probe, set()) is not None
+
+    def cutover_candidate(self, w: Workload, allow_own: bool) -> str | None:
+        best: tuple[Any, ...] | None = None
+        for node in self.m.nodes.values():
+            if node.dra_on or not node.dp_on or not node.devices or not self.useful(node, w):
+                continue
+            pods = [p for p in self.m.pods if p.node == node.name and p.dp and p.state != "terminating"]
+            own = [p for p in pods if p.wl == w.key]
+            others = [p for p in pods if p.wl != w.key]
+            if own and not allow_own:
+                continue
+            if others and not self._others_fit_elsewhere(node.name, others):
+                continue
+            key = (len(others), len(own), node.name)
+            if best is None or key < best:
+                best = key
+        return None if best is None else str(best[2])
+
+    def _others_fit_elsewhere(self, node: str, pods: list[SimPod]) -> bool:
+        """Invariant I5: a drained pod must fit on another node under its own template."""
+        free: dict[str, dict[str, int]] = {}
+        for n in self.m.nodes.values():
+            if n.name == node or not n.dp_on or n.cordoned:
+                continue
+            used = self.m.dp_used(n.name)
+            free[n.name] = {r: a - used.get(r, 0) for r, a in n.dp_alloc.items()}
+        for p in pods:
+            w = self.m.workloads.get(p.wl)
+            placed = False
+            for name in sorted(free):
+                if w is not None and not self.m.fit_old(w, p, self.m.nodes[name]):
+                    continue
+                if all(free[name].get(r, 0) >= n for r, n in p.dp.items()):
+                    for r, n in p.dp.items():
+                        free[name][r] -= n
+                    placed = True
+                    break
+            if not placed:
+                return False
+        return True
+
+    # -- the plan ------------------------------------------------------------------------------
+
+    def run(self, decisions: list[WorkloadDecision]) -> None:
+        wave = self.next_wave()
+        self.emit([_step(wave, "verify", "Cluster", "preflight", None, check, ("verify",))
+                   for check in self.preflight])
+        both = sorted(n.name for n in self.m.nodes.values() if n.dp_on and n.dra_on)
+        if both:
+            wave = self.next_wave()
+            for name in both:
+                steps = cutover_steps(wave, name, "served by both managers: double-allocation hazard")
+                self.emit([s for s in steps if s.op[0] != "dra_on"] + [])
+                self.m.nodes[name].dra_on = True
+        wave = self.next_wave()
+        for t in sorted({t for d in decisions for t in d.workload.templates}):
+            ns, _, name = t.rpartition("/")
+            self.emit([_step(wave, "create", "ResourceClaimTemplate", name, ns or None,
+                             "before any workload names it", ("create_template", t),
+                             "kubectl apply -f <the ResourceClaimTemplate documents>")])
+        for d in sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key)):
+            self._workload(d)
+        wave = self.next_wave()
+        rest = sorted(n.name for n in self.m.nodes.values() if n.dp_on and not n.dra_on and n.devices)
+        self.emit([_step(wave, "wait", "Cluster", "rollback-window", None,
+                         "keep the device-plugin pool and old ReplicaSets until the rollback window closes",
+                         ("note",))])
+        for name in rest:
+            if not any(p.node == name and p.dp for p in self.m.pods):
+                self.emit(cutover_steps(wave, name, "cleanup: retire the device-plugin pool"))
+
+    def _workload(self, d: WorkloadDecision) -> None:
+        w = d.workload
+        if w.shared_claim and d.switch_strategy:
+            import json
+
+            wave = self.next_wave()
+            target = _kubectl_target(w)
+            self.emit([
+                _step(wave, "update", w.kind, w.name, w.namespace, "temporary strategy Recreate (shared claim)",
+                      ("note",), f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {'strategy': d.switch_strategy}})}'"),
+                _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to the shared claim",
+                      ("unmodelled",), f"kubectl apply -f {w.file}"),
+                _step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete (all replicas down while it switches)",
+                      ("note",), f"kubectl rollout status {target}"),
+                _step(wave, "update", w.kind, w.name, w.namespace, "restore the original strategy", ("note",),
+                      f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {'strategy': w.strategy or None}})}'"),
+            ])
+            d.completed = True
+            return
+        if not w.modelled:
+            wave = self.next_wave()
+            self.emit([_step(wave, "update", w.kind, w.name, w.namespace, d.reason, ("unmodelled",),
+                             f"kubectl apply -f {w.file}")])
+            d.completed = True
+            return
+        wave = self.next_wave()
+        ok, _, _ = self.own_strategy_completes(self.m, w)
+        while not ok:
+            node = self.cutover_candidate(w, allow_own=False)
+            if node is None:
+                break
+            self.emit(cutover_steps(wave, node, f"DRA capacity for {w.key}"))
+            ok, _, _ = self.own_strategy_completes(self.m, w)
+        if ok:
+            d.switch_strategy = None
+            self.emit([
+                _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to claims "
+                      "(its own strategy completes)", ("switch", w.key), f"kubectl apply -f {w.file}"),
+                _step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete", ("wait_rollout", w.key),
+                      f"kubectl rollout status {_kubectl_target(w)}"),
+            ])
+            d.completed = self.m.complete(self.m.workloads[w.key])
+            return
+        self._interleave(d, wave)
+
+    def _interleave(self, d: WorkloadDecision, wave: int) -> None:
+        """Own strategy would stall: a temporary one, and node cut-overs as old pods leave them."""
+        w = d.workload
+        field_ = _strategy_field(w)
+        target = _kubectl_target(w)
+        if w.kind == "Deployment":
+            _, U = deployment_fence(w.strategy, w.replicas)
+            switch = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": max(1, U)}}
+        elif w.kind == "StatefulSet":
+            switch = {"type": "RollingUpdate", "rollingUpdate": {"partition": w.replicas}}
+        else:
+            switch = {"type": "OnDelete"}
+        d.switch_strategy = switch
+        import json
+
+        self.emit([
+            _step(wave, "update", w.kind, w.name, w.namespace, f"temporary {field_} for the switch: {json.dumps(switch)}",
+                  ("strategy", w.key, switch),
+                  f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {field_: switch}})}'"),
+            _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to claims",
+                  ("switch", w.key), f"kubectl apply -f {w.file}"),
+        ])
+        mw = self.m.workloads[w.key]
+        if w.kind == "DaemonSet":
+            for node in sorted({p.pinned for p in self.m.pods if p.wl == w.key and p.pinned}):
+                steps = cutover_steps(wave, node, f"{w.key}: switch this node's pod")
+                delete = _step(wave, "delete", "Pod", f"{w.name} pod on {node}", w.namespace,
+                               "recreated from the new template once the node runs DRA",
+                               ("delete_pod", w.key, node),
+                               f"kubectl delete pod -n {w.namespace or 'default'} --field-selector spec.nodeName={node} -l <{w.name} selector>")
+                self.emit(steps[:2] + [delete] + steps[2:])
+        elif w.kind == "StatefulSet":
+            for i in range(w.replicas - 1, -1, -1):
+                self.emit([_step(wave, "update", w.kind, w.name, w.namespace, f"partition {i}: ordinal {i} moves",
+                                 ("partition", w.key, i),
+                                 f"kubectl patch {target} --type merge -p '{{\"spec\":{{\"updateStrategy\":"
+                                 f"{{\"rollingUpdate\":{{\"partition\":{i}}}}}}}}}'")])
+                if not self._ordinal_lands(w, i, wave):
+                    break
+        else:
+            for _ in range(len(self.m.nodes) + 1):
+                if self.m.complete(mw):
+                    break
+                node = self.cutover_candidate(w, allow_own=True)
+                if node is None:
+                    break
+                self.emit(cutover_steps(wave, node, f"{w.key}: its old pods left this node"))
+        self.emit([_step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete", ("wait_rollout", w.key),
+                         f"kubectl rollout status {target}")])
+        restore = w.strategy or None
+        self.emit([_step(wave, "update", w.kind, w.name, w.namespace,
+                         "restore the original strategy" + ("" if restore else " (remove the temporary one)"),
+                         ("strategy", w.key, dict(w.strategy)),
+                         f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {field_: restore}})}'")])
+        d.completed = self.m.complete(mw)
+
+    def _ordinal_lands(self, w: Workload, i: int, wave: int) -> bool:
+        for _ in range(len(self.m.nodes) + 1):
+            if any(p.wl == w.key and p.ordinal == i and p.rev == "new" and p.state == "running" for p in self.m.pods):
+                return True
+            node = self.cutover_candidate(w, allow_own=True)
+            if node is None:
+                return False
+            self.emit(cutover_steps(wave, node, f"{w.key}: DRA capacity for ordinal {i}"))
+        return False
+
+
+def prove(initial: Model, steps: list[Step], decisions: list[WorkloadDecision], explain: bool) -> Proof:
+    """Replay the plan from the snapshot's state; every workload must complete, I1-I3 must hold."""
+    model = initial.clone()
+    trace: list[str] = []
+    ex = Executor(model, trace if explain else None)
+    for step in steps:
+        before = dict(ex.lost)
+        ex.lost = {}
+        ex.apply(step)
+        step.capacity_lost = {k: v for k, v in ex.lost.items() if v}
+        for k, v in before.items():
+            ex.lost[k] = max(v, ex.lost.get(k, 0))
+    problems = list(ex.problems)
+    for d in decisions:
+        w = model.workloads[d.workload.key]
+        if w.modelled and not model.complete(w):
+            problems.append(f"{w.key} does not complete")
+        d.capacity_lost = max((s.capacity_lost.get(w.key, 0) for s in steps), default=0)
+    if model.gated:
+        problems += [f"{k}: pods created before their template existed" for k in sorted(model.gated)]
+    return Proof(not problems, problems, trace, model.tick_count)
