@@ -50,16 +50,23 @@ SHARING = typer.Option(None, "--sharing",
                             "one node; needs the driver's alpha feature gates).")
 
 
+GITOPS = typer.Option(None, "--gitops", help="argocd or helm: annotate generated templates so they apply before "
+                      "the workloads that name them (sync-wave -1 / pre-install,pre-upgrade hook).")
+
+
 def _mode(kube_version: str, placement: str, convert_unknown: bool, keep_node_labels: bool = False,
-          sharing: Optional[str] = None):  # type: ignore[no-untyped-def]
+          sharing: Optional[str] = None, gitops: Optional[str] = None):  # type: ignore[no-untyped-def]
     from migrator.mode import Mode, api_version_for
 
     if placement not in ("inline", "file"):
         raise MigratorError(f"--templates {placement!r}: expected inline or file")
     if sharing not in (None, "timeslicing", "mps"):
         raise MigratorError(f"--sharing {sharing!r}: expected timeslicing or mps")
+    if gitops not in (None, "argocd", "helm"):
+        raise MigratorError(f"--gitops {gitops!r}: expected argocd or helm (for Flux, see `plan --gitops flux`)")
     return Mode(api_version=api_version_for(kube_version), placement=placement,
-                convert_unknown=convert_unknown, keep_node_labels=keep_node_labels, sharing=sharing)
+                convert_unknown=convert_unknown, keep_node_labels=keep_node_labels, sharing=sharing,
+                gitops=gitops)
 
 
 def _stdin(paths: list[str]) -> bytes | None:
@@ -77,6 +84,7 @@ def rewrite(
     convert_unknown: bool = CONVERT_UNKNOWN,
     keep_node_labels: bool = KEEP_LABELS,
     sharing: Optional[str] = SHARING,
+    gitops: Optional[str] = GITOPS,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list converted pods and notes."),
 ) -> None:
     """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
@@ -88,7 +96,7 @@ def rewrite(
     from migrator.runner import run
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
-    mode = _mode(kube_version, templates, convert_unknown, keep_node_labels, sharing)
+    mode = _mode(kube_version, templates, convert_unknown, keep_node_labels, sharing, gitops)
     out, err = sys.stdout, sys.stderr
 
     def show(result):  # type: ignore[no-untyped-def]

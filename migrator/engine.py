@@ -275,6 +275,10 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
     if not plan.requests:
         return None
     template = template_object(obj, ctx.ref.role, plan.requests, mode.api_version, plan.sharing)
+    if mode.gitops in ("argocd", "helm"):
+        from migrator.plan.gitops import ANNOTATIONS
+
+        template["metadata"]["annotations"] = dict(ANNOTATIONS[mode.gitops])
     if plan.sharing:
         claim = {"name": plan.claim_name, "resourceClaimName": template["metadata"]["name"]}
     else:

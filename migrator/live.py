@@ -7,6 +7,7 @@ resource.k8s.io version the server serves is used (v1, then v1beta2, v1beta1).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from migrator.cluster import Snapshot, snapshot_from_objects
@@ -20,15 +21,19 @@ RESOURCE_VERSIONS = ("v1", "v1beta2", "v1beta1")
 
 
 def _get(api: Any, path: str) -> dict[str, Any] | None:
-    from kubernetes.client.exceptions import ApiException
+    """One GET through the client's own auth and TLS handling; None for 404."""
+    import json
 
-    try:
-        return api.call_api(path, "GET", auth_settings=["BearerToken"], response_type="object",
-                            _return_http_data_only=True, _preload_content=True)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise MigratorError(f"{path}: the API server answered {exc.status} {exc.reason}") from None
+    method, url, headers, _, _ = api.param_serialize(
+        method="GET", resource_path=path, header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"])
+    resp = api.call_api(method, url, header_params=headers)
+    resp.read()
+    if resp.status == 404:
+        return None
+    if resp.status >= 300:
+        raise MigratorError(f"{path}: the API server answered {resp.status} {resp.reason}")
+    return json.loads(resp.data)
 
 
 def snapshot_from_context(context: str) -> Snapshot:
@@ -36,7 +41,9 @@ def snapshot_from_context(context: str) -> Snapshot:
         from kubernetes import config
         from kubernetes.config.config_exception import ConfigException
 
-        api = config.new_client_from_config(context=context)
+        # KUBECONFIG is read here, not when the client module was imported
+        path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        api = config.new_client_from_config(config_file=path, context=context)
     except (ConfigException, FileNotFoundError, OSError) as exc:
         raise MigratorError(f"--context {context!r}: {exc}") from None
     objs: list[dict[str, Any]] = []

@@ -52,3 +52,5 @@ class Mode:
     keep_node_labels: bool = False
     #: opt-in conversion of time-slicing/MPS pods to a shared claim: "timeslicing" or "mps"
     sharing: str | None = None
+    #: argocd or helm: annotate generated templates so they apply before workloads
+    gitops: str | None = None

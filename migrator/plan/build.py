@@ -166,14 +166,46 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             decisions.append(WorkloadDecision(w, False, None, ""))
     _place_pods(model, snap, notes)
     preflight = _preflight(snap, nodes, classes_used, uses_first_available, mode)
+    missing = _missing_templates(paths, snap, mode)
+    preflight += [f"template {t} referenced by {who} is MISSING from the manifests and the cluster: its pods "
+                  "would stay Pending (create it first)" for t, who in missing]
     planner = Planner(model, preflight)
     for d in decisions:
         _deadlock_without_plan(planner, d)
     planner.run(decisions)
     plan = Plan(decisions, planner.steps, preflight, notes=notes)
     plan.proof = prove(model, plan.steps, decisions, explain)
+    if missing:
+        plan.proof.ok = False
+        plan.proof.problems += [f"I2: {who} names ResourceClaimTemplate {t}, which does not exist" for t, who in missing]
     plan.alternative = _kep5004(snap, nodes)
     return plan
+
+
+def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode) -> list[tuple[str, str]]:
+    """ResourceClaimTemplates named by pod specs (after the rewrite) that exist nowhere."""
+    have = {f"{(o.get('metadata') or {}).get('namespace') or ''}/{(o.get('metadata') or {}).get('name')}"
+            for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
+    refs: list[tuple[str, str]] = []
+    for path, text in paths:
+        result = migrate_text(text, path, mode)
+        objs = _objects([to_python(d.root) for d in parse(result.text, path)]) + list(result.templates)
+        for o in objs:
+            if o.get("kind") == "ResourceClaimTemplate":
+                have.add(f"{(o.get('metadata') or {}).get('namespace') or ''}/{o['metadata']['name']}")
+        for o in objs:
+            ns = (o.get("metadata") or {}).get("namespace") or ""
+            stack: list[Any] = [o]
+            while stack:
+                cur = stack.pop()
+                if isinstance(cur, dict):
+                    for c in cur.get("resourceClaims") or [] if isinstance(cur.get("containers"), list) else []:
+                        if isinstance(c, dict) and c.get("resourceClaimTemplateName"):
+                            refs.append((f"{ns}/{c['resourceClaimTemplateName']}", _label(o)))
+                    stack += list(cur.values())
+                elif isinstance(cur, list):
+                    stack += cur
+    return sorted({(t, who) for t, who in refs if t not in have})
 
 
 def _pdb_for(pdbs: list[dict[str, Any]], ns: str | None, labels: dict[str, Any]) -> dict[str, Any] | None:
@@ -229,6 +261,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                     dict(w.old_pod, tolerations=list(w.old_pod.get("tolerations") or []) +
                          [{"key": r, "operator": "Exists"} for r in w.dp_need]), n))  # type: ignore[arg-type]
             w.replicas = len(nodes)
+            w.ds_nodes = list(nodes)
             for n in nodes:
                 model.pods.append(SimPod(w.key, "old", n, "running", dp=dict(w.dp_need), pinned=n))
             continue

@@ -100,6 +100,7 @@ class Workload:
     pdb: dict[str, Any] | None = None
     modelled: bool = True
     shared_claim: bool = False
+    ds_nodes: list[str] = field(default_factory=list)  #: DaemonSet: the nodes it runs on
     # controller state
     target: str = "old"
     strategy_now: dict[str, Any] = field(default_factory=dict)
@@ -222,7 +223,7 @@ class Model:
         """Controllers put back pods that were evicted (drain), with the revision they belong to."""
         live = [p for p in self._pods_of(w) if p.state != "terminating"]
         if w.kind == "DaemonSet":
-            for node in {p.pinned for p in self._pods_of(w)} - {p.pinned for p in live}:
+            for node in sorted(set(w.ds_nodes) - {p.pinned for p in live}):
                 self._new_pod(w, rev, pinned=node)
         elif w.kind == "StatefulSet":
             have = {p.ordinal for p in self._pods_of(w)}
@@ -305,13 +306,12 @@ class Model:
 
     def _daemonset(self, w: Workload, pods: list[SimPod]) -> None:
         live = {p.pinned: p for p in pods if p.state != "terminating"}
-        gone = {p.pinned for p in pods} - set(live)
-        for node in gone:
-            self._new_pod(w, "new", pinned=node)
+        for node in sorted(set(w.ds_nodes) - set(live) - {p.pinned for p in pods}):
+            self._new_pod(w, "new", pinned=node)  # a deleted pod comes back from the current template
         if (w.strategy_now or {}).get("type") == "OnDelete":
             return
         ru = (w.strategy_now or {}).get("rollingUpdate") or {}
-        nodes = len({p.pinned for p in pods})
+        nodes = len(w.ds_nodes)
         U = max(1, resolve(ru.get("maxUnavailable", 1), nodes, True))
         unavailable = len([p for p in pods if p.state != "running"])
         for p in [p for p in pods if p.rev == "old" and p.state == "running"]:

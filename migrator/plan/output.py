@@ -65,7 +65,8 @@ def to_markdown(plan: Plan) -> str:
         strat = f"`{json.dumps(d.switch_strategy)}`" if d.switch_strategy else "own (unchanged)"
         out.append(f"| {d.workload.key} | {'**yes**' if d.deadlock_without_plan else 'no'} | {strat} | "
                    f"{d.capacity_lost} | {d.reason} |")
-    out += ["", "## Preflight", ""] + [f"- [ ] {c}" for c in plan.preflight]
+    out += ["", "## Wave 1: preflight", ""] + [
+        f"- [ ] {'**blocker:** ' if ('MISSING' in c or 'HAZARD' in c) else ''}{c}" for c in plan.preflight]
     for note in plan.notes:
         out.append(f"- [ ] note: {note}")
     out += ["", "## Runbook", "", "Each wave starts when the previous one has finished.", ""]

@@ -82,6 +82,8 @@ class Executor:
         self.trace = trace
         self.problems: list[str] = []
         self.lost: dict[str, int] = {}
+        #: hazards the snapshot already had: reported in preflight, fixed by the plan's first wave
+        self.preexisting = {n.name for n in model.nodes.values() if n.dp_on and n.dra_on}
 
     def log(self, text: str) -> None:
         if self.trace is not None:
@@ -94,8 +96,11 @@ class Executor:
                 lost = max(0, w.replicas - self.m.available(w)) if w.kind != "DaemonSet" else \
                     len([p for p in self.m.pods if p.wl == w.key and p.state != "running"])
                 self.lost[w.key] = max(self.lost.get(w.key, 0), lost)
+        self.preexisting &= {n.name for n in self.m.nodes.values() if n.dp_on and n.dra_on}
         for h in self.m.hazards():
-            if h not in self.problems:
+            if h.split(":")[0] in self.preexisting:
+                continue
+            if not any(h in p for p in self.problems):
                 self.problems.append(f"I1 violated at t={self.m.tick_count}: {h}")
 
     def settle(self, limit: int = 3) -> None:
@@ -340,8 +345,7 @@ class Planner:
             wave = self.next_wave()
             for name in both:
                 steps = cutover_steps(wave, name, "served by both managers: double-allocation hazard")
-                self.emit([s for s in steps if s.op[0] != "dra_on"] + [])
-                self.m.nodes[name].dra_on = True
+                self.emit([s for s in steps if s.op[0] != "dra_on"])  # DRA is on already: turn the plugin off
         wave = self.next_wave()
         for t in sorted({t for d in decisions for t in d.workload.templates}):
             ns, _, name = t.rpartition("/")
@@ -396,7 +400,8 @@ class Planner:
             d.switch_strategy = None
             self.emit([
                 _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to claims "
-                      "(its own strategy completes)", ("switch", w.key), f"kubectl apply -f {w.file}"),
+                      "(its own strategy completes)", ("switch", w.key),
+                      f"kubectl apply -f {w.file}  # the rewritten manifest"),
                 _step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete", ("wait_rollout", w.key),
                       f"kubectl rollout status {_kubectl_target(w)}"),
             ])
@@ -424,7 +429,7 @@ class Planner:
                   ("strategy", w.key, switch),
                   f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {field_: switch}})}'"),
             _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to claims",
-                  ("switch", w.key), f"kubectl apply -f {w.file}"),
+                  ("switch", w.key), f"kubectl apply -f {w.file}  # the rewritten manifest"),
         ])
         mw = self.m.workloads[w.key]
         if w.kind == "DaemonSet":
