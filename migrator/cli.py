@@ -303,6 +303,12 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the exit code (tests call it directly)."""
+    import gc
+
+    # A batch run holds many small objects and creates few cycles: Python's default thresholds
+    # make full collections scan the growing heap again and again (quadratic time on big repos
+    # and plans; see BENCHMARKS.md). Collect rarely instead.
+    gc.set_threshold(200_000, 100, 100)
     try:
         rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False)
         return rv if isinstance(rv, int) else 0

@@ -141,6 +141,7 @@ class Patch:
         self._list_inserts: list[tuple[SequenceNode, int, Any]] = []
         self._parents: dict[int, Node] = {}
         self._paths: dict[int, tuple[int, tuple[Any, ...]]] = {}
+        self._journal: dict[int, _Ops | None] | None = None
         self._kept: dict[tuple[int, str], list[str]] = {}
 
     # -- recording -------------------------------------------------------------------------
@@ -168,12 +169,25 @@ class Patch:
                 stack.append((child, path + (step,)))
 
     def snapshot(self) -> tuple[Any, ...]:
-        return (copy.deepcopy(self._ops), dict(self._nodes), list(self._docs),
-                list(self._list_inserts), dict(self._kept))
+        """Start a transaction: later changes can be undone by ``restore`` (cost: what changes)."""
+        self._journal = {}
+        return (len(self._docs), len(self._list_inserts), set(self._kept))
 
     def restore(self, snap: tuple[Any, ...]) -> None:
-        self._ops, self._nodes, self._docs, self._list_inserts, self._kept = (
-            snap[0], snap[1], snap[2], snap[3], snap[4])
+        for nid, before in (self._journal or {}).items():
+            if before is None:
+                self._ops.pop(nid, None)
+            else:
+                self._ops[nid] = before
+        del self._docs[snap[0]:]
+        del self._list_inserts[snap[1]:]
+        for key in set(self._kept) - snap[2]:
+            del self._kept[key]
+        self._journal = None
+
+    def touched(self) -> set[int]:
+        """Node ids changed since ``snapshot`` (for checking one transaction's geometry)."""
+        return set(self._journal or {})
 
     @property
     def empty(self) -> bool:
@@ -226,6 +240,9 @@ class Patch:
 
     def _op(self, node: Node) -> _Ops:
         self._nodes[id(node)] = node
+        if self._journal is not None and id(node) not in self._journal:
+            existing = self._ops.get(id(node))
+            self._journal[id(node)] = copy.deepcopy(existing) if existing is not None else None
         return self._ops.setdefault(id(node), _Ops())
 
     def delete(self, mapping: MappingNode, key: str, keep_comments: bool = False) -> list[str]:
@@ -372,10 +389,14 @@ class Patch:
             cur = self._parents.get(id(cur))
         return depth
 
-    def splices(self) -> list[Splice]:
+    def splices(self, only: set[int] | None = None, since: tuple[Any, ...] | None = None) -> list[Splice]:
+        """All splices, or (``only``/``since``) those of one transaction: enough to find a layout
+        the splicer refuses without re-rendering the whole file for every pod."""
         out: list[Splice] = []
         flow_roots: dict[int, Node] = {}
         for nid, ops in self._ops.items():
+            if only is not None and nid not in only:
+                continue
             node = self._nodes[nid]
             root = self._flow_root(node)
             if root is not None:
@@ -388,11 +409,12 @@ class Patch:
                 raise CannotEdit(f"line {root.start_mark.line + 1}: flow collection with anchors, "
                                  "tags or comments")
             out.append(Splice(root.start_mark.index, root.end_mark.index, self._render_flow(root)))
-        for seq, index, value in self._list_inserts:
+        start_docs, start_items = (since[0], since[1]) if since is not None else (0, 0)
+        for seq, index, value in self._list_inserts[start_items:]:
             if seq.flow_style:
                 raise CannotEdit("flow-style List items")
             out.append(self._item_splice(seq, [(value, [])], after=seq.value[index]))
-        for root, (value, header) in self._docs:
+        for root, (value, header) in self._docs[start_docs:]:
             out.append(self._doc_splice(root, value, header))
         return out
 

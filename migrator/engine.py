@@ -82,7 +82,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
                 snap = patch.snapshot()
                 try:
                     template = _apply(ctx, plan, patch, obj, root, mode)
-                    patch.splices()  # geometry problems surface here, per pod
+                    patch.splices(only=patch.touched(), since=snap)  # geometry problems surface here
                 except CannotEdit as exc:
                     patch.restore(snap)
                     plan.findings = [f for f in plan.findings if f.status != Status.INFO]
@@ -103,7 +103,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
             snap = patch.snapshot()
             try:
                 _apply_ops(patch, ops)
-                patch.splices()
+                patch.splices(only=patch.touched(), since=snap)
             except CannotEdit as exc:
                 patch.restore(snap)
                 upgrade_findings = [Finding("GPU900", Status.MANUAL, f"not upgraded: cannot edit this layout "

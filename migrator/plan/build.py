@@ -116,10 +116,13 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     classes_used: set[str] = set()
     uses_first_available = False
     pdbs = [o for o in snap.other if o.get("kind") == "PodDisruptionBudget"]
+    results: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
     for path, text in paths:
         result = migrate_text(text, path, mode)
         before = {_label(o): o for o in _objects([to_python(d.root) for d in parse(text, path)])}
-        after_docs = [to_python(d.root) for d in parse(result.text, path)]
+        after_docs = [to_python(d.root) for d in parse(result.text, path)] if result.text != text else \
+            [o for o in before.values()]
+        results[path] = (result, _objects(after_docs) + list(result.templates))
         claims = {o["metadata"]["name"]: o for o in _objects(after_docs) + list(result.templates)
                   if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim")}
         after = {_label(o): o for o in _objects(after_docs)}
@@ -166,7 +169,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             decisions.append(WorkloadDecision(w, False, None, ""))
     _place_pods(model, snap, notes)
     preflight = _preflight(snap, nodes, classes_used, uses_first_available, mode)
-    missing = _missing_templates(paths, snap, mode)
+    missing = _missing_templates(paths, snap, results)
     preflight += [f"template {t} referenced by {who} is MISSING from the manifests and the cluster: its pods "
                   "would stay Pending (create it first)" for t, who in missing]
     planner = Planner(model, preflight)
@@ -182,14 +185,13 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     return plan
 
 
-def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode) -> list[tuple[str, str]]:
+def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, results: dict[str, Any]) -> list[tuple[str, str]]:
     """ResourceClaimTemplates named by pod specs (after the rewrite) that exist nowhere."""
     have = {f"{(o.get('metadata') or {}).get('namespace') or ''}/{(o.get('metadata') or {}).get('name')}"
             for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
     refs: list[tuple[str, str]] = []
-    for path, text in paths:
-        result = migrate_text(text, path, mode)
-        objs = _objects([to_python(d.root) for d in parse(result.text, path)]) + list(result.templates)
+    for path, _ in paths:
+        objs = results[path][1]
         for o in objs:
             if o.get("kind") == "ResourceClaimTemplate":
                 have.add(f"{(o.get('metadata') or {}).get('namespace') or ''}/{o['metadata']['name']}")
@@ -241,20 +243,20 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                 claimed.add((node, r.get("driver", ""), pool, r.get("device", "")))
     if claimed:
         for node in sorted({k[0] for k in claimed}):
-            model.pods.append(SimPod("allocated claims", "new", node, "running",
-                                     devs=sorted(k for k in claimed if k[0] == node)))
+            model.add(SimPod("allocated claims", "new", node, "running",
+                             devs=sorted(k for k in claimed if k[0] == node)))
     used: set[tuple[str | None, str, str]] = set()
+    # index owners by the workload they belong to (a Deployment owns ReplicaSets <name>-<hash>)
+    by_target: dict[tuple[str | None, str, str], list[tuple[str | None, str, str]]] = {}
+    for owner_key in by_owner:
+        ns, kind, name = owner_key
+        target = ("Deployment", name.rsplit("-", 1)[0]) if kind == "ReplicaSet" else (kind, name)
+        by_target.setdefault((ns or None, target[0], target[1]), []).append(owner_key)
     for w in model.workloads.values():
         pods: list[dict[str, Any]] = []
-        for (ns, kind, name), items in by_owner.items():
-            if (ns or None) != (w.namespace or None):
-                continue
-            if w.kind == "Deployment" and kind == "ReplicaSet" and name.rsplit("-", 1)[0] == w.name:
-                pods += items
-                used.add((ns, kind, name))
-            elif kind == w.kind and name == w.name:
-                pods += items
-                used.add((ns, kind, name))
+        for owner_key in by_target.get((w.namespace or None, w.kind, w.name), []):
+            pods += by_owner[owner_key]
+            used.add(owner_key)
         if w.kind == "DaemonSet":
             nodes = [p["spec"]["nodeName"] for p in pods] or sorted(
                 n.name for n in model.nodes.values() if n.dp_on and selects(w.old_pod, n) and tolerates(
@@ -263,7 +265,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
             w.replicas = len(nodes)
             w.ds_nodes = list(nodes)
             for n in nodes:
-                model.pods.append(SimPod(w.key, "old", n, "running", dp=dict(w.dp_need), pinned=n))
+                model.add(SimPod(w.key, "old", n, "running", dp=dict(w.dp_need), pinned=n))
             continue
         if pods:
             for p in pods[: w.replicas or len(pods)]:
@@ -271,22 +273,21 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                 if w.kind == "StatefulSet":
                     tail = p["metadata"]["name"].rsplit("-", 1)[-1]
                     ordinal = int(tail) if tail.isdigit() else None
-                model.pods.append(SimPod(w.key, "old", p["spec"]["nodeName"], "running", dp=dict(w.dp_need),
-                                         ordinal=ordinal))
+                model.add(SimPod(w.key, "old", p["spec"]["nodeName"], "running", dp=dict(w.dp_need),
+                                 ordinal=ordinal))
         else:
             notes.append(f"{w.key}: no pods in the snapshot; assumed {w.replicas} running where the scheduler "
                          "would put them")
             for i in range(w.replicas):
-                model.pods.append(SimPod(w.key, "old", dp=dict(w.dp_need),
-                                         ordinal=i if w.kind == "StatefulSet" else None))
+                model.add(SimPod(w.key, "old", dp=dict(w.dp_need), ordinal=i if w.kind == "StatefulSet" else None))
     for (ns, kind, name), items in by_owner.items():
         if (ns, kind, name) in used:
             continue
         for p in items:
             gpus = _pod_gpus(p)
             if gpus:
-                model.pods.append(SimPod(f"{kind} {ns + '/' if ns else ''}{name}", "old", p["spec"]["nodeName"],
-                                         "running", dp=gpus))
+                model.add(SimPod(f"{kind} {ns + '/' if ns else ''}{name}", "old", p["spec"]["nodeName"],
+                                 "running", dp=gpus))
     model._schedule()
 
 
@@ -340,11 +341,10 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
         return
     ok, lost, _ = planner.own_strategy_completes(planner.initial, w)
     d.deadlock_without_plan = not ok
-    free = sum(len(n.devices) for n in planner.initial.nodes.values() if n.dra_on)
     if ok:
-        d.reason = f"its own strategy completes on this cluster ({free} DRA device(s) published)"
+        d.reason = "its own strategy completes on this cluster: DRA capacity for every new pod is free"
         if lost:
-            d.reason += f"; up to {lost} replica(s) unavailable during the rollout"
+            d.reason += f"; up to {lost} replica(s) unavailable at a time during the rollout"
         return
     if w.kind == "Deployment":
         S, U = deployment_fence(w.strategy, w.replicas)

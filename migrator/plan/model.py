@@ -16,12 +16,15 @@ workloads with their controller arithmetic:
   pods at a time; OnDelete replaces only pods the planner deletes.
 
 One tick: terminating pods from the previous tick are gone (their devices are free), the
-controllers reconcile, the scheduler places pending pods (first fit, by node name).
+controllers of active workloads reconcile, the scheduler places pending pods (first fit, by
+node name). Ledgers are kept per node and updated on bind and release, so a tick costs what the
+active workloads and pending pods cost, not the size of the cluster.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from migrator.cel import Evaluator, device_value
 from migrator.cluster import Device, selects, tolerates
 
 GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
+DevKey = tuple[str, ...]
 
 
 def resolve(value: Any, total: int, round_up: bool) -> int:
@@ -69,16 +73,24 @@ class PNode:
     dra_on: bool
     cordoned: bool = False
     expected: bool = False  #: devices inferred from node labels (the node is not on DRA yet)
+    dp_used: dict[str, int] = field(default_factory=dict)
+    devs_used: set[DevKey] = field(default_factory=set)
+    dp_pods: int = 0  #: pods holding device-plugin GPUs here
+
+    def copy(self) -> "PNode":
+        n = copy.copy(self)
+        n.dp_used, n.devs_used = dict(self.dp_used), set(self.devs_used)
+        return n
 
 
-@dataclass
+@dataclass(eq=False)
 class SimPod:
     wl: str
     rev: str  #: "old" (device plugin) or "new" (claims)
     node: str | None = None
     state: str = "pending"  #: pending | running | terminating
     dp: dict[str, int] = field(default_factory=dict)
-    devs: list[tuple[str, ...]] = field(default_factory=list)
+    devs: list[DevKey] = field(default_factory=list)
     ordinal: int | None = None
     pinned: str | None = None  #: DaemonSet pods only run on this node
 
@@ -112,47 +124,137 @@ class Workload:
     def gpus(self) -> int:
         return sum(self.dp_need.values()) * max(self.replicas, 1)
 
+    @functools.cached_property
+    def signature(self) -> tuple[Any, ...]:
+        """What decides where the new pods fit (shared by workloads with identical pods)."""
+        return (repr(self.new_pod.get("nodeSelector")), repr(self.new_pod.get("affinity")),
+                repr(self.new_pod.get("tolerations")),
+                tuple((r.count, tuple(tuple(a) for a in r.alternatives)) for r in self.requests))
+
 
 class Model:
     def __init__(self, nodes: dict[str, PNode], evaluator: Evaluator | None = None) -> None:
         self.nodes = nodes
-        self.pods: list[SimPod] = []
+        self.names = sorted(nodes)
+        self.dra_names = [n for n in self.names if nodes[n].dra_on]  #: kept in sync by set_dra()
+        self.by_wl: dict[str, list[SimPod]] = {}
+        self.pending: list[SimPod] = []
+        self.terminating: list[SimPod] = []
         self.workloads: dict[str, Workload] = {}
+        self.active: set[str] = set()
         self.templates: set[str] = set()  #: "namespace/name" of existing ResourceClaimTemplates
         self.ev = evaluator or Evaluator()
-        self._match: dict[tuple[str, tuple[str, ...]], bool] = {}
-        self._values: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._match: dict[tuple[Any, ...], bool] = {}
+        self._values: dict[DevKey, dict[str, Any]] = {}
+        self._eligible: dict[tuple[Any, ...], bool] = {}
         self.tick_count = 0
-        self.gated: set[str] = set()  #: workloads whose new pods wait for a missing template
-        self.events: list[str] = []
+        self.version = 0
+        self.gated: set[str] = set()  #: workloads whose new pods waited for a missing template
+        self.hazard_log: list[str] = []
+        self.on_node: dict[str, list[SimPod]] = {}  #: bound pods per node
+        #: bumped whenever capacity may have grown (a release, a node change, a new template):
+        #: a pod that did not fit is not retried until then
+        self.epoch = 0
+        self._failed: dict[tuple[Any, ...], int] = {}
 
     def clone(self) -> "Model":
-        m = Model({k: copy.copy(v) for k, v in self.nodes.items()}, self.ev)
-        m._match, m._values = self._match, self._values  # caches are pure
-        m.pods = [copy.copy(p) for p in self.pods]
-        for p in m.pods:
-            p.dp, p.devs = dict(p.dp), list(p.devs)
+        m = Model({k: v.copy() for k, v in self.nodes.items()}, self.ev)
+        m._match, m._values, m._eligible = self._match, self._values, self._eligible  # pure caches
+        mapping: dict[int, SimPod] = {}
+        for wl, pods in self.by_wl.items():
+            out = []
+            for p in pods:
+                q = copy.copy(p)
+                q.dp, q.devs = dict(p.dp), list(p.devs)
+                mapping[id(p)] = q
+                out.append(q)
+            m.by_wl[wl] = out
+        m.pending = [mapping[id(p)] for p in self.pending if id(p) in mapping]
+        m.terminating = [mapping[id(p)] for p in self.terminating if id(p) in mapping]
         m.workloads = {k: copy.copy(w) for k, w in self.workloads.items()}
+        m.active = set(self.active)
+        for pods in m.by_wl.values():
+            for p in pods:
+                if p.node is not None and p.state != "pending":
+                    m.on_node.setdefault(p.node, []).append(p)
         m.templates = set(self.templates)
-        m.tick_count = self.tick_count
+        m.tick_count, m.version, m.epoch = self.tick_count, self.version, self.epoch
+        m.dra_names = list(self.dra_names)
         return m
 
-    # ---- ledger ------------------------------------------------------------------------------
+    # ---- pods and ledger ---------------------------------------------------------------------
 
-    def used_devices(self) -> set[tuple[str, ...]]:
-        return {d for p in self.pods for d in p.devs}
+    def pods(self, wl: str) -> list[SimPod]:
+        return self.by_wl.get(wl, [])
+
+    def all_pods(self) -> list[SimPod]:
+        return [p for pods in self.by_wl.values() for p in pods]
+
+    def add(self, pod: SimPod) -> SimPod:
+        self.by_wl.setdefault(pod.wl, []).append(pod)
+        self.version += 1
+        if pod.state == "pending":
+            self.pending.append(pod)
+        elif pod.node is not None:
+            self._hold(pod, pod.node)
+        return pod
+
+    def _hold(self, pod: SimPod, node_name: str) -> None:
+        node = self.nodes[node_name]
+        self.on_node.setdefault(node_name, []).append(pod)
+        if pod.dp:
+            for r, n in pod.dp.items():
+                node.dp_used[r] = node.dp_used.get(r, 0) + n
+            node.dp_pods += 1
+            if node.dra_on:
+                self.hazard(f"{node.name}: a device-plugin pod runs where DRA serves the GPUs")
+        node.devs_used.update(pod.devs)
+
+    def _release(self, pod: SimPod) -> None:
+        if pod.node is None or pod.state == "pending":
+            return
+        node = self.nodes[pod.node]
+        self.epoch += 1
+        bound = self.on_node.get(pod.node)
+        if bound is not None and pod in bound:
+            bound.remove(pod)
+        if pod.dp:
+            for r, n in pod.dp.items():
+                node.dp_used[r] = node.dp_used.get(r, 0) - n
+            node.dp_pods -= 1
+        node.devs_used.difference_update(pod.devs)
+
+    def terminate(self, pod: SimPod) -> None:
+        if pod.state == "terminating":
+            return
+        pod.state = "terminating"  # holds its devices until the next tick
+        self.terminating.append(pod)
+        self.version += 1
+        w = self.workloads.get(pod.wl)
+        if w is not None and w.modelled:
+            self.active.add(w.key)
+        elif w is None and pod.dp and pod.pinned is None:
+            # someone else's pod: its controller recreates it under its own template
+            self.add(SimPod(pod.wl, "old", dp=dict(pod.dp)))
+
+    def set_dra(self, name: str) -> None:
+        node = self.nodes[name]
+        node.dra_on, node.expected = True, False
+        if name not in self.dra_names:
+            self.dra_names = sorted(self.dra_names + [name])
+        self.epoch += 1
+
+    def hazard(self, text: str) -> None:
+        self.hazard_log.append(f"t={self.tick_count}: {text}")
 
     def dp_used(self, node: str) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for p in self.pods:
-            if p.node == node and p.dp:
-                for r, n in p.dp.items():
-                    out[r] = out.get(r, 0) + n
-        return out
+        return self.nodes[node].dp_used
+
+    # ---- device matching ---------------------------------------------------------------------
 
     def _matches(self, exprs: list[str], d: Device) -> bool:
-        key = (d.key + ("|".join(exprs),))
-        hit = self._match.get(key)  # type: ignore[arg-type]
+        key = (d.key, tuple(exprs))
+        hit = self._match.get(key)
         if hit is None:
             value = self._values.get(d.key)
             if value is None:
@@ -166,22 +268,36 @@ class Model:
                 except RuntimeError:
                     hit = False  # allocation aborts on this device: it is never chosen
                     break
-            self._match[key] = hit  # type: ignore[index]
+            self._match[key] = hit
         return hit
 
-    # ---- placement ---------------------------------------------------------------------------
+    def eligible(self, w: Workload, node: PNode) -> bool:
+        """Node selection and taints for the new pod (cached: they do not change in a plan)."""
+        key = (w.signature, node.name)
+        hit = self._eligible.get(key)
+        if hit is None:
+            hit = self._eligible[key] = selects(w.new_pod, node) and tolerates(w.new_pod, node)  # type: ignore[arg-type]
+        return hit
 
-    def fit_new(self, w: Workload, node: PNode, used: set[tuple[str, ...]]) -> list[tuple[str, ...]] | None:
-        if not node.dra_on or node.cordoned or not selects(w.new_pod, node) or not tolerates(w.new_pod, node):  # type: ignore[arg-type]
+    def fit_new(self, w: Workload, node: PNode, used: set[DevKey] | None = None) -> list[DevKey] | None:
+        if not node.dra_on or node.cordoned:
             return None
-        taken: list[tuple[str, ...]] = []
+        used = node.devs_used if used is None else used
+        if len(used) >= len(node.devices) or not self.eligible(w, node):
+            return None
+        taken: list[DevKey] = []
         for req in w.requests:
-            got: list[tuple[str, ...]] | None = None
+            got: list[DevKey] | None = None
             for exprs in req.alternatives:
-                free = [d.key for d in node.devices if d.key not in used and d.key not in taken
-                        and self._matches(exprs, d)]
+                free = []
+                for d in node.devices:
+                    if d.key in used or d.key in taken or not self._matches(exprs, d):
+                        continue
+                    free.append(d.key)
+                    if len(free) == req.count:
+                        break
                 if len(free) >= req.count:
-                    got = free[:req.count]
+                    got = free
                     break
             if got is None:
                 return None
@@ -192,72 +308,105 @@ class Model:
         if not node.dp_on or node.cordoned:
             return False
         if w is not None:
-            tol = list(w.old_pod.get("tolerations") or []) + [
-                {"key": r, "operator": "Exists", "effect": "NoSchedule"} for r in pod.dp]
-            if not selects(w.old_pod, node) or not tolerates(dict(w.old_pod, tolerations=tol), node):  # type: ignore[arg-type]
+            key = ("old", w.key, node.name)
+            ok = self._eligible.get(key)
+            if ok is None:
+                tol = list(w.old_pod.get("tolerations") or []) + [
+                    {"key": r, "operator": "Exists", "effect": "NoSchedule"} for r in w.dp_need]
+                ok = self._eligible[key] = selects(w.old_pod, node) and tolerates(  # type: ignore[arg-type]
+                    dict(w.old_pod, tolerations=tol), node)  # type: ignore[arg-type]
+            if not ok:
                 return False
-        used = self.dp_used(node.name)
-        return all(node.dp_alloc.get(r, 0) - used.get(r, 0) >= n for r, n in pod.dp.items())
+        return all(node.dp_alloc.get(r, 0) - node.dp_used.get(r, 0) >= n for r, n in pod.dp.items())
+
+    def new_capacity(self, w: Workload, want: int) -> int:
+        """How many new pods of ``w`` fit on DRA nodes now (stops counting at ``want``)."""
+        fitted = 0
+        for name in self.dra_names:
+            node = self.nodes[name]
+            if len(node.devs_used) >= len(node.devices) or node.cordoned or not self.eligible(w, node):
+                continue
+            used = set(node.devs_used)
+            while fitted < want:
+                got = self.fit_new(w, node, used)
+                if got is None:
+                    break
+                used.update(got)
+                fitted += 1
+            if fitted >= want:
+                break
+        return fitted
 
     # ---- one tick ----------------------------------------------------------------------------
 
     def tick(self) -> None:
         self.tick_count += 1
-        self.pods = [p for p in self.pods if p.state != "terminating"]
-        for w in self.workloads.values():
-            if w.modelled and w.target == "new":
+        for p in self.terminating:
+            self._release(p)
+            pods = self.by_wl.get(p.wl)
+            if pods is not None and p in pods:
+                pods.remove(p)
+        if self.terminating:
+            self.version += 1
+        self.terminating = []
+        for key in sorted(self.active):
+            w = self.workloads[key]
+            if w.target == "new":
                 self._reconcile(w)
-            elif w.modelled:
+            else:
                 self._replace_missing(w, "old")
+            if self._settled(w):
+                self.active.discard(key)
         self._schedule()
 
-    def _pods_of(self, w: Workload) -> list[SimPod]:
-        return [p for p in self.pods if p.wl == w.key]
+    def _settled(self, w: Workload) -> bool:
+        pods = self.pods(w.key)
+        if any(p.state != "running" for p in pods):
+            return False
+        if w.target == "new":
+            return self.complete(w)
+        return len(pods) >= (len(w.ds_nodes) if w.kind == "DaemonSet" else w.replicas)
 
     def _new_pod(self, w: Workload, rev: str, ordinal: int | None = None, pinned: str | None = None) -> SimPod:
-        pod = SimPod(w.key, rev, dp=dict(w.dp_need) if rev == "old" else {}, ordinal=ordinal, pinned=pinned)
-        self.pods.append(pod)
-        return pod
+        return self.add(SimPod(w.key, rev, dp=dict(w.dp_need) if rev == "old" else {}, ordinal=ordinal,
+                               pinned=pinned))
 
     def _replace_missing(self, w: Workload, rev: str) -> None:
         """Controllers put back pods that were evicted (drain), with the revision they belong to."""
-        live = [p for p in self._pods_of(w) if p.state != "terminating"]
+        pods = self.pods(w.key)
+        live = [p for p in pods if p.state != "terminating"]
         if w.kind == "DaemonSet":
-            for node in sorted(set(w.ds_nodes) - {p.pinned for p in live}):
+            for node in sorted(set(w.ds_nodes) - {p.pinned for p in pods}):
                 self._new_pod(w, rev, pinned=node)
         elif w.kind == "StatefulSet":
-            have = {p.ordinal for p in self._pods_of(w)}
+            have = {p.ordinal for p in pods}
             for i in range(w.replicas):
                 if i not in have:
-                    self._new_pod(w, rev if i >= w.partition or rev == "old" else "old", ordinal=i)
+                    self._new_pod(w, rev, ordinal=i)
         else:  # a ReplicaSet replaces a deleted pod at once (the old one may still terminate)
-            missing = w.replicas - len(live)
-            for _ in range(max(0, missing)):
+            for _ in range(max(0, w.replicas - len(live))):
                 self._new_pod(w, rev)
 
-    def _terminate(self, pod: SimPod) -> None:
-        pod.state = "terminating"  # holds its devices until the next tick
-
     def _reconcile(self, w: Workload) -> None:
-        pods = self._pods_of(w)
         if w.templates and not all(t in self.templates for t in w.templates):
             self.gated.add(w.key)
         if w.kind == "Deployment":
-            self._deployment(w, pods)
+            self._deployment(w)
         elif w.kind == "StatefulSet":
-            self._statefulset(w, pods)
+            self._statefulset(w)
         elif w.kind == "DaemonSet":
-            self._daemonset(w, pods)
+            self._daemonset(w)
 
-    def _deployment(self, w: Workload, pods: list[SimPod]) -> None:
+    def _deployment(self, w: Workload) -> None:
         R = w.replicas
         strategy = w.strategy_now or {}
+        pods = self.pods(w.key)
         old = [p for p in pods if p.rev == "old" and p.state != "terminating"]
         new = [p for p in pods if p.rev == "new" and p.state != "terminating"]
         if strategy.get("type") == "Recreate":
             if old:
                 for p in old:
-                    self._terminate(p)
+                    self.terminate(p)
                 w.old_spec = 0
                 return
             if any(p.rev == "old" for p in pods):
@@ -272,23 +421,24 @@ class Model:
             k = (w.old_spec + w.new_spec) - (R - U) - (w.new_spec - new_avail)
             if k > 0:
                 for p in [p for p in old if p.state == "pending"][:k]:
-                    self._terminate(p)
+                    self.terminate(p)
                     w.old_spec -= 1
                     k -= 1
                 avail = new_avail + len([p for p in old if p.state == "running"])
                 n = min(k, avail - (R - U))
                 for p in [p for p in old if p.state == "running"][:max(0, n)]:
-                    self._terminate(p)
+                    self.terminate(p)
                     w.old_spec -= 1
-            old = [p for p in self._pods_of(w) if p.rev == "old" and p.state != "terminating"]
-            new = [p for p in self._pods_of(w) if p.rev == "new" and p.state != "terminating"]
-        # each ReplicaSet converges to its spec with its own template
-        for _ in range(w.new_spec - len(new)):
+            pods = self.pods(w.key)
+            old = [p for p in pods if p.rev == "old" and p.state != "terminating"]
+            new = [p for p in pods if p.rev == "new" and p.state != "terminating"]
+        for _ in range(w.new_spec - len(new)):  # each ReplicaSet converges with its own template
             self._new_pod(w, "new")
         for _ in range(w.old_spec - len(old)):
             self._new_pod(w, "old")
 
-    def _statefulset(self, w: Workload, pods: list[SimPod]) -> None:
+    def _statefulset(self, w: Workload) -> None:
+        pods = self.pods(w.key)
         by_ord = {p.ordinal: p for p in pods}
         for i in range(w.replicas):
             if i not in by_ord:
@@ -301,71 +451,80 @@ class Model:
                 if p.state != "running":
                     return  # wait for Ready before the next ordinal
                 continue
-            self._terminate(p)  # delete, then recreate at the new revision
+            self.terminate(p)  # delete, then recreate at the new revision
             return
 
-    def _daemonset(self, w: Workload, pods: list[SimPod]) -> None:
-        live = {p.pinned: p for p in pods if p.state != "terminating"}
-        for node in sorted(set(w.ds_nodes) - set(live) - {p.pinned for p in pods}):
+    def _daemonset(self, w: Workload) -> None:
+        pods = self.pods(w.key)
+        for node in sorted(set(w.ds_nodes) - {p.pinned for p in pods}):
             self._new_pod(w, "new", pinned=node)  # a deleted pod comes back from the current template
         if (w.strategy_now or {}).get("type") == "OnDelete":
             return
         ru = (w.strategy_now or {}).get("rollingUpdate") or {}
-        nodes = len(w.ds_nodes)
-        U = max(1, resolve(ru.get("maxUnavailable", 1), nodes, True))
+        U = max(1, resolve(ru.get("maxUnavailable", 1), len(w.ds_nodes), True))
         unavailable = len([p for p in pods if p.state != "running"])
         for p in [p for p in pods if p.rev == "old" and p.state == "running"]:
             if unavailable >= U:
                 break
-            self._terminate(p)
+            self.terminate(p)
             unavailable += 1
 
     def _schedule(self) -> None:
-        used = self.used_devices()
-        names = sorted(self.nodes)
-        for p in self.pods:
+        still: list[SimPod] = []
+        full: set[tuple[Any, ...]] = set()  #: (signature) with no room left this tick
+        for p in self.pending:
             if p.state != "pending":
                 continue
             w = self.workloads.get(p.wl)
-            candidates = [p.pinned] if p.pinned else names
+            retry_key = (p.rev, w.signature if (w is not None and p.rev == "new") else p.wl, p.pinned)
+            if self._failed.get(retry_key) == self.epoch:
+                still.append(p)
+                continue
+            placed = False
             if p.rev == "new":
-                if w is None or w.key in self.gated and not all(t in self.templates for t in w.templates):
+                if w is None or (w.templates and not all(t in self.templates for t in w.templates)):
+                    still.append(p)
                     continue
-                for n in candidates:
-                    if n is None:
-                        continue
-                    got = self.fit_new(w, self.nodes[n], used)
-                    if got is not None:
-                        p.node, p.devs, p.state = n, got, "running"
-                        used.update(got)
-                        break
+                sig = w.signature
+                if sig not in full or p.pinned:
+                    for n in ([p.pinned] if p.pinned else self.dra_names):
+                        node = self.nodes[n]
+                        if len(node.devs_used) >= len(node.devices):
+                            continue
+                        got = self.fit_new(w, node)
+                        if got is not None:
+                            p.node, p.devs, p.state = n, got, "running"
+                            self._hold(p, n)
+                            placed = True
+                            break
+                    if not placed and not p.pinned:
+                        full.add(sig)
             else:
-                for n in candidates:
-                    if n is not None and self.fit_old(w, p, self.nodes[n]):
+                for n in ([p.pinned] if p.pinned else self.names):
+                    if self.fit_old(w, p, self.nodes[n]):
                         p.node, p.state = n, "running"
+                        self._hold(p, n)
+                        placed = True
                         break
+            if placed:
+                self.version += 1
+            else:
+                self._failed[retry_key] = self.epoch
+                still.append(p)
+        self.pending = still
 
     # ---- queries -----------------------------------------------------------------------------
 
     def available(self, w: Workload) -> int:
-        return len([p for p in self._pods_of(w) if p.state == "running"])
+        return len([p for p in self.pods(w.key) if p.state == "running"])
 
     def complete(self, w: Workload) -> bool:
-        pods = self._pods_of(w)
+        pods = self.pods(w.key)
         if w.kind == "DaemonSet":
-            return bool(pods) and all(p.rev == "new" and p.state == "running" for p in pods)
+            return bool(pods) and len(pods) >= len(w.ds_nodes) and all(
+                p.rev == "new" and p.state == "running" for p in pods)
         return (len([p for p in pods if p.rev == "new" and p.state == "running"]) == w.replicas
                 and not any(p.rev == "old" for p in pods))
 
-    def signature(self) -> tuple[Any, ...]:
-        return tuple(sorted((p.wl, p.rev, p.node or "", p.state, p.ordinal or 0) for p in self.pods))
-
-    def hazards(self) -> list[str]:
-        """Invariant I1: no node is served by both managers, nor runs DRA under device-plugin pods."""
-        out = []
-        for n in self.nodes.values():
-            if n.dp_on and n.dra_on:
-                out.append(f"{n.name}: device plugin and DRA driver both serve GPUs")
-            elif n.dra_on and any(p.node == n.name and p.dp for p in self.pods):
-                out.append(f"{n.name}: DRA serves GPUs still held by device-plugin pods")
-        return out
+    def both_managers(self) -> list[str]:
+        return [n.name for n in self.nodes.values() if n.dp_on and n.dra_on]

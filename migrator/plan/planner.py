@@ -83,7 +83,8 @@ class Executor:
         self.problems: list[str] = []
         self.lost: dict[str, int] = {}
         #: hazards the snapshot already had: reported in preflight, fixed by the plan's first wave
-        self.preexisting = {n.name for n in model.nodes.values() if n.dp_on and n.dra_on}
+        self.preexisting = set(model.both_managers())
+        self._hazards_seen = len(model.hazard_log)
 
     def log(self, text: str) -> None:
         if self.trace is not None:
@@ -91,39 +92,40 @@ class Executor:
 
     def tick(self) -> None:
         self.m.tick()
-        for w in self.m.workloads.values():
-            if w.modelled:
-                lost = max(0, w.replicas - self.m.available(w)) if w.kind != "DaemonSet" else \
-                    len([p for p in self.m.pods if p.wl == w.key and p.state != "running"])
-                self.lost[w.key] = max(self.lost.get(w.key, 0), lost)
-        self.preexisting &= {n.name for n in self.m.nodes.values() if n.dp_on and n.dra_on}
-        for h in self.m.hazards():
-            if h.split(":")[0] in self.preexisting:
-                continue
-            if not any(h in p for p in self.problems):
-                self.problems.append(f"I1 violated at t={self.m.tick_count}: {h}")
+        for key in self.m.active:
+            w = self.m.workloads[key]
+            if w.kind == "DaemonSet":
+                lost = len([p for p in self.m.pods(key) if p.state != "running"])
+            else:
+                lost = max(0, w.replicas - self.m.available(w))
+            if lost > self.lost.get(key, 0):
+                self.lost[key] = lost
+        self._collect_hazards()
 
-    def settle(self, limit: int = 3) -> None:
-        """Tick until nothing changes for two ticks (or the limit)."""
-        last, same = None, 0
-        for _ in range(limit if limit > 3 else 50):
+    def _collect_hazards(self) -> None:
+        for h in self.m.hazard_log[self._hazards_seen:]:
+            self.problems.append(f"I1 violated at {h}")
+        self._hazards_seen = len(self.m.hazard_log)
+
+    def settle(self) -> None:
+        """Tick until nothing changes for two ticks."""
+        same = 0
+        for _ in range(MAX_WAIT_TICKS):
+            before = self.m.version
             self.tick()
-            sig = self.m.signature()
-            same = same + 1 if sig == last else 0
-            last = sig
+            same = same + 1 if self.m.version == before and not self.m.terminating else 0
             if same >= 2:
                 return
 
     def wait_for(self, cond: Any, what: str) -> bool:
-        last, same = None, 0
+        same = 0
         for _ in range(MAX_WAIT_TICKS):
             if cond():
                 return True
+            before = self.m.version
             self.tick()
-            sig = self.m.signature()
-            same = same + 1 if sig == last else 0
-            last = sig
-            if same >= 3 and not any(p.state == "terminating" for p in self.m.pods):
+            same = same + 1 if self.m.version == before and not self.m.terminating else 0
+            if same >= 3:
                 break
         if cond():
             return True
@@ -136,79 +138,75 @@ class Executor:
         kind = op[0]
         if kind == "create_template":
             m.templates.add(op[1])
+            m.epoch += 1
         elif kind == "cordon":
             m.nodes[op[1]].cordoned = True
         elif kind == "uncordon":
             m.nodes[op[1]].cordoned = False
+            m.epoch += 1
         elif kind == "drain":
             self._drain(op[1])
         elif kind == "dp_off":
             m.nodes[op[1]].dp_on = False
         elif kind == "wait_dp_zero":
-            self.wait_for(lambda: not any(p.node == op[1] and p.dp and p.state != "terminating"
-                                          for p in m.pods), f"device-plugin pods to leave {op[1]}")
-            self.tick()
+            self.wait_for(lambda: m.nodes[op[1]].dp_pods == 0, f"device-plugin pods to leave {op[1]}")
         elif kind == "dra_on":
             node = m.nodes[op[1]]
-            if any(p.node == op[1] and p.dp for p in m.pods):
+            if node.dp_pods:
                 self.problems.append(f"I1: DRA enabled on {op[1]} while device-plugin pods hold its GPUs")
-            node.dra_on, node.expected = True, False
-        elif kind == "wait_slices":
-            self.tick()
+            if node.dp_on:
+                self.problems.append(f"I1: DRA enabled on {op[1]} while its device plugin still serves GPUs")
+            m.set_dra(op[1])
         elif kind == "strategy":
             w = m.workloads[op[1]]
             w.strategy_now = op[2]
             if w.kind == "StatefulSet":
                 w.partition = int(((op[2] or {}).get("rollingUpdate") or {}).get("partition", 0) or 0)
+            m.active.add(w.key)
         elif kind == "partition":
             m.workloads[op[1]].partition = op[2]
+            m.active.add(op[1])
         elif kind == "switch":
             w = m.workloads[op[1]]
             missing = [t for t in w.templates if t not in m.templates]
             if missing:
                 self.problems.append(f"I3 violated: {w.key} switched before template(s) {', '.join(missing)} exist")
             w.target = "new"
-            w.old_spec = len([p for p in m.pods if p.wl == w.key and p.rev == "old" and p.state != "terminating"])
+            w.old_spec = len([p for p in m.pods(w.key) if p.rev == "old" and p.state != "terminating"])
             w.new_spec = 0
+            m.active.add(w.key)
         elif kind == "delete_pod":
-            for p in m.pods:
-                if p.wl == op[1] and p.pinned == op[2] and p.state != "terminating":
-                    p.state = "terminating"
+            for p in list(m.pods(op[1])):
+                if p.pinned == op[2]:
+                    m.terminate(p)
         elif kind == "wait_rollout":
             w = m.workloads[op[1]]
             self.wait_for(lambda: m.complete(w), f"the rollout of {w.key}")
-        elif kind == "wait_ordinal":
-            w = m.workloads[op[1]]
-            self.wait_for(lambda: any(p.wl == w.key and p.ordinal == op[2] and p.rev == "new"
-                                      and p.state == "running" for p in m.pods),
-                          f"{w.key} pod {op[2]} to run on DRA")
-        elif kind == "wait_freed":
-            w = m.workloads[op[1]]
-            self.settle()
-        elif kind in ("verify", "note", "unmodelled"):
-            pass
+        self._collect_hazards()
+        if kind in ("dp_off", "dra_on"):
+            node = m.nodes[op[1]]
+            if node.dp_on and node.dra_on and node.name not in self.preexisting:
+                self.problems.append(f"I1 violated: {node.name} served by both managers")
+            if not (node.dp_on and node.dra_on):
+                self.preexisting.discard(node.name)
         self.settle()
 
     def _drain(self, node: str) -> None:
-        """Evict every pod on the node but DaemonSet pods, one at a time, honouring PDBs."""
+        """Evict every pod on the node but DaemonSet pods, honouring PDBs (evictions are retried)."""
         m = self.m
         for _ in range(MAX_WAIT_TICKS):
-            victims = [p for p in m.pods if p.node == node and p.state == "running" and p.pinned is None]
+            victims = [p for p in m.on_node.get(node, []) if p.state == "running" and p.pinned is None]
             if not victims:
                 return
-            progressed = False
             for p in victims:
                 w = m.workloads.get(p.wl)
                 if w is not None and w.pdb is not None and not self._pdb_allows(w):
                     continue
-                p.state = "terminating"
-                progressed = True
+                m.terminate(p)
             self.tick()
-            if not progressed:
-                continue
-        left = [p.wl for p in m.pods if p.node == node and p.state == "running" and p.pinned is None]
+        left = sorted({p.wl for p in m.on_node.get(node, []) if p.state == "running" and p.pinned is None})
         if left:
-            self.problems.append(f"drain of {node} blocked by a PodDisruptionBudget ({', '.join(sorted(set(left)))})")
+            self.problems.append(f"drain of {node} blocked by a PodDisruptionBudget ({', '.join(left)})")
 
     def _pdb_allows(self, w: Workload) -> bool:
         pdb = w.pdb or {}
@@ -278,38 +276,61 @@ class Planner:
     # -- simulation helpers --------------------------------------------------------------------
 
     def own_strategy_completes(self, model: Model, w: Workload) -> tuple[bool, int, list[str]]:
-        trial = model.clone()
-        ex = Executor(trial)
-        tw = trial.workloads[w.key]
-        for t in tw.templates:
-            trial.templates.add(t)
-        tw.strategy_now = dict(w.strategy)
-        if tw.kind == "StatefulSet":
-            tw.partition = int(((w.strategy or {}).get("rollingUpdate") or {}).get("partition", 0) or 0)
-        ex.apply(_step(0, "update", w.kind, w.name, w.namespace, "", ("switch", w.key)))
-        ok = ex.wait_for(lambda: trial.complete(tw), "rollout")
-        return ok, ex.lost.get(w.key, 0), [p for p in ex.problems if "stuck" not in p]
+        """Closed form (rollout-model.md §8.4): in a device-plugin -> claims switch, GPUs freed by
+        old pods are useless to new ones, so any strategy completes iff DRA capacity for all new
+        pods is there; otherwise a Deployment loses min(U, R - fit) replicas (U >= 1) or stalls."""
+        mw = model.workloads[w.key]
+        if w.kind == "DaemonSet":
+            ok = all(model.nodes[n].dra_on and model.fit_new(mw, model.nodes[n]) is not None for n in w.ds_nodes)
+            return ok, 0 if ok else len([n for n in w.ds_nodes if not model.nodes[n].dra_on]), []
+        fit = model.new_capacity(mw, w.replicas)
+        if fit >= w.replicas:
+            lost = 0
+            if w.kind == "Deployment":
+                _, U = deployment_fence(w.strategy, w.replicas)
+                lost = U if (w.strategy or {}).get("type") != "Recreate" else w.replicas
+            elif w.kind == "StatefulSet":
+                lost = 1
+            return True, lost, []
+        if w.kind == "Deployment":
+            _, U = deployment_fence(w.strategy, w.replicas)
+            return False, min(U, w.replicas - fit), []
+        return False, 1, []
 
     def useful(self, node: PNode, w: Workload) -> bool:
-        probe = PNode(node.name, node.labels, node.taints, node.dp_alloc, node.devices, False, True)
-        return self.m.fit_new(w, probe, set()) is not None
+        key = (w.signature, node.name, "useful")
+        hit = self.m._eligible.get(key)
+        if hit is None:
+            probe = PNode(node.name, node.labels, node.taints, node.dp_alloc, node.devices, False, True)
+            hit = self.m._eligible[key] = self.m.fit_new(w, probe, set()) is not None
+        return hit
 
     def cutover_candidate(self, w: Workload, allow_own: bool) -> str | None:
-        best: tuple[Any, ...] | None = None
-        for node in self.m.nodes.values():
-            if node.dra_on or not node.dp_on or not node.devices or not self.useful(node, w):
+        ranked: list[tuple[int, int, str]] = []
+        for name in self.m.names:
+            node = self.m.nodes[name]
+            if node.dra_on or not node.dp_on or not node.devices or node.cordoned:
                 continue
-            pods = [p for p in self.m.pods if p.node == node.name and p.dp and p.state != "terminating"]
-            own = [p for p in pods if p.wl == w.key]
-            others = [p for p in pods if p.wl != w.key]
+            if node.dp_pods == 0:  # an empty device-plugin node: nothing cheaper exists
+                if self.useful(node, w):
+                    return name
+                continue
+            bound = [p for p in self.m.on_node.get(name, []) if p.dp and p.state != "terminating"]
+            own = sum(1 for p in bound if p.wl == w.key)
             if own and not allow_own:
                 continue
-            if others and not self._others_fit_elsewhere(node.name, others):
+            ranked.append((len(bound) - own, own, name))
+        ranked.sort()
+        for others, own, name in ranked:
+            node = self.m.nodes[name]
+            if not self.useful(node, w):
                 continue
-            key = (len(others), len(own), node.name)
-            if best is None or key < best:
-                best = key
-        return None if best is None else str(best[2])
+            if others:
+                pods = [p for p in self.m.on_node.get(name, []) if p.dp and p.wl != w.key and p.state != "terminating"]
+                if not self._others_fit_elsewhere(name, pods):
+                    continue
+            return name
+        return None
 
     def _others_fit_elsewhere(self, node: str, pods: list[SimPod]) -> bool:
         """Invariant I5: a drained pod must fit on another node under its own template."""
@@ -317,8 +338,9 @@ class Planner:
         for n in self.m.nodes.values():
             if n.name == node or not n.dp_on or n.cordoned:
                 continue
-            used = self.m.dp_used(n.name)
-            free[n.name] = {r: a - used.get(r, 0) for r, a in n.dp_alloc.items()}
+            room = {r: a - n.dp_used.get(r, 0) for r, a in n.dp_alloc.items()}
+            if any(v > 0 for v in room.values()):
+                free[n.name] = room
         for p in pods:
             w = self.m.workloads.get(p.wl)
             placed = False
@@ -356,11 +378,17 @@ class Planner:
             self._workload(d)
         wave = self.next_wave()
         rest = sorted(n.name for n in self.m.nodes.values() if n.dp_on and not n.dra_on and n.devices)
+        busy = [name for name in rest if self.m.nodes[name].dp_pods]
+        if busy:
+            self.emit([_step(wave, "wait", "Cluster", "device-plugin-pool", None,
+                             f"{len(busy)} node(s) still run device-plugin pods of workloads not in this plan "
+                             f"({', '.join(busy[:5])}{'...' if len(busy) > 5 else ''}): cut them over when those pods "
+                             "are gone", ("note",))])
         self.emit([_step(wave, "wait", "Cluster", "rollback-window", None,
                          "keep the device-plugin pool and old ReplicaSets until the rollback window closes",
                          ("note",))])
         for name in rest:
-            if not any(p.node == name and p.dp for p in self.m.pods):
+            if not self.m.nodes[name].dp_pods:
                 self.emit(cutover_steps(wave, name, "cleanup: retire the device-plugin pool"))
 
     def _workload(self, d: WorkloadDecision) -> None:
@@ -433,7 +461,7 @@ class Planner:
         ])
         mw = self.m.workloads[w.key]
         if w.kind == "DaemonSet":
-            for node in sorted({p.pinned for p in self.m.pods if p.wl == w.key and p.pinned}):
+            for node in sorted(w.ds_nodes):
                 steps = cutover_steps(wave, node, f"{w.key}: switch this node's pod")
                 delete = _step(wave, "delete", "Pod", f"{w.name} pod on {node}", w.namespace,
                                "recreated from the new template once the node runs DRA",
@@ -467,7 +495,7 @@ class Planner:
 
     def _ordinal_lands(self, w: Workload, i: int, wave: int) -> bool:
         for _ in range(len(self.m.nodes) + 1):
-            if any(p.wl == w.key and p.ordinal == i and p.rev == "new" and p.state == "running" for p in self.m.pods):
+            if any(p.ordinal == i and p.rev == "new" and p.state == "running" for p in self.m.pods(w.key)):
                 return True
             node = self.cutover_candidate(w, allow_own=True)
             if node is None:
@@ -482,18 +510,22 @@ def prove(initial: Model, steps: list[Step], decisions: list[WorkloadDecision], 
     trace: list[str] = []
     ex = Executor(model, trace if explain else None)
     for step in steps:
-        before = dict(ex.lost)
         ex.lost = {}
         ex.apply(step)
         step.capacity_lost = {k: v for k, v in ex.lost.items() if v}
-        for k, v in before.items():
-            ex.lost[k] = max(v, ex.lost.get(k, 0))
     problems = list(ex.problems)
+    worst: dict[str, int] = {}
+    for s in steps:
+        for k, v in s.capacity_lost.items():
+            worst[k] = max(worst.get(k, 0), v)
     for d in decisions:
         w = model.workloads[d.workload.key]
         if w.modelled and not model.complete(w):
             problems.append(f"{w.key} does not complete")
-        d.capacity_lost = max((s.capacity_lost.get(w.key, 0) for s in steps), default=0)
+        d.capacity_lost = worst.get(w.key, 0)
+    for h in model.hazard_log:
+        if f"I1 violated at {h}" not in problems:
+            problems.append(f"I1 violated at {h}")
     if model.gated:
         problems += [f"{k}: pods created before their template existed" for k in sorted(model.gated)]
     return Proof(not problems, problems, trace, model.tick_count)

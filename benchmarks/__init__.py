@@ -1,0 +1,1 @@
+"""Benchmarks for dra-migrate: `python -m benchmarks` (see BENCHMARKS.md)."""
