@@ -208,6 +208,61 @@ def verify(
 
 
 @app.command()
+def preview(
+    paths: List[str] = PATHS,
+    format: str = typer.Option("markdown", "--format", help="markdown (a PR comment) or json"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Snapshot: adds the planner's rollout risks."),
+    full_report: Optional[str] = typer.Option(None, "--full-report",
+                                              help="Also write the untruncated markdown here (named in the comment)."),
+    max_chars: int = typer.Option(65_536, "--max-chars", help="Size limit of the comment (GitHub: 65,536)."),
+    kube_version: str = KUBE_VERSION,
+    keep_node_labels: bool = KEEP_LABELS,
+) -> None:
+    """Describe the migration for a pull request: summary, per-workload semantic and unified diffs.
+
+    Writes nothing but --full-report. Exit 0, or 2 when some inputs could not be processed.
+    """
+    import json
+
+    from migrator.errors import InvalidInput
+    from migrator.preview import build_preview, to_json, to_markdown
+    from migrator.sources import discover, read
+
+    if format not in ("markdown", "json"):
+        raise MigratorError(f"--format {format!r}: expected markdown or json")
+    mode = _mode(kube_version, "inline", False, keep_node_labels, None)
+    files, errors = [], []
+    for item in discover(list(paths)):
+        if isinstance(item, InvalidInput):
+            errors.append(str(item))
+            continue
+        try:
+            files.append((item, read(item, _stdin([item]) if item == "-" else None).text))
+        except InvalidInput as exc:
+            errors.append(str(exc))
+    result = build_preview(files, mode)
+    result.errors = errors + result.errors
+    if cluster:
+        from migrator.cluster import load_snapshot
+        from migrator.plan.build import build_plan
+
+        plan_ = build_plan(files, load_snapshot(cluster), mode)
+        result.risks = [f"{d.workload.key}: stalls without a plan ({d.reason}); run `dra-migrate plan`"
+                        for d in plan_.decisions if d.deadlock_without_plan]
+        if plan_.proof and not plan_.proof.ok:
+            result.risks += [f"plan proof fails: {p}" for p in plan_.proof.problems[:5]]
+    if format == "json":
+        sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
+    else:
+        if full_report:
+            from migrator.sources import write_atomic
+
+            write_atomic(full_report, to_markdown(result, limit=10**9).encode())
+        sys.stdout.write(to_markdown(result, max_chars, full_report))
+    raise typer.Exit(2 if result.errors else 0)
+
+
+@app.command()
 def plan(
     paths: List[str] = PATHS,
     cluster: Optional[str] = typer.Option(None, "--cluster", help="Snapshot: kubectl get nodes,resourceslices,"
