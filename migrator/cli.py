@@ -54,6 +54,18 @@ GITOPS = typer.Option(None, "--gitops", help="argocd or helm: annotate generated
                       "the workloads that name them (sync-wave -1 / pre-install,pre-upgrade hook).")
 
 
+_CONFIG = None  # the project's config (set by main)
+
+
+def _config():  # type: ignore[no-untyped-def]
+    global _CONFIG
+    if _CONFIG is None:
+        from migrator.config import load_config
+
+        _CONFIG = load_config()
+    return _CONFIG
+
+
 def _mode(kube_version: str, placement: str, convert_unknown: bool, keep_node_labels: bool = False,
           sharing: Optional[str] = None, gitops: Optional[str] = None):  # type: ignore[no-untyped-def]
     from migrator.mode import Mode, api_version_for
@@ -66,7 +78,7 @@ def _mode(kube_version: str, placement: str, convert_unknown: bool, keep_node_la
         raise MigratorError(f"--gitops {gitops!r}: expected argocd or helm (for Flux, see `plan --gitops flux`)")
     return Mode(api_version=api_version_for(kube_version), placement=placement,
                 convert_unknown=convert_unknown, keep_node_labels=keep_node_labels, sharing=sharing,
-                gitops=gitops)
+                gitops=gitops, namespaces=tuple(_config().namespaces))
 
 
 def _stdin(paths: list[str]) -> bytes | None:
@@ -77,7 +89,8 @@ def _stdin(paths: list[str]) -> bytes | None:
 def rewrite(
     paths: List[str] = PATHS,
     write: bool = typer.Option(False, "--write", help="Write changed files in place (atomically)."),
-    check: bool = typer.Option(False, "--check", help="Print a summary; exit 1 if any file would change."),
+    check: bool = typer.Option(False, "--check", help="Print a summary; exit 1 if any file would change "
+                               "(with --diff: print the diff too)."),
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
     kube_version: str = KUBE_VERSION,
     templates: str = PLACEMENT,
@@ -86,6 +99,7 @@ def rewrite(
     sharing: Optional[str] = SHARING,
     gitops: Optional[str] = GITOPS,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list converted pods and notes."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
 ) -> None:
     """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
 
@@ -109,44 +123,51 @@ def rewrite(
         if result.path == "-" and wb is not WriteBack.CHECK and not diff:
             out.write(result.after or "")
             return
-        if wb is WriteBack.DIFF:
+        if wb is WriteBack.DIFF or (wb is WriteBack.CHECK and diff):
             if result.changed:
                 out.write(unified_diff(result.before or "", result.after or "", result.path))
             for path, text in result.extra_files:
                 import os
                 before = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
                 out.write(unified_diff(before, text, path))
-        elif wb is WriteBack.CHECK and (result.changed or result.extra_files):
+        if wb is WriteBack.CHECK and (result.changed or result.extra_files):
             err.write(f"would rewrite {result.path}\n")
 
-    report = run(list(paths), mode, wb, _stdin(list(paths)), on_result=show)
-    err.write(report.summary() + "\n")
+    report = run(list(paths), mode, wb, _stdin(list(paths)), on_result=show, selected=_config().selected,
+                 progress=not quiet and sys.stderr.isatty())
+    if not quiet:
+        err.write(report.summary() + "\n")
     raise typer.Exit(report.return_code)
 
 
 @app.command()
 def scan(
     paths: List[str] = PATHS,
-    format: str = typer.Option("text", "--format", help="text or json"),
+    format: str = typer.Option("text", "--format", help="text, json or sarif (SARIF 2.1.0)"),
     kube_version: str = KUBE_VERSION,
     convert_unknown: bool = CONVERT_UNKNOWN,
     keep_node_labels: bool = KEEP_LABELS,
     sharing: Optional[str] = SHARING,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
 ) -> None:
     """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing."""
     from migrator.mode import WriteBack
-    from migrator.output import json_report, text_listing
+    from migrator.output import json_report, sarif_report, text_listing
     from migrator.runner import run
 
-    if format not in ("text", "json"):
-        raise MigratorError(f"--format {format!r}: expected text or json")
+    if format not in ("text", "json", "sarif"):
+        raise MigratorError(f"--format {format!r}: expected text, json or sarif")
     mode = _mode(kube_version, "inline", convert_unknown, keep_node_labels, sharing)
-    report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)))
+    report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)), selected=_config().selected,
+                 progress=not quiet and sys.stderr.isatty())
     if format == "json":
         sys.stdout.write(json_report(report))
+    elif format == "sarif":
+        sys.stdout.write(sarif_report(report))
     else:
         sys.stdout.write(text_listing(report))
-        sys.stderr.write(report.summary() + "\n")
+        if not quiet:
+            sys.stderr.write(report.summary() + "\n")
     raise typer.Exit(2 if report.failures else 0)
 
 
@@ -180,7 +201,7 @@ def verify(
     snap = load_snapshot(cluster)
     prover = Prover(snap, extended_resource_toleration)
     results, errors = [], []
-    for item in discover(list(paths)):
+    for item in discover(list(paths), _config().selected):
         if isinstance(item, InvalidInput):
             errors.append(str(item))
             continue
@@ -208,6 +229,46 @@ def verify(
 
 
 @app.command()
+def krm() -> None:
+    """KRM function: a config.kubernetes.io/v1 ResourceList on stdin, the migrated one on stdout.
+
+    Use with kustomize (--enable-alpha-plugins --enable-exec) or kpt (fn eval --exec).
+    """
+    from migrator.krm import run_krm
+    from migrator.sources import decode
+
+    text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
+    out, code = run_krm(text)
+    sys.stdout.write(out)
+    raise typer.Exit(code)
+
+
+@app.command("post-render")
+def post_render(
+    kube_version: str = KUBE_VERSION,
+    keep_node_labels: bool = KEEP_LABELS,
+) -> None:
+    """Helm post-renderer: the rendered stream on stdin, the migrated stream (with templates) on stdout.
+
+    Helm 3: helm install ... --post-renderer dra-migrate --post-renderer-args post-render.
+    Helm 4: install the plugin in helm-plugin/ and pass --post-renderer dra-migrate.
+    Exit 2 (and no output) when the stream cannot be processed.
+    """
+    from migrator.engine import migrate_text
+    from migrator.output import finding_line
+    from migrator.sources import decode
+
+    mode = _mode(kube_version, "inline", False, keep_node_labels, None)
+    text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
+    result = migrate_text(text, "<helm>", mode)
+    for f in result.findings:
+        if f.status.value in ("skipped", "manual"):
+            sys.stderr.write(finding_line(f) + "\n")
+    sys.stdout.write(result.text)
+    raise typer.Exit(0)
+
+
+@app.command()
 def preview(
     paths: List[str] = PATHS,
     format: str = typer.Option("markdown", "--format", help="markdown (a PR comment) or json"),
@@ -232,7 +293,7 @@ def preview(
         raise MigratorError(f"--format {format!r}: expected markdown or json")
     mode = _mode(kube_version, "inline", False, keep_node_labels, None)
     files, errors = [], []
-    for item in discover(list(paths)):
+    for item in discover(list(paths), _config().selected):
         if isinstance(item, InvalidInput):
             errors.append(str(item))
             continue
@@ -304,7 +365,7 @@ def plan(
 
         snap = snapshot_from_context(context or "")
     texts, errors = [], []
-    for item in discover(list(paths)):
+    for item in discover(list(paths), _config().selected):
         if isinstance(item, InvalidInput):
             errors.append(str(item))
             continue
@@ -364,8 +425,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     # make full collections scan the growing heap again and again (quadratic time on big repos
     # and plans; see BENCHMARKS.md). Collect rarely instead.
     gc.set_threshold(200_000, 100, 100)
+    global _CONFIG
+    _CONFIG = None
     try:
-        rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False)
+        from migrator.config import default_map
+
+        rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=default_map(_config()))
         return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -17,7 +17,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Document, detect_layout, get, items, parse, shared_nodes, str_at
+from migrator.documents import Document, detect_layout, get, items, parse, shared_nodes, str_at, to_python
 from migrator.edit import Patch
 from migrator.errors import CannotEdit
 from migrator.locate import K8sObject, PodSpecRef, objects, pod_specs
@@ -59,7 +59,10 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
     served = frozenset(
         name for o in all_objects if o.group == "resource.k8s.io" and o.kind == "DeviceClass"
         for name in [str_at(o.node, "spec", "extendedResourceName")] if name)
+    krm_index = _krm_next_index(all_objects) if mode.krm else None
     for obj in all_objects:
+        if mode.namespaces and (obj.namespace or "default") not in mode.namespaces:
+            continue  # the project's config leaves this namespace alone
         handled: list[tuple[Any, ...]] = []
         for ref in pod_specs(obj, tables):
             root = docs[obj.doc].root
@@ -81,7 +84,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
                 patch.register_tree(root, obj.doc)
                 snap = patch.snapshot()
                 try:
-                    template = _apply(ctx, plan, patch, obj, root, mode)
+                    template = _apply(ctx, plan, patch, obj, root, mode, krm_index)
                     patch.splices(only=patch.touched(), since=snap)  # geometry problems surface here
                 except CannotEdit as exc:
                     patch.restore(snap)
@@ -212,8 +215,21 @@ def template_object(obj: K8sObject, role: str | None, requests: list[DeviceReque
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
 
 
+def _krm_next_index(objs: list[K8sObject]) -> dict[str, int]:
+    from migrator.krm import INDEX_KEYS, PATH_KEYS
+
+    nxt: dict[str, int] = {}
+    for o in objs:
+        ann = to_python(get(get(o.node, "metadata"), "annotations")) or {}
+        path = next((str(ann[k]) for k in PATH_KEYS if k in ann), None)
+        index = next((str(ann[k]) for k in INDEX_KEYS if k in ann), "0")
+        if path is not None:
+            nxt[path] = max(nxt.get(path, 0), (int(index) if index.isdigit() else 0) + 1)
+    return nxt
+
+
 def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: Node,
-           mode: Mode) -> dict[str, Any] | None:
+           mode: Mode, krm_index: dict[str, int] | None = None) -> dict[str, Any] | None:
     if plan.requests and (not obj.name or is_placeholder(obj.name, ctx.tables)):
         raise CannotEdit(f"{obj.kind} has no literal metadata.name to derive a template name from")
     if len(plan.requests) > 32 or sum(r.count for r in plan.requests) > 32:
@@ -279,6 +295,13 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
         from migrator.plan.gitops import ANNOTATIONS
 
         template["metadata"]["annotations"] = dict(ANNOTATIONS[mode.gitops])
+    if krm_index is not None:
+        from migrator.krm import krm_annotations
+
+        ann = to_python(get(get(obj.node, "metadata"), "annotations")) or {}
+        extra = krm_annotations(ann, krm_index)
+        if extra:
+            template["metadata"].setdefault("annotations", {}).update(extra)
     if plan.sharing:
         claim = {"name": plan.claim_name, "resourceClaimName": template["metadata"]["name"]}
     else:

@@ -16,8 +16,8 @@ class WriteBack(enum.Enum):
 
     @classmethod
     def from_flags(cls, *, write: bool, check: bool, diff: bool) -> "WriteBack":
-        if sum((write, check, diff)) > 1:
-            raise MigratorError("--write, --check and --diff exclude each other")
+        if write and (check or diff):
+            raise MigratorError("--write excludes --check and --diff")
         if write:
             return cls.WRITE
         if check:
@@ -54,3 +54,7 @@ class Mode:
     sharing: str | None = None
     #: argocd or helm: annotate generated templates so they apply before workloads
     gitops: str | None = None
+    #: KRM function mode: new templates get the path/index annotations of their workload's file
+    krm: bool = False
+    #: only objects in these namespaces are migrated (config file); empty: all
+    namespaces: tuple[str, ...] = ()

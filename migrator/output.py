@@ -61,3 +61,47 @@ def json_report(report: Report) -> str:
 
 def result_error_line(r: FileResult) -> str:
     return r.error or ""
+
+
+SARIF_LEVEL = {Status.MANUAL: "warning", Status.SKIPPED: "note", Status.INFO: "note", Status.CONVERTED: "note"}
+
+
+def sarif_report(report: Report) -> str:
+    """SARIF 2.1.0 (OASIS): one run, the rules with their documentation, a result per finding."""
+    from migrator import __version__
+    from migrator.transforms import BY_CODE
+
+    rules = []
+    for code in sorted(BY_CODE):
+        rule = BY_CODE[code]
+        doc = (rule.__doc__ or "").strip()
+        rules.append({"id": code, "name": rule.NAME, "shortDescription": {"text": rule.SUMMARY},
+                      "fullDescription": {"text": doc.split("\n\n", 1)[0]},
+                      "help": {"text": doc, "markdown": doc}})
+    results: list[dict[str, Any]] = []
+    for r in report.results:
+        if r.error:
+            results.append({"ruleId": "GPU900", "level": "error", "message": {"text": r.error},
+                            "locations": [_location(r.path, None)]})
+        for f in r.findings:
+            results.append({"ruleId": f.code, "level": SARIF_LEVEL[f.status],
+                            "message": {"text": f"{f.workload}: {f.message}" if f.workload else f.message},
+                            "locations": [_location(f.path, f.line)],
+                            "properties": {"status": f.status.value, "podSpec": f.where}})
+    rules.append({"id": "GPU900", "name": "not-processed", "shortDescription": {"text":
+                  "An input or a layout that could not be processed safely"}})
+    rules.append({"id": "GPU000", "name": "converted", "shortDescription": {"text":
+                  "A pod template converted to DRA claims"}})
+    sarif = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+             "runs": [{"tool": {"driver": {"name": "dra-migrate", "version": __version__,
+                                           "informationUri": "https://github.com/dra-migrate/dra-migrate",
+                                           "rules": rules}},
+                       "results": results}]}
+    return json.dumps(sarif, indent=2) + "\n"
+
+
+def _location(path: str, line: int | None) -> dict[str, Any]:
+    loc: dict[str, Any] = {"artifactLocation": {"uri": path.lstrip("./") if path.startswith("./") else path}}
+    if line:
+        loc["region"] = {"startLine": line}
+    return {"physicalLocation": loc}

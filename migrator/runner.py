@@ -48,9 +48,14 @@ def process_one(path: str, mode: Mode, stdin: bytes | None = None) -> FileResult
 
 
 def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None = None,
-        on_result: Callable[[FileResult], None] | None = None) -> Report:
+        on_result: Callable[[FileResult], None] | None = None,
+        selected: Callable[[str], bool] | None = None, progress: bool = False) -> Report:
     report = Report(writeback)
-    for item in discover(paths):
+    items = list(discover(paths, selected))
+    bar = _progress(len(items)) if progress and len(items) > 1 else None
+    for item in items:
+        if bar is not None:
+            bar.advance()
         if isinstance(item, InvalidInput):
             result = FileResult(item.path, None, None, (), str(item))
         else:
@@ -62,7 +67,27 @@ def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None 
         report.add(result)
         if on_result is not None:
             on_result(result)
+    if bar is not None:
+        bar.close()
     return report
+
+
+class _progress:
+    """A rich progress bar on stderr (only when it is a terminal; rich is imported only then)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self.p = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), transient=True)
+        self.p.start()
+        self.task = self.p.add_task("dra-migrate", total=total)
+
+    def advance(self) -> None:
+        self.p.advance(self.task)
+
+    def close(self) -> None:
+        self.p.stop()
 
 
 def _write(result: FileResult) -> FileResult:

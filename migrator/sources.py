@@ -6,7 +6,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from migrator.errors import InvalidInput
 
@@ -25,9 +25,14 @@ class Source:
     mtime_ns: int | None
 
 
-def discover(paths: list[str]) -> Iterator[str | InvalidInput]:
-    """Every input path in a stable order; missing paths come back as errors."""
+def discover(paths: list[str], selected: Callable[[str], bool] | None = None) -> Iterator[str | InvalidInput]:
+    """Every input path in a stable order; missing paths come back as errors.
+
+    ``selected`` (the config's include/exclude globs) filters found and given files alike.
+    Symlinked directories are not followed.
+    """
     seen: set[str] = set()
+    keep = selected or (lambda _: True)
     for given in paths:
         if given == STDIN:
             yield STDIN
@@ -41,11 +46,11 @@ def discover(paths: list[str]) -> Iterator[str | InvalidInput]:
                     if name.endswith(YAML_SUFFIXES):
                         found.append(os.path.join(dirpath, name))
             for f in sorted(found):
-                if f not in seen:
+                if f not in seen and keep(f):
                     seen.add(f)
                     yield f
         elif p.exists():
-            if given not in seen:
+            if given not in seen and keep(given):
                 seen.add(given)
                 yield given
         else:

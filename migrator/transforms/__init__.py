@@ -30,9 +30,11 @@ from migrator.transforms import (
     gpu106_aliases,
     gpu107_outside_pod_spec,
     gpu108_served_by_dra,
+    gpu109_opt_out,
 )
 
 REGISTRY: tuple[ModuleType, ...] = (
+    gpu109_opt_out,
     gpu108_served_by_dra,
     gpu101_vendor_semantics,
     gpu102_placeholders,
