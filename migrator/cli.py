@@ -258,14 +258,44 @@ def post_render(
     from migrator.output import finding_line
     from migrator.sources import decode
 
-    mode = _mode(kube_version, "inline", False, keep_node_labels, None)
-    text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
-    result = migrate_text(text, "<helm>", mode)
+    import os
+
+    log_lines: list[str] = []
+    try:
+        mode = _mode(kube_version, "inline", False, keep_node_labels, None)
+        text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
+        from migrator.documents import parse
+
+        parse(text, "<helm>")  # a stream Helm cannot use is a failure even when it has no GPU
+        result = migrate_text(text, "<helm>", mode)
+    except MigratorError as exc:
+        log_lines.append(f"dra-migrate: {exc}")
+        raise
+    finally:
+        # Helm 4 discards a post-renderer plugin's stderr: keep a log it can be read from
+        if os.environ.get("HELM_PLUGIN_NAME") and log_lines:
+            _helm_log(log_lines)
     for f in result.findings:
         if f.status.value in ("skipped", "manual"):
+            log_lines.append(finding_line(f))
             sys.stderr.write(finding_line(f) + "\n")
+    if os.environ.get("HELM_PLUGIN_NAME") and log_lines:
+        _helm_log(log_lines)
     sys.stdout.write(result.text)
     raise typer.Exit(0)
+
+
+def _helm_log(lines: list[str]) -> None:
+    import os
+    from pathlib import Path
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dra-migrate"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        with open(base / "post-render.log", "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+    except OSError:
+        pass
 
 
 @app.command()

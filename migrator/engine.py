@@ -28,6 +28,7 @@ from migrator.transforms import REGISTRY, gpu012_dra_api_upgrade, gpu107_outside
 from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule
 
 CONVERTED = "GPU000"
+HELM4_FILENAME = "postrenderer.helm.sh/postrender-filename"
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +296,9 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
         from migrator.plan.gitops import ANNOTATIONS
 
         template["metadata"]["annotations"] = dict(ANNOTATIONS[mode.gitops])
+    helm_file = str_at(get(get(obj.node, "metadata"), "annotations"), HELM4_FILENAME)
+    if helm_file:  # Helm 4 groups post-rendered documents into files by this annotation
+        template["metadata"].setdefault("annotations", {})[HELM4_FILENAME] = helm_file
     if krm_index is not None:
         from migrator.krm import krm_annotations
 
