@@ -229,6 +229,71 @@ def verify(
 
 
 @app.command()
+def codemod(
+    paths: List[str] = typer.Argument(..., help="Python files or directories (recursive *.py)."),
+    write: bool = typer.Option(False, "--write", help="Rewrite the files and write <module>-claim-templates.yaml."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 if a file would change (with --diff: show it)."),
+    diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
+) -> None:
+    """Rewrite Python that builds pod specs with nvidia.com/gpu (kubernetes client models, plain dicts).
+
+    Values it cannot resolve statically are reported with file:line, not guessed.
+    """
+    import os
+
+    from migrator.codemod import run_codemod
+    from migrator.documents import Layout
+    from migrator.edit import block_entries
+    from migrator.errors import InvalidInput
+    from migrator.mode import WriteBack
+    from migrator.output import finding_line, unified_diff
+    from migrator.sources import encode, read, write_atomic
+
+    wb = WriteBack.from_flags(write=write, check=check, diff=diff)
+    files: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            for d, dirs, names in os.walk(p):
+                dirs[:] = sorted(x for x in dirs if not x.startswith(".") and x not in ("node_modules", "venv"))
+                files += sorted(os.path.join(d, n) for n in names if n.endswith(".py"))
+        else:
+            files.append(p)
+    failed = changed = 0
+    for f in files:
+        try:
+            src = read(f)
+            res = run_codemod(src.text, f)
+        except InvalidInput as exc:
+            sys.stderr.write(str(exc) + "\n")
+            failed += 1
+            continue
+        for finding in res.findings:
+            if finding.status.value != "converted":
+                sys.stderr.write(finding_line(finding) + "\n")
+        if res.after == res.before:
+            continue
+        changed += 1
+        side = os.path.splitext(f)[0] + "-claim-templates.yaml"
+        layout = Layout("\n", 2, False)
+        side_text = "".join("---\n" + "".join(line + "\n" for line in block_entries(t, 0, layout))
+                            for t in res.templates)
+        if wb is WriteBack.WRITE:
+            try:
+                write_atomic(side, encode(side_text, False))
+                write_atomic(f, encode(res.after, src.bom), src.mtime_ns)
+            except InvalidInput as exc:
+                sys.stderr.write(str(exc) + "\n")
+                failed += 1
+        elif wb is WriteBack.DIFF or diff:
+            sys.stdout.write(unified_diff(res.before, res.after, f))
+            before_side = open(side, encoding="utf-8").read() if os.path.exists(side) else ""
+            sys.stdout.write(unified_diff(before_side, side_text, side))
+        if wb is WriteBack.CHECK:
+            sys.stderr.write(f"would rewrite {f}\n")
+    raise typer.Exit(2 if failed else 1 if (wb is WriteBack.CHECK and changed) else 0)
+
+
+@app.command()
 def krm() -> None:
     """KRM function: a config.kubernetes.io/v1 ResourceList on stdin, the migrated one on stdout.
 

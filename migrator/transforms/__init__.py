@@ -31,6 +31,7 @@ from migrator.transforms import (
     gpu107_outside_pod_spec,
     gpu108_served_by_dra,
     gpu109_opt_out,
+    gpu110_python_codemod,
 )
 
 REGISTRY: tuple[ModuleType, ...] = (
@@ -58,8 +59,11 @@ REGISTRY: tuple[ModuleType, ...] = (
 #: Rules that look at a whole object after its pod specs (``check_object``).
 OBJECT_RULES: tuple[ModuleType, ...] = (gpu107_outside_pod_spec, gpu012_dra_api_upgrade)
 
+#: Documented here, applied by ``dra-migrate codemod`` (Python, not YAML).
+DOC_ONLY: tuple[ModuleType, ...] = (gpu110_python_codemod,)
+
 BY_CODE: dict[str, ModuleType] = {}
-for _rule in REGISTRY + OBJECT_RULES:
+for _rule in REGISTRY + OBJECT_RULES + DOC_ONLY:
     if _rule.CODE in BY_CODE:
         raise RuntimeError(f"duplicate rule code {_rule.CODE}")
     BY_CODE[_rule.CODE] = _rule
