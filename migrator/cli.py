@@ -100,6 +100,7 @@ def rewrite(
     gitops: Optional[str] = GITOPS,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list converted pods and notes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core for big batches)."),
 ) -> None:
     """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
 
@@ -134,7 +135,7 @@ def rewrite(
             err.write(f"would rewrite {result.path}\n")
 
     report = run(list(paths), mode, wb, _stdin(list(paths)), on_result=show, selected=_config().selected,
-                 progress=not quiet and sys.stderr.isatty())
+                 progress=not quiet and sys.stderr.isatty(), jobs=jobs)
     if not quiet:
         err.write(report.summary() + "\n")
     raise typer.Exit(report.return_code)
@@ -149,6 +150,7 @@ def scan(
     keep_node_labels: bool = KEEP_LABELS,
     sharing: Optional[str] = SHARING,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core for big batches)."),
 ) -> None:
     """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing."""
     from migrator.mode import WriteBack
@@ -159,7 +161,7 @@ def scan(
         raise MigratorError(f"--format {format!r}: expected text, json or sarif")
     mode = _mode(kube_version, "inline", convert_unknown, keep_node_labels, sharing)
     report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)), selected=_config().selected,
-                 progress=not quiet and sys.stderr.isatty())
+                 progress=not quiet and sys.stderr.isatty(), jobs=jobs)
     if format == "json":
         sys.stdout.write(json_report(report))
     elif format == "sarif":

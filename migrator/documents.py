@@ -67,8 +67,12 @@ def scalar_value(node: Node) -> Any:
     return node.value
 
 
-def parse(text: str, path: str) -> list[Document]:
-    """Compose every document of ``text``; raise InvalidInput (with a line) on bad YAML."""
+def parse(text: str, path: str, checked: bool = True) -> list[Document]:
+    """Compose every document of ``text``; raise InvalidInput (with a line) on bad YAML.
+
+    ``checked=False`` skips the duplicate-key and alias-bomb checks (for text we produced from
+    text that passed them).
+    """
     docs: list[Document] = []
     loader = _Loader(text)
     try:
@@ -89,9 +93,10 @@ def parse(text: str, path: str) -> list[Document]:
         raise InvalidInput(path, None, f"invalid YAML: {str(exc).splitlines()[0]}") from None
     finally:
         loader.dispose()
-    for doc in docs:
-        if doc.root is not None:
-            check_document(doc.root, path)
+    if checked:
+        for doc in docs:
+            if doc.root is not None:
+                check_document(doc.root, path)
     return docs
 
 
@@ -235,9 +240,12 @@ def has_merge(node: Node | None) -> bool:
     return isinstance(node, MappingNode) and any(k.tag == MERGE_TAG for k, _ in node.value)
 
 
-def walk(root: Node) -> Iterator[tuple[tuple[Any, ...], Node]]:
-    """Every node with its path (keys and indexes); each node object is entered once."""
-    seen: set[int] = set()
+def walk(root: Node, skip: set[int] | None = None) -> Iterator[tuple[tuple[Any, ...], Node]]:
+    """Every node with its path (keys and indexes); each node object is entered once.
+
+    Nodes whose id is in ``skip`` are neither yielded nor entered.
+    """
+    seen: set[int] = set(skip or ())
     stack: list[tuple[tuple[Any, ...], Node]] = [((), root)]
     while stack:
         path, node = stack.pop()

@@ -11,6 +11,7 @@ about raises CannotEdit, and the caller reports the pod instead of guessing.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,17 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./-]*$")
 
 def scalar(value: Any, quote: bool = False) -> str:
     """A YAML scalar that reads back as ``value`` (plain when safe, else double-quoted)."""
+    if isinstance(value, str):
+        return _scalar_str(value, quote)
+    return _scalar(value, quote)
+
+
+@functools.lru_cache(maxsize=4096)
+def _scalar_str(value: str, quote: bool) -> str:
+    return _scalar(value, quote)
+
+
+def _scalar(value: Any, quote: bool = False) -> str:
     if value is True:
         return "true"
     if value is False:
@@ -111,6 +123,17 @@ def comment_of(line: str) -> str | None:
     return None
 
 
+def _copy(value: Any) -> Any:
+    """A copy of plain data (dicts, lists, scalars): much cheaper than deepcopy."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if hasattr(value, "__deepcopy__"):
+        return copy.deepcopy(value)
+    return value
+
+
 @dataclass
 class _Ops:
     deletes: set[str] = field(default_factory=set)
@@ -185,6 +208,12 @@ class Patch:
             del self._kept[key]
         self._journal = None
 
+    def touched_documents(self) -> set[int]:
+        """Indexes of the documents an operation edits (inserted documents are new ones)."""
+        docs = {self._paths[nid][0] for nid in self._ops if nid in self._paths}
+        docs |= {self._paths[id(seq)][0] for seq, _, _ in self._list_inserts if id(seq) in self._paths}
+        return docs
+
     def touched(self) -> set[int]:
         """Node ids changed since ``snapshot`` (for checking one transaction's geometry)."""
         return set(self._journal or {})
@@ -195,7 +224,7 @@ class Patch:
 
     def apply_data(self, docs: list[Any]) -> list[Any]:
         """The same operations applied to plain data: what the rendered text must parse to."""
-        out = copy.deepcopy(docs)
+        out = [_copy(d) for d in docs]
         for nid, ops in self._ops.items():
             doc, path = self._paths[nid]
             target = out[doc]
@@ -206,17 +235,17 @@ class Patch:
                 holder = out[doc]
                 for step in parent_path:
                     holder = holder[step]
-                holder[last] = copy.deepcopy(ops.scalar)
+                holder[last] = _copy(ops.scalar)
                 continue
             if isinstance(target, dict):
                 for key in ops.deletes:
                     target.pop(key, None)
                 for key, value, _ in ops.adds:
-                    target[key] = copy.deepcopy(value)
+                    target[key] = _copy(value)
             else:
                 for index in sorted(ops.removes, reverse=True):
                     del target[index]
-                target.extend(copy.deepcopy(v) for v, _ in ops.appends)
+                target.extend(_copy(v) for v, _ in ops.appends)
         inserts: dict[int, list[Any]] = {}
         for seq, index, value in self._list_inserts:
             inserts.setdefault(id(seq), []).append((seq, index, value))
@@ -228,12 +257,12 @@ class Patch:
                 target = target[step]
             by_index: dict[int, list[Any]] = {}
             for _, index, value in group:
-                by_index.setdefault(index, []).append(copy.deepcopy(value))
+                by_index.setdefault(index, []).append(_copy(value))
             for index in sorted(by_index, reverse=True):
                 target[index + 1:index + 1] = by_index[index]
         by_doc: dict[int, list[Any]] = {}
         for root, (value, _) in self._docs:
-            by_doc.setdefault(self._paths[id(root)][0], []).append(copy.deepcopy(value))
+            by_doc.setdefault(self._paths[id(root)][0], []).append(_copy(value))
         for doc in sorted(by_doc, reverse=True):
             out[doc + 1:doc + 1] = by_doc[doc]
         return out
@@ -389,7 +418,8 @@ class Patch:
             cur = self._parents.get(id(cur))
         return depth
 
-    def splices(self, only: set[int] | None = None, since: tuple[Any, ...] | None = None) -> list[Splice]:
+    def splices(self, only: set[int] | None = None, since: tuple[Any, ...] | None = None,
+                text: bool = True) -> list[Splice]:
         """All splices, or (``only``/``since``) those of one transaction: enough to find a layout
         the splicer refuses without re-rendering the whole file for every pod."""
         out: list[Splice] = []
@@ -402,7 +432,7 @@ class Patch:
             if root is not None:
                 flow_roots[id(root)] = root
                 continue
-            out.extend(self._block_splices(node, ops))
+            out.extend(self._block_splices(node, ops, text))
         for root in flow_roots.values():
             span = self._src(root)
             if re.search(r"(^|[\s,\[{])[&*!][^\s,\]}]", span) or "#" in span:
@@ -415,10 +445,10 @@ class Patch:
                 raise CannotEdit("flow-style List items")
             out.append(self._item_splice(seq, [(value, [])], after=seq.value[index]))
         for root, (value, header) in self._docs[start_docs:]:
-            out.append(self._doc_splice(root, value, header))
+            out.append(self._doc_splice(root, value if text else {}, header))
         return out
 
-    def _block_splices(self, node: Node, ops: _Ops) -> list[Splice]:
+    def _block_splices(self, node: Node, ops: _Ops, text: bool = True) -> list[Splice]:
         out: list[Splice] = []
         depth = self._depth(node)
         if isinstance(node, MappingNode):
@@ -437,7 +467,7 @@ class Patch:
                         node.value[0][0].start_mark.index) + col:
                     raise CannotEdit("mapping emptied on a sequence-item line")
                 lines: list[str] = []
-                for key, value, comments in ops.adds:
+                for key, value, comments in ops.adds if text else ():
                     lines.extend(with_comment(block_entries({key: value}, col, self.layout), comments))
                 pos = self._after(node)
                 out.append(Splice(pos, pos, self._nl(lines), depth))
@@ -450,7 +480,7 @@ class Patch:
             if ops.appends:
                 if len(ops.removes) == len(node.value):
                     raise CannotEdit("sequence emptied and appended to")
-                out.append(self._item_splice(node, ops.appends, depth=depth))
+                out.append(self._item_splice(node, ops.appends if text else [], depth=depth))
         elif isinstance(node, ScalarNode) and ops.replaced:
             if node.style in ("|", ">"):
                 raise CannotEdit("block scalar")
@@ -462,6 +492,8 @@ class Patch:
                      after: Node | None = None, depth: int = 0) -> Splice:
         if not seq.value:
             raise CannotEdit("empty block sequence")
+        if seq.flow_style:
+            raise CannotEdit("flow sequence")
         first = seq.value[0]
         line_start = self._line_start(first.start_mark.index)
         head = self.text[line_start:first.start_mark.index]

@@ -65,6 +65,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
         if mode.namespaces and (obj.namespace or "default") not in mode.namespaces:
             continue  # the project's config leaves this namespace alone
         handled: list[tuple[Any, ...]] = []
+        handled_nodes: set[int] = set()
         for ref in pod_specs(obj, tables):
             root = docs[obj.doc].root
             assert root is not None
@@ -76,6 +77,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
             if not _interesting(ctx):
                 continue
             handled.append(ref.path)
+            handled_nodes.add(id(ref.node))
             plan = PodPlan()
             for rule in REGISTRY:
                 plan.findings.extend(rule.check(ctx, plan))
@@ -86,7 +88,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
                 snap = patch.snapshot()
                 try:
                     template = _apply(ctx, plan, patch, obj, root, mode, krm_index)
-                    patch.splices(only=patch.touched(), since=snap)  # geometry problems surface here
+                    patch.splices(only=patch.touched(), since=snap, text=False)  # geometry problems surface here
                 except CannotEdit as exc:
                     patch.restore(snap)
                     plan.findings = [f for f in plan.findings if f.status != Status.INFO]
@@ -98,7 +100,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
                             templates.append(template)
                         plan.findings.insert(0, _converted(ctx, plan, template))
             findings.extend(plan.findings)
-        findings.extend(gpu107_outside_pod_spec.check_object(obj, handled, tables, path))
+        findings.extend(gpu107_outside_pod_spec.check_object(obj, handled, tables, path, handled_nodes))
         upgrade_findings, ops = gpu012_dra_api_upgrade.check_object(obj, mode, path)
         if ops:
             root = docs[obj.doc].root
@@ -107,7 +109,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
             snap = patch.snapshot()
             try:
                 _apply_ops(patch, ops)
-                patch.splices(only=patch.touched(), since=snap)
+                patch.splices(only=patch.touched(), since=snap, text=False)
             except CannotEdit as exc:
                 patch.restore(snap)
                 upgrade_findings = [Finding("GPU900", Status.MANUAL, f"not upgraded: cannot edit this layout "

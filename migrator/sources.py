@@ -95,7 +95,9 @@ def encode(text: str, bom: bool) -> bytes:
 def write_atomic(path: str, data: bytes, expected_mtime_ns: int | None = None) -> None:
     """Write via a temp file in the same directory and rename: never a partial file.
 
-    The file mode is kept. A file changed on disk since it was read is not overwritten.
+    The file mode is kept. A file changed on disk since it was read is not overwritten, nor is
+    a read-only file. The rename is atomic: a process killed at any point leaves the old or the
+    new content (there is no fsync: like black and ruff, power loss is the filesystem's business).
     """
     try:
         st = os.stat(path)
@@ -103,13 +105,13 @@ def write_atomic(path: str, data: bytes, expected_mtime_ns: int | None = None) -
         st = None
     if st is not None and expected_mtime_ns is not None and st.st_mtime_ns != expected_mtime_ns:
         raise InvalidInput(path, None, "changed on disk since it was read; not overwritten")
+    if st is not None and not st.st_mode & 0o222:
+        raise InvalidInput(path, None, "read-only file; not written")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".dra-migrate-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         if st is not None:
             os.chmod(tmp, st.st_mode & 0o7777)
         os.replace(tmp, path)

@@ -44,12 +44,12 @@ def _is_gpu_name(text: str, tables: Tables) -> bool:
 
 
 def check_object(obj: K8sObject, handled: list[tuple[Any, ...]], tables: Tables,
-                 path: str) -> list[Finding]:
+                 path: str, handled_nodes: set[int] | None = None) -> list[Finding]:
     row = tables.workloads.get((obj.group, obj.kind))
     reason = tables.non_pod.get((obj.group, obj.kind)) or (row.reason if row and not row.convert else None)
     hits: list[tuple[tuple[Any, ...], Node]] = []
-    for p, node in walk(obj.node):
-        if any(p[:len(h)] == h for h in handled):
+    for p, node in walk(obj.node, handled_nodes):
+        if handled and any(p[:len(h)] == h for h in handled):
             continue
         if isinstance(node, MappingNode):
             for k, v in node.value:
