@@ -101,6 +101,8 @@ def rewrite(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list converted pods and notes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core for big batches)."),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks",
+                                         help="Follow symlinks that point outside the given directories."),
 ) -> None:
     """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
 
@@ -135,7 +137,7 @@ def rewrite(
             err.write(f"would rewrite {result.path}\n")
 
     report = run(list(paths), mode, wb, _stdin(list(paths)), on_result=show, selected=_config().selected,
-                 progress=not quiet and sys.stderr.isatty(), jobs=jobs)
+                 progress=not quiet and sys.stderr.isatty(), jobs=jobs, follow_symlinks=follow_symlinks)
     if not quiet:
         err.write(report.summary() + "\n")
     raise typer.Exit(report.return_code)
@@ -206,6 +208,9 @@ def verify(
     for item in discover(list(paths), _config().selected):
         if isinstance(item, InvalidInput):
             errors.append(str(item))
+            continue
+        if not isinstance(item, str):
+            sys.stderr.write(f"{item.path}: symlink outside the given directory, not followed\n")
             continue
         try:
             src = read(item, _stdin([item]) if item == "-" else None)
@@ -394,6 +399,9 @@ def preview(
         if isinstance(item, InvalidInput):
             errors.append(str(item))
             continue
+        if not isinstance(item, str):
+            sys.stderr.write(f"{item.path}: symlink outside the given directory, not followed\n")
+            continue
         try:
             files.append((item, read(item, _stdin([item]) if item == "-" else None).text))
         except InvalidInput as exc:
@@ -465,6 +473,9 @@ def plan(
     for item in discover(list(paths), _config().selected):
         if isinstance(item, InvalidInput):
             errors.append(str(item))
+            continue
+        if not isinstance(item, str):
+            sys.stderr.write(f"{item.path}: symlink outside the given directory, not followed\n")
             continue
         try:
             texts.append((item, read(item, _stdin([item]) if item == "-" else None).text))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from migrator.edit import block_entries
 from migrator.documents import detect_layout
@@ -12,7 +12,8 @@ from migrator.errors import InvalidInput
 from migrator.mode import Mode, WriteBack
 from migrator.model import FileResult
 from migrator.report import Report
-from migrator.sources import STDIN, discover, encode, read, write_atomic
+from migrator.model import Finding, Status
+from migrator.sources import STDIN, NotFollowed, discover, encode, read, write_atomic
 from migrator.tables import load_tables
 
 
@@ -51,16 +52,21 @@ def process_one(path: str, mode: Mode, stdin: bytes | None = None) -> FileResult
 PARALLEL_FROM = 400
 
 
-def _one(item: str | InvalidInput, mode: Mode, writeback: WriteBack, stdin: bytes | None) -> FileResult:
+def _one(item: str | InvalidInput | NotFollowed, mode: Mode, writeback: WriteBack,
+         stdin: bytes | None) -> FileResult:
     if isinstance(item, InvalidInput):
         return FileResult(item.path, None, None, (), str(item))
+    if isinstance(item, NotFollowed):
+        note = Finding("GPU900", Status.SKIPPED, f"symlink to {item.target}, outside the given directory: "
+                       "not followed (--follow-symlinks to follow it)", item.path)
+        return FileResult(item.path, "", "", (note,))
     result = process_one(item, mode, stdin)
     if writeback is WriteBack.WRITE and item != STDIN and (result.changed or result.extra_files):
         result = _write(result)
     return result
 
 
-def _batch(items: list[str | InvalidInput], mode: Mode, writeback: WriteBack) -> list[FileResult]:
+def _batch(items: list[Any], mode: Mode, writeback: WriteBack) -> list[FileResult]:
     return [_slim(_one(i, mode, writeback, None), writeback) for i in items]
 
 
@@ -74,7 +80,7 @@ def _slim(r: FileResult, writeback: WriteBack) -> FileResult:
     return dataclasses.replace(r, before="", after="1" if changed else "")
 
 
-def _results(items: list[str | InvalidInput], mode: Mode, writeback: WriteBack, stdin: bytes | None,
+def _results(items: list[Any], mode: Mode, writeback: WriteBack, stdin: bytes | None,
              jobs: int) -> Iterator[FileResult]:
     workers = jobs or (os.cpu_count() or 1 if len(items) >= PARALLEL_FROM else 1)
     if workers <= 1 or len(items) < 2 or STDIN in items:
@@ -94,9 +100,10 @@ def _results(items: list[str | InvalidInput], mode: Mode, writeback: WriteBack, 
 
 def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None = None,
         on_result: Callable[[FileResult], None] | None = None,
-        selected: Callable[[str], bool] | None = None, progress: bool = False, jobs: int = 1) -> Report:
+        selected: Callable[[str], bool] | None = None, progress: bool = False, jobs: int = 1,
+        follow_symlinks: bool = False) -> Report:
     report = Report(writeback)
-    items = list(discover(paths, selected))
+    items = list(discover(paths, selected, follow_symlinks))
     bar = _progress(len(items)) if progress and len(items) > 1 else None
     for result in _results(items, mode, writeback, stdin, jobs):
         if bar is not None:

@@ -18,6 +18,14 @@ MAX_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
+class NotFollowed:
+    """A symlink under a directory that points outside it: reported, not read (nor written)."""
+
+    path: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     path: str  #: as given / found; "-" for stdin
     text: str
@@ -25,11 +33,14 @@ class Source:
     mtime_ns: int | None
 
 
-def discover(paths: list[str], selected: Callable[[str], bool] | None = None) -> Iterator[str | InvalidInput]:
+def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
+             follow_symlinks: bool = False) -> Iterator[str | InvalidInput | NotFollowed]:
     """Every input path in a stable order; missing paths come back as errors.
 
     ``selected`` (the config's include/exclude globs) filters found and given files alike.
-    Symlinked directories are not followed.
+    Under a directory, symlinked directories are not entered and a symlinked file is read only
+    when it points inside that directory (or with ``follow_symlinks``); it is then read and
+    written at its real path, so links stay links. A file given by name is followed.
     """
     seen: set[str] = set()
     keep = selected or (lambda _: True)
@@ -40,19 +51,29 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None) ->
         p = Path(given)
         if p.is_dir():
             found: list[str] = []
-            for dirpath, dirnames, filenames in os.walk(p):
+            root = os.path.realpath(p)
+            for dirpath, dirnames, filenames in os.walk(p, followlinks=follow_symlinks):
                 dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
                 for name in filenames:
                     if name.endswith(YAML_SUFFIXES):
                         found.append(os.path.join(dirpath, name))
             for f in sorted(found):
-                if f not in seen and keep(f):
+                if not keep(f):
+                    continue
+                if os.path.islink(f):
+                    real = os.path.realpath(f)
+                    if not follow_symlinks and os.path.commonpath([root, real]) != root:
+                        yield NotFollowed(f, real)
+                        continue
+                    f = real
+                if f not in seen:
                     seen.add(f)
                     yield f
         elif p.exists():
-            if given not in seen and keep(given):
-                seen.add(given)
-                yield given
+            real = os.path.realpath(given) if os.path.islink(given) else given
+            if real not in seen and keep(given):
+                seen.add(real)
+                yield real
         else:
             yield InvalidInput(given, None, "no such file or directory")
 
