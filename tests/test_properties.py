@@ -6,6 +6,7 @@ holdings (independent oracle), and leaves the documents around the workload byte
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -61,7 +62,9 @@ def layouts(draw: Any) -> dict[str, Any]:
         "flow_resources": draw(st.booleans()),
         "comments": draw(st.booleans()),
         "crlf": draw(st.booleans()),
-        "kind": draw(st.sampled_from(["Pod", "Deployment", "Job", "StatefulSet", "CronJob"])),
+        "kind": draw(st.sampled_from(["Pod", "Deployment", "Job", "StatefulSet", "CronJob", "DaemonSet",
+                                      "ReplicaSet", "PyTorchJob", "LeaderWorkerSet"])),
+        "anchors": draw(st.booleans()),
         "tolerations": draw(st.sampled_from([None, [], [{"key": "nvidia.com/gpu", "operator": "Exists"}],
                                              [{"key": "other", "operator": "Exists"}]])),
     }
@@ -124,17 +127,27 @@ def manifests(draw: Any) -> tuple[str, str, str]:
         "Pod": {"spec": pod},
         "Deployment": {"spec": {"replicas": 2, "template": template}},
         "StatefulSet": {"spec": {"serviceName": "s", "template": template}},
+        "DaemonSet": {"spec": {"template": template}},
+        "ReplicaSet": {"spec": {"replicas": 1, "template": template}},
         "Job": {"spec": {"template": template}},
         "CronJob": {"spec": {"schedule": '"0 2 * * *"', "jobTemplate": {"spec": {"template": template}}}},
+        "PyTorchJob": {"spec": {"pytorchReplicaSpecs": {"Worker": {"replicas": 2, "template": template}}}},
+        "LeaderWorkerSet": {"spec": {"leaderWorkerTemplate": {"size": 2, "workerTemplate": template}}},
     }[lay["kind"]]
-    api = {"Pod": "v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1", "Job": "batch/v1",
-           "CronJob": "batch/v1"}[lay["kind"]]
+    api = {"Pod": "v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+           "ReplicaSet": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1", "PyTorchJob": "kubeflow.org/v1",
+           "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1"}[lay["kind"]]
     obj = {"apiVersion": api, "kind": lay["kind"], "metadata": {"name": "w", "namespace": "ns"}, **body}
     nl = "\r\n" if lay["crlf"] else "\n"
     head = nl.join(["# header comment", "apiVersion: v1", "kind: ConfigMap", "metadata:",
                     "  name: before   # keep me", "data:", "  k: 'v'", "---"]) + nl
     tail = nl.join(["---", "apiVersion: v1", "kind: Service", "metadata: {name: after}", "# trailing", ""])
     middle = nl.join(emit(obj, 0, lay)) + nl
+    if lay["anchors"]:
+        # an anchor and an alias that have nothing to do with GPUs must not stop the rewrite
+        middle = middle.replace("metadata:" + nl + " " * lay["indent"] + "name: w",
+                                "metadata:" + nl + " " * lay["indent"] + "name: w" + nl + " " * lay["indent"]
+                                + "labels: &lbl {team: ml}" + nl + " " * lay["indent"] + "annotations: *lbl", 1)
     return head, middle, tail
 
 
@@ -154,3 +167,9 @@ def test_rewrite_properties(parts: tuple[str, str, str]) -> None:
     assert migrate_text(out, "gen.yaml", Mode()).text == out
     if out != text:
         assert any(f.code in ("GPU000", "GPU003") for f in result.findings)
+    # every line the rewrite removed or replaced was about GPUs, resources or tolerations
+    import difflib
+
+    for line in difflib.ndiff(text.splitlines(), out.splitlines()):
+        if line.startswith("- "):
+            assert re.search(r"nvidia\.com/|limits|requests|resources|tolerations|\{", line), line
