@@ -9,8 +9,6 @@ verified (``verify.check_rendered``) before anyone may write it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -166,6 +164,9 @@ def template_name(obj: K8sObject, role: str | None, spec: dict[str, Any]) -> str
     Templates are immutable and replacing one in place never rolls pods
     (rollout-model.md §3), so different content must get a different name.
     """
+    import hashlib
+    import json
+
     base = (obj.name or "workload") + (f"-{role}" if role else "")
     base = re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")[:50].rstrip("-") or "workload"
     payload = json.dumps([obj.group, obj.kind, obj.namespace, obj.name, role, spec],

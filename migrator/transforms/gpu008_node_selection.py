@@ -35,7 +35,6 @@ from typing import Iterable
 
 from migrator.documents import to_python
 from migrator.model import Finding, FixSafety, Status
-from migrator.selection import label_rules, translate
 from migrator.transforms.base import PodContext, PodPlan
 
 CODE = "GPU008"
@@ -47,6 +46,7 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if not plan.requests:
         return
+    from migrator.selection import label_rules, translate  # only for pods that get a claim
     rules = dict(label_rules(str(ctx.tables.source)))
     notes: list[str] = []
     if any(r.device_class == "mig.nvidia.com" for r in plan.requests):

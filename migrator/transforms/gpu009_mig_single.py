@@ -31,7 +31,6 @@ import re
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.selection import A, q
 from migrator.transforms.base import PodContext, PodPlan
 
 CODE = "GPU009"
@@ -60,6 +59,8 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                                      "choose the MIG profile by hand"))
         return
     parent, profile = found
+    from migrator.selection import A, q
+
     selectors = (f"('profile' in {A} && {A}.profile == {q(profile)})",
                  f"('productName' in {A} && {A}.productName.replace(' ', '-') == {q(parent)})")
     plan.requests = [dataclasses.replace(r, device_class="mig.nvidia.com", selectors=r.selectors + selectors)
