@@ -10,7 +10,6 @@ migrated; ``default`` also matches objects without one), and defaults for the co
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +63,16 @@ def load_config(start: Path | None = None) -> Config:
             return _from(data, str(yml))
         py = d / "pyproject.toml"
         if py.is_file():
+            raw = py.read_text(encoding="utf-8")
+            if "dra-migrate]" not in raw:  # cheap: no table of ours, no TOML parse on every commit
+                if (d / ".git").exists():
+                    break
+                continue
+            import tomllib
+
             try:
-                tool = tomllib.loads(py.read_text(encoding="utf-8")).get("tool", {})
-            except tomllib.TOMLDecodeError as exc:
+                tool = tomllib.loads(raw).get("tool", {})
+            except tomllib.TOMLDecodeError as exc:  # noqa: F821 - imported just above
                 raise MigratorError(f"{py}: {exc}") from None
             if "dra-migrate" in tool:
                 return _from(dict(tool["dra-migrate"]), str(py))
