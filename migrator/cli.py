@@ -81,6 +81,26 @@ def _mode(kube_version: str, placement: str, convert_unknown: bool, keep_node_la
                 gitops=gitops, namespaces=tuple(_config().namespaces))
 
 
+def _read_inputs(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(path, text) of every input (``-`` is stdin) and one-line errors for the unreadable ones."""
+    from migrator.errors import InvalidInput
+    from migrator.sources import discover, read
+
+    files: list[tuple[str, str]] = []
+    errors: list[str] = []
+    for item in discover(paths, _config().selected):
+        if isinstance(item, InvalidInput):
+            errors.append(str(item))
+        elif not isinstance(item, str):
+            sys.stderr.write(f"{item.path}: symlink outside the given directory, not followed\n")
+        else:
+            try:
+                files.append((item, read(item, _stdin([item]) if item == "-" else None).text))
+            except InvalidInput as exc:
+                errors.append(str(exc))
+    return files, errors
+
+
 def _stdin(paths: list[str]) -> bytes | None:
     return sys.stdin.buffer.read() if "-" in paths else None
 
@@ -197,25 +217,17 @@ def verify(
     from migrator.cluster import load_snapshot
     from migrator.equivalence import Prover, prove_text
     from migrator.errors import InvalidInput
-    from migrator.sources import discover, read
 
     if format not in ("text", "json"):
         raise MigratorError(f"--format {format!r}: expected text or json")
     mode = _mode(kube_version, "inline", False, keep_node_labels, sharing)
     snap = load_snapshot(cluster)
     prover = Prover(snap, extended_resource_toleration)
-    results, errors = [], []
-    for item in discover(list(paths), _config().selected):
-        if isinstance(item, InvalidInput):
-            errors.append(str(item))
-            continue
-        if not isinstance(item, str):
-            sys.stderr.write(f"{item.path}: symlink outside the given directory, not followed\n")
-            continue
+    results = []
+    files, errors = _read_inputs(list(paths))
+    for item, text in files:
         try:
-            src = read(item, _stdin([item]) if item == "-" else None)
-            for o in prove_text(src.text, item, snap, mode, prover):
-                results.append((item, o))
+            results += [(item, o) for o in prove_text(text, item, snap, mode, prover)]
         except InvalidInput as exc:
             errors.append(str(exc))
     if format == "json":
@@ -387,25 +399,12 @@ def preview(
     """
     import json
 
-    from migrator.errors import InvalidInput
     from migrator.preview import build_preview, to_json, to_markdown
-    from migrator.sources import discover, read
 
     if format not in ("markdown", "json"):
         raise MigratorError(f"--format {format!r}: expected markdown or json")
     mode = _mode(kube_version, "inline", False, keep_node_labels, None)
-    files, errors = [], []
-    for item in discover(list(paths), _config().selected):
-        if isinstance(item, InvalidInput):
-            errors.append(str(item))
-            continue
-        if not isinstance(item, str):
-            sys.stderr.write(f"{item.path}: symlink outside the given directory, not followed\n")
-            continue
-        try:
-            files.append((item, read(item, _stdin([item]) if item == "-" else None).text))
-        except InvalidInput as exc:
-            errors.append(str(exc))
+    files, errors = _read_inputs(list(paths))
     result = build_preview(files, mode)
     result.errors = errors + result.errors
     if cluster:
@@ -449,10 +448,8 @@ def plan(
     """
     import json
 
-    from migrator.errors import InvalidInput
     from migrator.plan.build import build_plan
     from migrator.plan.output import to_json, to_markdown, to_text
-    from migrator.sources import discover, read
 
     if format not in ("text", "markdown", "json"):
         raise MigratorError(f"--format {format!r}: expected text, markdown or json")
@@ -469,18 +466,7 @@ def plan(
         from migrator.live import snapshot_from_context
 
         snap = snapshot_from_context(context or "")
-    texts, errors = [], []
-    for item in discover(list(paths), _config().selected):
-        if isinstance(item, InvalidInput):
-            errors.append(str(item))
-            continue
-        if not isinstance(item, str):
-            sys.stderr.write(f"{item.path}: symlink outside the given directory, not followed\n")
-            continue
-        try:
-            texts.append((item, read(item, _stdin([item]) if item == "-" else None).text))
-        except InvalidInput as exc:
-            errors.append(str(exc))
+    texts, errors = _read_inputs(list(paths))
     result = build_plan(texts, snap, mode, explain)
     if gitops:
         from migrator.plan.gitops import gitops_notes

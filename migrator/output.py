@@ -88,8 +88,6 @@ def sarif_report(report: Report) -> str:
                             "message": {"text": f"{f.workload}: {f.message}" if f.workload else f.message},
                             "locations": [_location(f.path, f.line)],
                             "properties": {"status": f.status.value, "podSpec": f.where}})
-    rules.append({"id": "GPU900", "name": "not-processed", "shortDescription": {"text":
-                  "An input or a layout that could not be processed safely"}})
     rules.append({"id": "GPU000", "name": "converted", "shortDescription": {"text":
                   "A pod template converted to DRA claims"}})
     sarif = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",

@@ -78,7 +78,6 @@ def all_objects(text: str) -> list[dict[str, Any]]:
 def generated_problems(text: str, extra: list[dict[str, Any]] | None = None,
                        before: str | None = None) -> list[str]:
     """Schema + apiserver rules for every claim object we wrote or changed, and claim wiring of core pods."""
-    import json
 
     untouched = {repr(o) for o in all_objects(before)} if before else set()
     objs = [o for o in all_objects(text) + list(extra or [])

@@ -13,7 +13,7 @@ from migrator.errors import InvalidInput
 from migrator.mode import Mode
 from migrator.model import Status
 from migrator.runner import process_one
-from semantics import GPU, container_asks, holdings_changed, pods
+from semantics import container_asks, holdings_changed, pods
 
 
 def corpus_files(root: Path) -> list[Path]:

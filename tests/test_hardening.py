@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from hypothesis import strategies as st
 
 from migrator.cli import main
 from migrator.engine import migrate_text
-from migrator.errors import InvalidInput
 from migrator.mode import Mode
 from migrator.runner import _write, process_one
 

@@ -32,6 +32,7 @@ from migrator.transforms import (
     gpu108_served_by_dra,
     gpu109_opt_out,
     gpu110_python_codemod,
+    gpu900_not_processed,
 )
 
 REGISTRY: tuple[ModuleType, ...] = (
@@ -60,7 +61,7 @@ REGISTRY: tuple[ModuleType, ...] = (
 OBJECT_RULES: tuple[ModuleType, ...] = (gpu107_outside_pod_spec, gpu012_dra_api_upgrade)
 
 #: Documented here, applied by ``dra-migrate codemod`` (Python, not YAML).
-DOC_ONLY: tuple[ModuleType, ...] = (gpu110_python_codemod,)
+DOC_ONLY: tuple[ModuleType, ...] = (gpu110_python_codemod, gpu900_not_processed)
 
 BY_CODE: dict[str, ModuleType] = {}
 for _rule in REGISTRY + OBJECT_RULES + DOC_ONLY:
