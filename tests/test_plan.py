@@ -233,3 +233,131 @@ def test_cli_plan(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "simulation trace:" in out and "t=" in out
     assert main(["plan", str(wl)]) == 2
+
+
+# --- the remaining situations of rollout-model.md §8.5 that a manifest plus a snapshot can show ---
+
+
+def with_template(manifest: str, **extra: Any) -> str:
+    obj = yaml.safe_load(manifest)
+    obj["spec"]["template"]["spec"].update(extra)
+    return yaml.safe_dump(obj)
+
+
+def test_5_and_10_old_pool_and_templates_outlive_the_rollback_window() -> None:
+    """#5/#10: nothing a rollback needs (device-plugin pool, old templates) is removed before the window closes."""
+    plan = plan_for([deployment("roomy")], [CLASS, dp_node("dp-1"), dp_node("dp-9"), *dra_node("dra-1", 2),
+                                            running("roomy-5-a", "dp-1", ("ReplicaSet", "roomy-5"))])
+    assert plan.proof.ok, plan.proof.problems
+    window = next(i for i, s in enumerate(plan.steps) if s.name == "rollback-window")
+    rollout_done = max(i for i, s in enumerate(plan.steps) if s.op[0] == "wait_rollout")
+    assert rollout_done < window
+    # the idle device-plugin node is only retired after the window, and no template is ever deleted
+    assert all(i > window for i, s in enumerate(plan.steps) if s.name == "dp-9")
+    assert node_steps(plan, "dp-9")
+    assert not [s for s in plan.steps if s.action == "delete" and s.kind == "ResourceClaimTemplate"]
+
+
+def test_6_template_name_taken_by_another_spec_is_a_conflict() -> None:
+    """#6: ResourceClaimTemplate.spec is immutable, so a same-name template with another spec cannot be replaced."""
+    probe = plan_for([deployment("x")], [CLASS, *dra_node("dra-1", 2)])
+    create = next(s for s in probe.steps if s.action == "create")
+    ns, name = create.op[1].split("/")
+    stale = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate",
+             "metadata": {"name": name, "namespace": ns},
+             "spec": {"spec": {"devices": {"requests": [
+                 {"name": "c", "exactly": {"deviceClassName": "gpu.nvidia.com", "count": 2}}]}}}}
+    plan = plan_for([deployment("x")], [CLASS, *dra_node("dra-1", 2), stale])
+    assert not plan.proof.ok
+    assert any("CONFLICT" in c and name in c for c in plan.preflight)
+    assert any("immutable" in p for p in plan.proof.problems)
+    # the same spec as the API server stores it (defaults filled in) is not a conflict
+    same = yaml.safe_load(yaml.safe_dump(stale))
+    req = same["spec"]["spec"]["devices"]["requests"][0]
+    req["name"] = "c"
+    req["exactly"] = {"deviceClassName": "gpu.nvidia.com", "count": 1, "allocationMode": "ExactCount"}
+    ok = plan_for([deployment("x")], [CLASS, *dra_node("dra-1", 2), same])
+    assert ok.proof.ok, ok.proof.problems
+    assert not any("CONFLICT" in c for c in ok.preflight)
+
+
+def test_7_first_available_under_rolling_update_gets_a_rebalance_note() -> None:
+    """#7: the preferred device can still be held by a terminating pod, so new pods may take a fallback."""
+    prefer = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "preference": {"matchExpressions": [
+            {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-H100-80GB-HBM3"]}]}}]}}
+    plan = plan_for([with_template(deployment("pref"), affinity=prefer)], [CLASS, *dra_node("dra-1", 2)])
+    assert any("firstAvailable" in c for c in plan.preflight)
+    assert any("pref" in n and "fallback" in n for n in plan.notes)
+    plain = plan_for([deployment("plain")], [CLASS, *dra_node("dra-1", 2)])
+    assert not [n for n in plain.notes if "fallback" in n]
+
+
+def test_9_dra_comes_on_only_after_the_device_plugin_reports_zero() -> None:
+    """#9/#3: per node the device plugin goes off, allocatable reaches 0, and only then is DRA enabled."""
+    plan = plan_for([deployment("single")], [CLASS, dp_node("dp-1"),
+                                             running("single-1-a", "dp-1", ("ReplicaSet", "single-1"))])
+    ops = [s.op[0] for s in plan.steps if s.kind == "Node" and s.name == "dp-1"]
+    assert ops.index("dp_off") < ops.index("wait_dp_zero") < ops.index("dra_on") < ops.index("wait_slices") \
+        < ops.index("uncordon")
+
+
+def test_11_daemonset_surge_is_replaced_by_per_node_switch() -> None:
+    """#11: a GPU DaemonSet with maxSurge > 0 would need a second GPU on each node; it switches per node."""
+    ds = yaml.safe_dump({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "ml"},
+                         "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                                  "updateStrategy": {"type": "RollingUpdate",
+                                                     "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                                  "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [
+                                      {"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}})
+    plan = plan_for([ds], [CLASS, dp_node("dp-1"), running("agent-a", "dp-1", ("DaemonSet", "agent"))])
+    d = decision(plan, "agent")
+    assert d.deadlock_without_plan and d.switch_strategy == {"type": "OnDelete"}
+    restore = [s for s in plan.steps if s.detail.startswith("restore the original strategy")]
+    assert restore and restore[0].op[2]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert plan.proof.ok, plan.proof.problems
+
+
+def test_14_and_17_kueue_and_leaderworkerset_get_their_preconditions() -> None:
+    kueue = yaml.safe_load(deployment("queued"))
+    kueue["metadata"]["labels"] = {"kueue.x-k8s.io/queue-name": "gpu"}
+    lws = yaml.safe_dump({"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet",
+                          "metadata": {"name": "llm", "namespace": "ml"},
+                          "spec": {"replicas": 1, "leaderWorkerTemplate": {"size": 2, "workerTemplate": {"spec": {
+                              "containers": [{"name": "w", "image": "x",
+                                              "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}}})
+    plan = plan_for([yaml.safe_dump(kueue), lws], [CLASS, *dra_node("dra-1", 4)])
+    assert any("queued" in n and "deviceClassMappings" in n for n in plan.notes)
+    assert any("llm" in n and "lws#1018" in n for n in plan.notes)
+    assert "operator" in decision(plan, "llm").reason  # not modelled, and says so
+
+
+def test_15_driver_health_is_a_precondition() -> None:
+    plan = plan_for([deployment("x")], [CLASS, *dra_node("dra-1", 1)])
+    assert any("no driver upgrade" in c for c in plan.preflight)
+    assert plan.steps[0].action == "verify"
+
+
+def test_16_switched_pods_ask_only_for_claims() -> None:
+    """#16: a pod keeping nvidia.com/gpu next to its claims would need two managers' GPUs."""
+    plan = plan_for([deployment("x", gpus=2)], [CLASS, *dra_node("dra-1", 2)])
+    w = decision(plan, "x").workload
+    assert w.dp_need == {"nvidia.com/gpu": 2}
+    limits = w.new_pod["containers"][0].get("resources", {}).get("limits", {})
+    assert "nvidia.com/gpu" not in limits and w.new_pod["containers"][0]["resources"]["claims"]
+    assert sum(r.count for r in w.requests) == 2
+    assert plan.proof.ok
+
+
+def test_18_incomplete_pool_is_not_capacity() -> None:
+    """#18: a node whose pool has not published all its slices is not counted as DRA capacity."""
+    node, rs = dra_node("dra-1", 1)
+    rs["spec"]["pool"]["resourceSliceCount"] = 2
+    plan = plan_for([deployment("single")], [CLASS, dp_node("dp-1"), node, rs,
+                                             running("single-1-a", "dp-1", ("ReplicaSet", "single-1"))])
+    assert any("1 of 2 ResourceSlices" in c for c in plan.preflight)
+    d = decision(plan, "single")
+    assert d.deadlock_without_plan  # the free-looking GPU on dra-1 does not count
+    complete = plan_for([deployment("single")], [CLASS, dp_node("dp-1"), *dra_node("dra-1", 1),
+                                                 running("single-1-a", "dp-1", ("ReplicaSet", "single-1"))])
+    assert not decision(complete, "single").deadlock_without_plan

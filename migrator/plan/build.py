@@ -163,6 +163,17 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             if "kueue.x-k8s.io/queue-name" in (meta.get("labels") or {}):
                 notes.append(f"{key} is managed by Kueue: configure deviceClassMappings and only ExactCount "
                              "templates before the switch (rollout-model.md §5.2-8)")
+            if _uses_first_available(mine) and kind in ("Deployment", "StatefulSet") and \
+                    strategy.get("type", "RollingUpdate") == "RollingUpdate":
+                # A rolling update frees the preferred device only when the old pod is gone, so new pods
+                # may settle for a fallback alternative (rollout-model.md §8.5 #7).
+                notes.append(f"{key} states preferences (firstAvailable): during a rolling update the preferred "
+                             "device may still be held by a terminating pod, so new pods can land on a fallback; "
+                             "check ResourceClaim status.allocation after the rollout and delete pods to rebalance")
+            if kind == "LeaderWorkerSet":
+                notes.append(f"{key}: change the GPU template separately from replicas or size "
+                             "(kubernetes-sigs/lws#1018); a Kueue-managed LeaderWorkerSet needs delete and re-create "
+                             "(kubernetes-sigs/kueue#15733) (rollout-model.md §8.5 #17)")
             if w.shared_claim:
                 w.modelled = False  # one claim shared by every replica: handled as a Recreate switch
             model.workloads[key] = w
@@ -172,6 +183,10 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     missing = _missing_templates(paths, snap, results)
     preflight += [f"template {t} referenced by {who} is MISSING from the manifests and the cluster: its pods "
                   "would stay Pending (create it first)" for t, who in missing]
+    conflicts = _conflicting_templates(snap, results)
+    preflight += [f"CONFLICT: ResourceClaimTemplate {t} already exists in the cluster with a different spec; the "
+                  "spec is immutable, so applying would fail and pods would get the old request: give the new "
+                  "template a new name, retire the old one after the rollback window" for t in conflicts]
     planner = Planner(model, preflight)
     for d in decisions:
         _deadlock_without_plan(planner, d)
@@ -181,8 +196,49 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     if missing:
         plan.proof.ok = False
         plan.proof.problems += [f"I2: {who} names ResourceClaimTemplate {t}, which does not exist" for t, who in missing]
+    if conflicts:
+        plan.proof.ok = False
+        plan.proof.problems += [f"I3: ResourceClaimTemplate {t} cannot be created: one with that name and another "
+                                "spec exists (ResourceClaimTemplate.spec is immutable)" for t in conflicts]
     plan.alternative = _kep5004(snap, nodes)
     return plan
+
+
+def _uses_first_available(claims: list[dict[str, Any]]) -> bool:
+    for t in claims:
+        spec = t["spec"]["spec"] if t["kind"] == "ResourceClaimTemplate" else t["spec"]
+        if any("firstAvailable" in r for r in spec["devices"]["requests"]):
+            return True
+    return False
+
+
+#: Fields the API server fills in on a template it stored (resource.k8s.io/v1 defaulting:
+#: allocationMode ExactCount, count 1), so a stored copy is compared without them.
+_DEFAULTED = {("allocationMode", "ExactCount"), ("count", 1)}
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _normal(v) for k, v in value.items()}
+        return {k: v for k, v in out.items()
+                if v not in ({}, None, []) and not (isinstance(v, (str, int)) and (k, v) in _DEFAULTED)}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def _conflicting_templates(snap: Snapshot, results: dict[str, Any]) -> list[str]:
+    """Templates the rewrite would create under a name the cluster already uses for another spec."""
+    stored = {f"{(o.get('metadata') or {}).get('namespace') or ''}/{(o.get('metadata') or {}).get('name')}": o
+              for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
+    out: set[str] = set()
+    for _, objs in results.values():
+        for t in (o for o in objs if o.get("kind") == "ResourceClaimTemplate"):
+            meta = t.get("metadata") or {}
+            key = f"{meta.get('namespace') or ''}/{meta.get('name')}"
+            if key in stored and _normal(stored[key].get("spec")) != _normal(t.get("spec")):
+                out.add(key)
+    return sorted(out)
 
 
 def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, results: dict[str, Any]) -> list[tuple[str, str]]:
