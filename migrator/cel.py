@@ -22,6 +22,12 @@ from fractions import Fraction
 from typing import Any
 
 MAX_LENGTH = 10 * 1024  # CELSelectorExpressionMaxLength
+MAX_COST = 1_000_000  # CELSelectorExpressionMaxCost (dra-api.md §1.7)
+#: A device attribute string holds at most 64 characters (dra-api.md, ResourceSlice limits).
+_MAX_ATTR_STRING = 64
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.\[\](),]")
+_UNBOUNDED = re.compile(r"\.\s*(all|exists|exists_one|map|filter)\s*\(|\bmatches\s*\(")
 
 _SUFFIX: dict[str, Fraction] = {
     "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
@@ -146,13 +152,41 @@ def static_problems(expr: str) -> list[str]:
         program = compile_expression(expr)
     except Exception as exc:  # the engine raises ValueError (and others) on syntax errors
         return problems + [f"does not compile: {str(exc).splitlines()[0]}"]
+    problems += cost_problems(expr)
     refs = program.references() if hasattr(program, "references") else None
     if refs is not None:
         functions = set(getattr(refs, "functions", None) or (refs.get("functions", []) if isinstance(refs, dict) else []))
-        unknown = sorted(f for f in functions if f not in FUNCTIONS and f not in STANDARD and not f.startswith("_"))
+        unknown = sorted(f for f in functions if f not in FUNCTIONS and f not in STANDARD and not f.startswith(("_", "@")))
         if unknown:
             problems.append(f"unknown function(s): {', '.join(unknown)}")
     return problems
+
+
+def cost_bound(expr: str) -> int | None:
+    """A conservative upper bound of the apiserver's estimated cost, or None if not bounded here.
+
+    Without comprehension macros or regular expressions, evaluation visits each operation once, and
+    no operation costs more than a comparison of two strings (string literals are at most as long as
+    the expression, attribute strings at most 64 characters); so tokens × (1 + longest string) bounds
+    the cost. Macros iterate over collections and ``matches`` runs a regex: their cost depends on sizes
+    this tool does not model, so they are not bounded here.
+    """
+    literals = _STRING.findall(expr)
+    bare = _STRING.sub("''", expr)
+    if _UNBOUNDED.search(bare):
+        return None
+    longest = max([_MAX_ATTR_STRING] + [len(lit) for lit in literals])
+    return len(_TOKEN.findall(bare)) * (1 + longest)
+
+
+def cost_problems(expr: str) -> list[str]:
+    bound = cost_bound(expr)
+    if bound is None:
+        return ["uses a macro or regex: its estimated cost is not bounded here; check it with "
+                "kubectl apply --dry-run=server"]
+    if bound > MAX_COST:
+        return [f"cost bound {bound} exceeds the limit {MAX_COST}"]
+    return []
 
 
 def device_value(driver: str, attributes: dict[str, dict[str, Any]],

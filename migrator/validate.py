@@ -153,8 +153,8 @@ def selector_problems(obj: dict[str, Any], devices: list[dict[str, Any]] | None 
     "Never aborts": evaluated against a device that has none of the NVIDIA attributes and
     against ``devices`` (sample devices), it must return a bool: an unguarded reference to a
     missing attribute is an evaluation error, and the scheduler then aborts allocation
-    (dra-api.md §1.7). Cost: the selectors we generate have no macros or loops, so their
-    estimated cost grows with their length, which is bounded here (10 Ki).
+    (dra-api.md §1.7). Cost: ``cel.cost_bound`` bounds the estimate of loop-free selectors (ours
+    have no macros or regexes) and says so when it cannot.
     """
     from migrator.cel import Evaluator, device_value, static_problems
 

@@ -114,3 +114,22 @@ def test_snapshot_from_corpus_node_labels(tmp_path: Path, corpus: Path) -> None:
     assert len(devices) == 4  # 3g.40gb, 2g.20gb, 2 x 1g.10gb
     assert o.equal, o.lines
     assert "2 device(s) on 1 node(s)" in o.lines[0]
+
+
+def test_cel_cost_bound() -> None:
+    """Loop-free selectors within the length limit stay under the cost limit; macros are not bounded."""
+    from migrator.cel import MAX_COST, MAX_LENGTH, cost_bound, static_problems
+
+    term = "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA H100 80GB HBM3'"
+    longest = " || ".join([term] * (MAX_LENGTH // (len(term) + 4)))
+    assert len(longest) <= MAX_LENGTH
+    bound = cost_bound(longest)
+    assert bound is not None and 0 < bound <= MAX_COST
+    assert cost_bound(term) < bound  # grows with the expression
+    assert static_problems(longest) == []
+    macro = "device.attributes['gpu.nvidia.com'].exists(k, k == 'productName')"
+    assert cost_bound(macro) is None
+    assert any("not bounded" in p for p in static_problems(macro))
+    assert cost_bound("device.attributes['gpu.nvidia.com'].productName.matches('^H1')") is None
+    # a macro name inside a string literal is just text
+    assert cost_bound("device.driver == '.exists(x'") is not None
