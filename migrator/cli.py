@@ -444,7 +444,8 @@ def plan(
     """Plan the switch: template, node cut-over and workload order that cannot deadlock, proven by simulation.
 
     PATH holds today's (device-plugin) manifests; the rewrite is computed here. Exit 0 when the
-    proof holds, 1 when it does not, 2 on bad input.
+    proof holds, 1 when it does not or a workload is blocked (the cluster cannot run it on DRA
+    devices in any order), 2 on bad input.
     """
     import json
 
@@ -480,7 +481,8 @@ def plan(
         sys.stdout.write(to_text(result, explain))
     for e in errors:
         sys.stderr.write(e + "\n")
-    raise typer.Exit(2 if errors else 0 if result.proof and result.proof.ok else 1)
+    ok = result.proof is not None and result.proof.ok and not any(d.blocked for d in result.decisions)
+    raise typer.Exit(2 if errors else 0 if ok else 1)
 
 
 @rules_app.command("list")

@@ -361,3 +361,27 @@ def test_18_incomplete_pool_is_not_capacity() -> None:
     complete = plan_for([deployment("single")], [CLASS, dp_node("dp-1"), *dra_node("dra-1", 1),
                                                  running("single-1-a", "dp-1", ("ReplicaSet", "single-1"))])
     assert not decision(complete, "single").deadlock_without_plan
+
+
+def test_workload_the_cluster_cannot_hold_is_blocked_not_switched(tmp_path: Path, capsys) -> None:
+    """Three replicas, one matching GPU in the whole cluster: no order completes, so none is tried."""
+    objs = [CLASS, *dra_node("dra-1", 1), dp_node("cpu-only", 0)]
+    plan = plan_for([deployment("big", 3), deployment("small")], objs)
+    big, small = decision(plan, "big"), decision(plan, "small")
+    assert big.blocked and big.switch_strategy is None and "at most 1 of 3" in big.reason
+    assert not small.blocked
+    assert not [s for s in plan.steps if s.action == "update" and s.name == "big"]
+    assert [s for s in plan.steps if s.action == "update" and s.name == "small"]
+    assert plan.proof.ok, plan.proof.problems  # the proof is about what the plan does
+    assert {w["name"]: w["blocked"] for w in to_json(plan)["workloads"]} == {"big": True, "small": False}
+    assert "**Blocked (not switched by this plan):** Deployment ml/big" in to_markdown(plan)
+    # the CLI says so with exit code 1
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(yaml.safe_dump_all(objs))
+    wl = tmp_path / "wl.yaml"
+    wl.write_text(deployment("big", 3))
+    assert main(["plan", str(wl), "--cluster", str(snap)]) == 1
+    assert "blocked (not switched): Deployment ml/big" in capsys.readouterr().out
+    # with room for all three it is planned normally
+    roomy = plan_for([deployment("big", 3)], [CLASS, *dra_node("dra-1", 3)])
+    assert not decision(roomy, "big").blocked and roomy.proof.ok

@@ -282,7 +282,25 @@ class Model:
     def fit_new(self, w: Workload, node: PNode, used: set[DevKey] | None = None) -> list[DevKey] | None:
         if not node.dra_on or node.cordoned:
             return None
-        used = node.devs_used if used is None else used
+        return self._fit(w, node, node.devs_used if used is None else used)
+
+    def most_new(self, w: Workload, want: int) -> int:
+        """An upper bound of the new pods of ``w`` the cluster can ever hold (stops at ``want``): every
+        node on DRA or able to be cut over, every device free, no other workload."""
+        fitted = 0
+        for node in self.nodes.values():
+            used: set[DevKey] = set()
+            while fitted < want:
+                got = self._fit(w, node, used)
+                if got is None:
+                    break
+                used.update(got)
+                fitted += 1
+            if fitted >= want:
+                break
+        return fitted
+
+    def _fit(self, w: Workload, node: PNode, used: set[DevKey]) -> list[DevKey] | None:
         if len(used) >= len(node.devices) or not self.eligible(w, node):
             return None
         taken: list[DevKey] = []

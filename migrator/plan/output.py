@@ -15,7 +15,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
             "kind": d.workload.kind, "namespace": d.workload.namespace, "name": d.workload.name,
             "deadlock_without_plan": d.deadlock_without_plan, "switch_strategy": d.switch_strategy,
             "reason": d.reason, "capacity_lost": d.capacity_lost, "file": d.workload.file,
-            "pod_template": d.workload.key,
+            "pod_template": d.workload.key, "blocked": d.blocked,
         } for d in plan.decisions],
         "steps": [{
             "wave": s.wave, "action": s.action, "kind": s.kind, **({"namespace": s.namespace} if s.namespace else {}),
@@ -33,7 +33,7 @@ def to_text(plan: Plan, explain: bool = False) -> str:
     out: list[str] = []
     for d in plan.decisions:
         w = d.workload
-        flag = "DEADLOCK without plan" if d.deadlock_without_plan else "safe as is"
+        flag = "BLOCKED" if d.blocked else "DEADLOCK without plan" if d.deadlock_without_plan else "safe as is"
         strat = f"; during the switch: {json.dumps(d.switch_strategy)}" if d.switch_strategy else ""
         out.append(f"{w.key}: {flag}{strat} ({d.reason}); capacity lost: {d.capacity_lost}")
     out.append("")
@@ -43,9 +43,13 @@ def to_text(plan: Plan, explain: bool = False) -> str:
         out.append(f"wave {s.wave:>2}  {s.action:<8} {s.kind} {ns}{s.name}: {s.detail}{lost}")
     out.append("")
     if plan.proof:
-        out.append("proof: " + ("holds: every workload completes, no node is served by both managers, every "
+        switched = "every workload it switches" if any(d.blocked for d in plan.decisions) else "every workload"
+        out.append("proof: " + (f"holds: {switched} completes, no node is served by both managers, every "
                                 "template exists before pods need it" if plan.proof.ok else
                                 "FAILS: " + "; ".join(plan.proof.problems)))
+        blocked = [d.workload.key for d in plan.decisions if d.blocked]
+        if blocked:
+            out.append(f"blocked (not switched): {', '.join(blocked)}")
         if explain:
             out += ["", "simulation trace:"] + plan.proof.trace
     return "\n".join(out) + "\n"
@@ -58,12 +62,18 @@ def to_markdown(plan: Plan) -> str:
                                     "ever served by both the device plugin and the DRA driver, and every template "
                                     "exists before anything can create pods from it." if plan.proof.ok else
                                     "**does not hold**: " + "; ".join(plan.proof.problems)))
+        blocked = [d.workload.key for d in plan.decisions if d.blocked]
+        if blocked:
+            out.append("")
+            out.append(f"**Blocked (not switched by this plan):** {', '.join(blocked)}: the cluster cannot run them "
+                       "on DRA devices whatever the order.")
         out.append("")
     out += ["## Workloads", "", "| workload | stalls without this plan | strategy during the switch | replicas lost | why |",
             "|---|---|---|---|---|"]
     for d in plan.decisions:
         strat = f"`{json.dumps(d.switch_strategy)}`" if d.switch_strategy else "own (unchanged)"
-        out.append(f"| {d.workload.key} | {'**yes**' if d.deadlock_without_plan else 'no'} | {strat} | "
+        stalls = "**blocked**" if d.blocked else "**yes**" if d.deadlock_without_plan else "no"
+        out.append(f"| {d.workload.key} | {stalls} | {strat} | "
                    f"{d.capacity_lost} | {d.reason} |")
     out += ["", "## Wave 1: preflight", ""] + [
         f"- [ ] {'**blocker:** ' if ('MISSING' in c or 'HAZARD' in c) else ''}{c}" for c in plan.preflight]

@@ -54,6 +54,7 @@ class WorkloadDecision:
     reason: str
     capacity_lost: int = 0
     completed: bool = False
+    blocked: bool = False  #: cannot complete on this cluster whatever the order: not switched
 
 
 @dataclass
@@ -418,6 +419,16 @@ class Planner:
             return
         wave = self.next_wave()
         ok, _, _ = self.own_strategy_completes(self.m, w)
+        if not ok and w.kind in ("Deployment", "StatefulSet"):
+            most = self.m.most_new(self.m.workloads[w.key], w.replicas)
+            if most < w.replicas:
+                # No order helps: switching would only take replicas down (rollout-model.md §8.5 #2).
+                d.blocked, d.deadlock_without_plan, d.switch_strategy = True, True, None
+                d.reason = (f"at most {most} of {w.replicas} new pod(s) can get matching DRA devices even "
+                            "with every device-plugin node cut over and nothing else running; add matching GPUs or "
+                            "lower replicas first. Not switched")
+                self.emit([_step(wave, "verify", w.kind, w.name, w.namespace, f"BLOCKED: {d.reason}", ("note",))])
+                return
         while not ok:
             node = self.cutover_candidate(w, allow_own=False)
             if node is None:
@@ -520,7 +531,7 @@ def prove(initial: Model, steps: list[Step], decisions: list[WorkloadDecision], 
             worst[k] = max(worst.get(k, 0), v)
     for d in decisions:
         w = model.workloads[d.workload.key]
-        if w.modelled and not model.complete(w):
+        if w.modelled and not d.blocked and not model.complete(w):
             problems.append(f"{w.key} does not complete")
         d.capacity_lost = worst.get(w.key, 0)
     for h in model.hazard_log:
