@@ -287,9 +287,15 @@ class Model:
     def most_new(self, w: Workload, want: int) -> int:
         """An upper bound of the new pods of ``w`` the cluster can ever hold (stops at ``want``): every
         node on DRA or able to be cut over, every device free, no other workload."""
+        return self._pack(w, self.nodes.values(), want, fresh=True)
+
+    def _pack(self, w: Workload, nodes: Any, want: int, fresh: bool) -> int:
+        """New pods of ``w`` placed greedily on ``nodes`` (their free devices, or all if ``fresh``)."""
         fitted = 0
-        for node in self.nodes.values():
-            used: set[DevKey] = set()
+        for node in nodes:
+            if not fresh and len(node.devs_used) >= len(node.devices):
+                continue
+            used: set[DevKey] = set() if fresh else set(node.devs_used)
             while fitted < want:
                 got = self._fit(w, node, used)
                 if got is None:
@@ -339,21 +345,8 @@ class Model:
 
     def new_capacity(self, w: Workload, want: int) -> int:
         """How many new pods of ``w`` fit on DRA nodes now (stops counting at ``want``)."""
-        fitted = 0
-        for name in self.dra_names:
-            node = self.nodes[name]
-            if len(node.devs_used) >= len(node.devices) or node.cordoned or not self.eligible(w, node):
-                continue
-            used = set(node.devs_used)
-            while fitted < want:
-                got = self.fit_new(w, node, used)
-                if got is None:
-                    break
-                used.update(got)
-                fitted += 1
-            if fitted >= want:
-                break
-        return fitted
+        return self._pack(w, (n for n in map(self.nodes.__getitem__, self.dra_names) if not n.cordoned),
+                          want, fresh=False)
 
     # ---- one tick ----------------------------------------------------------------------------
 
