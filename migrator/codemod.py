@@ -164,9 +164,12 @@ def run_codemod(source: str, path: str) -> CodemodResult:
                 nodes.append(el.key)
         return found, nodes
 
-    def pod_requests(containers: list[tuple[str, list[tuple[str, int]]]]) -> list[DeviceRequest]:
+    def pod_requests(containers: list[tuple[str, list[tuple[str, int]]]]) -> tuple[list[DeviceRequest], list[list[str]]]:
+        """The pod's requests, and per container the names of its own (never another's)."""
         reqs: list[DeviceRequest] = []
+        own: list[list[str]] = []
         for cname, asks in containers:
+            own.append([])
             for res, n in asks:
                 if n <= 0:
                     continue
@@ -177,7 +180,8 @@ def run_codemod(source: str, path: str) -> CodemodResult:
                 while name in {r.name for r in reqs}:
                     name, i = f"{base}-{i}", i + 1
                 reqs.append(DeviceRequest(name, dev[0], n, dev[1], res))
-        return reqs
+                own[-1].append(name)
+        return reqs, own
 
     def template_for(owner: str, reqs: list[DeviceRequest]) -> dict[str, Any]:
         spec = {"spec": {"devices": {"requests": device_requests(reqs, "resource.k8s.io/v1")}}}
@@ -220,7 +224,7 @@ def run_codemod(source: str, path: str) -> CodemodResult:
                 continue
             cname = _str(_kw(ctr, "name")) or f"c{len(containers)}"
             containers.append((cname, sorted(asks.items())))
-            req_calls.append((res, cname, sorted(asks.items())))
+            req_calls.append(res)
             handled_strings.update(id(k) for k in limits[1] + requests[1])
         if not containers:
             continue
@@ -229,7 +233,7 @@ def run_codemod(source: str, path: str) -> CodemodResult:
             report(call, Status.MANUAL, "V1PodSpec whose init containers ask for GPUs: not converted "
                    "(use `dra-migrate rewrite` on the rendered manifest, which shares devices correctly)")
             continue
-        reqs = pod_requests(containers)
+        reqs, own = pod_requests(containers)
         tol = _kw(call, "tolerations")
         rc = _kw(call, "resource_claims")
         if not ok or (tol is not None and not isinstance(tol, cst.List)) or (rc is not None and not isinstance(rc, cst.List)):
@@ -237,13 +241,13 @@ def run_codemod(source: str, path: str) -> CodemodResult:
                    "resource_claims are not literals; not converted")
             continue
         if not reqs:
-            for res, _, _ in req_calls:
+            for res in req_calls:
                 edits_req[id(res)] = ([], "")
             continue
         t = template_for(_str(_kw(call, "hostname")) or containers[0][0], reqs)
-        for res, cname, asks in req_calls:
-            mine = [r for r in reqs if r.name.startswith(dns_label(cname))]
-            edits_req[id(res)] = (mine, prefix)
+        by_name = {r.name: r for r in reqs}
+        for res, names in zip(req_calls, own):
+            edits_req[id(res)] = ([by_name[n] for n in names], prefix)
         edits_pod[id(call)] = (prefix, t["metadata"]["name"], sorted({r.resource for r in reqs}))
         result.findings.append(Finding("GPU000", Status.CONVERTED, f"V1PodSpec converted to ResourceClaimTemplate "
                                        f"{t['metadata']['name']}", path, line(call)))
@@ -269,7 +273,7 @@ def run_codemod(source: str, path: str) -> CodemodResult:
             if asks:
                 cname = _str(_dict_get(ctr, "name")) or f"c{len(containers)}"
                 containers.append((cname, sorted(asks.items())))
-                ctr_dicts.append((res, cname))
+                ctr_dicts.append(res)
                 handled_strings.update(id(k) for k in limits[1] + requests[1])
         if not containers:
             continue
@@ -284,14 +288,14 @@ def run_codemod(source: str, path: str) -> CodemodResult:
             report(d, Status.MANUAL, "pod spec dict with GPU containers: a count, the tolerations or the "
                    "resourceClaims are not literals; not converted")
             continue
-        reqs = pod_requests(containers)
+        reqs, own = pod_requests(containers)
         if reqs:
             t = template_for(containers[0][0], reqs)
             dict_edits[id(d)] = ("pod", t["metadata"]["name"], sorted({r.resource for r in reqs}))
             result.findings.append(Finding("GPU000", Status.CONVERTED, f"pod spec dict converted to "
                                            f"ResourceClaimTemplate {t['metadata']['name']}", path, line(d)))
-        for res, cname in ctr_dicts:
-            dict_edits[id(res)] = ("resources", [r.name for r in reqs if r.name.startswith(dns_label(cname))])
+        for res, names in zip(ctr_dicts, own):
+            dict_edits[id(res)] = ("resources", names)
 
     for s in strings:
         if id(s) not in handled_strings:
