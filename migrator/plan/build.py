@@ -138,12 +138,14 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             refs = [c.get("resourceClaimTemplateName") or c.get("resourceClaimName") for c in new_pod.get("resourceClaims") or []]
             mine = [claims[r] for r in refs if r in claims]
             requests = [r for t in mine for r in _requests(t, snap)]
+            prefers = False
             for t in mine:
                 spec = t["spec"]["spec"] if t["kind"] == "ResourceClaimTemplate" else t["spec"]
                 for req in spec["devices"]["requests"]:
-                    uses_first_available |= "firstAvailable" in req
+                    prefers |= "firstAvailable" in req
                     for a in req.get("firstAvailable") or [req.get("exactly", req)]:
                         classes_used.add(a["deviceClassName"])
+            uses_first_available |= prefers
             ns = meta.get("namespace")
             key = f.workload if f.where in ("/spec/template/spec", "/spec") else f"{f.workload} {f.where}"
             spec = obj_b.get("spec") or {}
@@ -155,15 +157,14 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                          replicas=int(spec.get("replicas", 1) or 0) if kind != "DaemonSet" else 0,
                          strategy=strategy, old_pod=old_pod, new_pod=new_pod,
                          dp_need={r: n for r, n in _need(old_pod).items() if GPU_RESOURCE.match(r)},
-                         requests=requests, templates=[f"{t['metadata'].get('namespace') or ''}/{t['metadata']['name']}"
-                                                       for t in mine if t["kind"] == "ResourceClaimTemplate"],
+                         requests=requests, templates=[_ref(t) for t in mine if t["kind"] == "ResourceClaimTemplate"],
                          file=path, pdb=pdb, modelled=modelled,
                          shared_claim=any(t["kind"] == "ResourceClaim" for t in mine))
             w.strategy_now = dict(strategy)
             if "kueue.x-k8s.io/queue-name" in (meta.get("labels") or {}):
                 notes.append(f"{key} is managed by Kueue: configure deviceClassMappings and only ExactCount "
                              "templates before the switch (rollout-model.md §5.2-8)")
-            if _uses_first_available(mine) and kind in ("Deployment", "StatefulSet") and \
+            if prefers and kind in ("Deployment", "StatefulSet") and \
                     strategy.get("type", "RollingUpdate") == "RollingUpdate":
                 # A rolling update frees the preferred device only when the old pod is gone, so new pods
                 # may settle for a fallback alternative (rollout-model.md §8.5 #7).
@@ -204,14 +205,6 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     return plan
 
 
-def _uses_first_available(claims: list[dict[str, Any]]) -> bool:
-    for t in claims:
-        spec = t["spec"]["spec"] if t["kind"] == "ResourceClaimTemplate" else t["spec"]
-        if any("firstAvailable" in r for r in spec["devices"]["requests"]):
-            return True
-    return False
-
-
 #: Fields the API server fills in on a template it stored (resource.k8s.io/v1 defaulting:
 #: allocationMode ExactCount, count 1), so a stored copy is compared without them.
 _DEFAULTED = {("allocationMode", "ExactCount"), ("count", 1)}
@@ -229,28 +222,31 @@ def _normal(value: Any) -> Any:
 
 def _conflicting_templates(snap: Snapshot, results: dict[str, Any]) -> list[str]:
     """Templates the rewrite would create under a name the cluster already uses for another spec."""
-    stored = {f"{(o.get('metadata') or {}).get('namespace') or ''}/{(o.get('metadata') or {}).get('name')}": o
-              for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
+    stored = {_ref(o): o for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
     out: set[str] = set()
     for _, objs in results.values():
         for t in (o for o in objs if o.get("kind") == "ResourceClaimTemplate"):
-            meta = t.get("metadata") or {}
-            key = f"{meta.get('namespace') or ''}/{meta.get('name')}"
+            key = _ref(t)
             if key in stored and _normal(stored[key].get("spec")) != _normal(t.get("spec")):
                 out.add(key)
     return sorted(out)
 
 
+def _ref(obj: dict[str, Any]) -> str:
+    """``namespace/name`` of an object (empty namespace when it has none)."""
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name')}"
+
+
 def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, results: dict[str, Any]) -> list[tuple[str, str]]:
     """ResourceClaimTemplates named by pod specs (after the rewrite) that exist nowhere."""
-    have = {f"{(o.get('metadata') or {}).get('namespace') or ''}/{(o.get('metadata') or {}).get('name')}"
-            for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
+    have = {_ref(o) for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
     refs: list[tuple[str, str]] = []
     for path, _ in paths:
         objs = results[path][1]
         for o in objs:
             if o.get("kind") == "ResourceClaimTemplate":
-                have.add(f"{(o.get('metadata') or {}).get('namespace') or ''}/{o['metadata']['name']}")
+                have.add(_ref(o))
         for o in objs:
             ns = (o.get("metadata") or {}).get("namespace") or ""
             stack: list[Any] = [o]
@@ -397,6 +393,15 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
         return
     ok, lost, _ = planner.own_strategy_completes(planner.initial, w)
     d.deadlock_without_plan = not ok
+    if not ok and w.kind in ("Deployment", "StatefulSet"):
+        most = planner.initial.most_new(w, w.replicas)
+        if most < w.replicas:
+            # No order helps: switching would only take replicas down (rollout-model.md §8.5 #2).
+            d.blocked = True
+            d.reason = (f"at most {most} of {w.replicas} new pod(s) can get matching DRA devices even with every "
+                        "device-plugin node cut over and nothing else running; add matching GPUs or lower "
+                        "replicas first. Not switched")
+            return
     if ok:
         d.reason = "its own strategy completes on this cluster: DRA capacity for every new pod is free"
         if lost:

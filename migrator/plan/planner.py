@@ -418,17 +418,10 @@ class Planner:
             d.completed = True
             return
         wave = self.next_wave()
+        if d.blocked:
+            self.emit([_step(wave, "verify", w.kind, w.name, w.namespace, f"BLOCKED: {d.reason}", ("note",))])
+            return
         ok, _, _ = self.own_strategy_completes(self.m, w)
-        if not ok and w.kind in ("Deployment", "StatefulSet"):
-            most = self.m.most_new(self.m.workloads[w.key], w.replicas)
-            if most < w.replicas:
-                # No order helps: switching would only take replicas down (rollout-model.md §8.5 #2).
-                d.blocked, d.deadlock_without_plan, d.switch_strategy = True, True, None
-                d.reason = (f"at most {most} of {w.replicas} new pod(s) can get matching DRA devices even "
-                            "with every device-plugin node cut over and nothing else running; add matching GPUs or "
-                            "lower replicas first. Not switched")
-                self.emit([_step(wave, "verify", w.kind, w.name, w.namespace, f"BLOCKED: {d.reason}", ("note",))])
-                return
         while not ok:
             node = self.cutover_candidate(w, allow_own=False)
             if node is None:
