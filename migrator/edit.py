@@ -424,9 +424,10 @@ class Patch:
         the splicer refuses without re-rendering the whole file for every pod."""
         out: list[Splice] = []
         flow_roots: dict[int, Node] = {}
-        for nid, ops in self._ops.items():
-            if only is not None and nid not in only:
-                continue
+        # one transaction's ids, not every op of the file: the per-pod check stays O(its edits)
+        items = (self._ops.items() if only is None
+                 else [(nid, self._ops[nid]) for nid in only if nid in self._ops])
+        for nid, ops in items:
             node = self._nodes[nid]
             root = self._flow_root(node)
             if root is not None:

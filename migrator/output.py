@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any
 
@@ -14,7 +13,9 @@ def unified_diff(before: str, after: str, path: str) -> str:
     a = before.splitlines(keepends=True)
     b = after.splitlines(keepends=True)
     name = path.lstrip("/")
-    lines = list(difflib.unified_diff(a, b, f"a/{name}", f"b/{name}"))
+    from migrator.linediff import unified
+
+    lines = list(unified(a, b, f"a/{name}", f"b/{name}"))
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
 
