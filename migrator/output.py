@@ -129,12 +129,12 @@ def github_command(level: str, message: str, file: str = "", line: int | None = 
     The runner splits the properties on ',' and each on its first '=' dropping empty pieces, and
     trims the whole properties string (TryParseV2), so a file name that starts with '=' or with or
     ends in white space (no escape exists for either) would be misread: such a file goes into the
-    message instead.
+    message instead, and such a title is left out.
     """
     props: list[str] = []
-    if title:
+    if _representable(title):
         props.append(f"title={github_escape_property(title)}")
-    if file and not file.startswith("=") and file.strip() == file:
+    if _representable(file):
         props.append(f"file={github_escape_property(file)}")
         if line:
             props.append(f"line={line}")
@@ -142,6 +142,10 @@ def github_command(level: str, message: str, file: str = "", line: int | None = 
         message = f"{file}:{line}: {message}" if line else f"{file}: {message}"
     head = f"::{level} {','.join(props)}" if props else f"::{level}"
     return f"{head}::{github_escape_data(message)}"
+
+
+def _representable(value: str) -> bool:
+    return bool(value) and not value.startswith("=") and value.strip() == value
 
 
 def github_annotations(report: Report, failing: frozenset[Status] = frozenset()) -> str:
