@@ -364,3 +364,15 @@ def test_github_annotations_of_hostile_names(kind: str, name: str, namespace: st
     command, props, data = runner_parse(out[:-1])
     assert command == "error" and props["title"] == "GPU103 (sharing)"
     assert data == f"manual: {f.workload}: {message}" or data.endswith(f"manual: {f.workload}: {message}")
+
+
+def test_sarif_results_carry_the_object(gate_tree: Path) -> None:
+    code, out, _ = run_cli(["scan", "--format", "sarif", *(str(gate_tree / f"{s}.yaml") for s in sorted(FILES))])
+    assert code == 1
+    run = json.loads(out)["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    assert set(rules) == set(BY_CODE) and all(r["help"]["text"] for r in rules.values())
+    props = {r["ruleId"]: r["properties"] for r in run["results"]}
+    assert props["GPU103"] == {"status": "manual", "podSpec": "/spec", "apiVersion": "v1", "kind": "Pod",
+                               "name": "manual", "namespace": None, "container": "c"}
+    assert props["GPU107"]["kind"] == "NodePool" and "container" not in props["GPU107"]
