@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from typing import Any
 
@@ -40,6 +41,7 @@ def text_listing(report: Report, verbose: bool = True) -> str:
 JSON_SCHEMA_VERSION = 2
 
 
+@functools.cache
 def _rule_names() -> dict[str, str]:
     from migrator.transforms import BY_CODE
 

@@ -376,3 +376,15 @@ def test_sarif_results_carry_the_object(gate_tree: Path) -> None:
     assert props["GPU103"] == {"status": "manual", "podSpec": "/spec", "apiVersion": "v1", "kind": "Pod",
                                "name": "manual", "namespace": None, "container": "c"}
     assert props["GPU107"]["kind"] == "NodePool" and "container" not in props["GPU107"]
+
+
+@pytest.mark.parametrize("given,want", [("./a/x.yaml", "a/x.yaml"), ("././x.yaml", "x.yaml"),
+                                        ("../x.yaml", "../x.yaml"), (".hidden/x.yaml", ".hidden/x.yaml"),
+                                        ("a/./x.yaml", "a/./x.yaml"), ("-", ""), ("<stdin>", ""),
+                                        ("/nowhere/x.yaml", "/nowhere/x.yaml")])
+def test_artifact_paths(given: str, want: str, monkeypatch, tmp_path: Path) -> None:
+    from migrator.output import artifact_path
+
+    monkeypatch.chdir(tmp_path)
+    assert artifact_path(given) == want
+    assert artifact_path(str(tmp_path / "d" / "x.yaml")) == "d/x.yaml"
