@@ -197,7 +197,7 @@ def test_default_gate_fails_on_manual_only(gate_tree: Path) -> None:
 
 # ---- --statistics ------------------------------------------------------------------------------
 
-def test_statistics_count_every_code(tmp_path: Path) -> None:
+def test_statistics_count_every_code() -> None:
     code, out, _ = run_cli(["scan", "-q", "--format", "json", "--exit-zero", str(CASES)])
     assert code == 0
     findings = [f for file in json.loads(out)["files"] for f in file["findings"]]
