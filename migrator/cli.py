@@ -166,7 +166,19 @@ def rewrite(
 @app.command()
 def scan(
     paths: List[str] = PATHS,
-    format: str = typer.Option("text", "--format", help="text, json or sarif (SARIF 2.1.0)"),
+    format: str = typer.Option("text", "--format", help="text, json, sarif (SARIF 2.1.0) or github "
+                               "(workflow-command annotations)."),
+    fail_on: str = typer.Option("manual", "--fail-on", help="Exit 1 when a selected finding is at least: "
+                                "manual (needs manual action), skipped (or left alone), any (any finding, "
+                                "converted pods included)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rule codes or prefixes "
+                                               "(GPU1 = GPU1xx; comma-separated or repeated; ALL)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Leave out these codes or prefixes "
+                                               "(the longer prefix wins over --select; a tie ignores)."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings fail --fail-on "
+                                   "(2 still means some input could not be processed)."),
+    statistics: bool = typer.Option(False, "--statistics", help="Print a count per rule code instead of "
+                                    "the findings (text or json)."),
     kube_version: str = KUBE_VERSION,
     convert_unknown: bool = CONVERT_UNKNOWN,
     keep_node_labels: bool = KEEP_LABELS,
@@ -174,25 +186,40 @@ def scan(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core for big batches)."),
 ) -> None:
-    """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing."""
-    from migrator.mode import WriteBack
-    from migrator.output import json_report, sarif_report, text_listing
-    from migrator.runner import run
+    """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing.
 
-    if format not in ("text", "json", "sarif"):
-        raise MigratorError(f"--format {format!r}: expected text, json or sarif")
+    Exit 0 when no selected finding fails --fail-on (default: manual), 1 when one does, 2 when some
+    input could not be processed.
+    """
+    from migrator import output
+    from migrator.mode import WriteBack
+    from migrator.report import RuleFilter, fail_statuses
+    from migrator.runner import run
+    from migrator.transforms import BY_CODE
+
+    if format not in ("text", "json", "sarif", "github"):
+        raise MigratorError(f"--format {format!r}: expected text, json, sarif or github")
+    if statistics and format not in ("text", "json"):
+        raise MigratorError(f"--statistics: expected --format text or json, not {format}")
+    failing = fail_statuses(fail_on)
+    rules = RuleFilter.parse(select, ignore, BY_CODE)
     mode = _mode(kube_version, "inline", convert_unknown, keep_node_labels, sharing)
     report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)), selected=_config().selected,
-                 progress=not quiet and sys.stderr.isatty(), jobs=jobs)
-    if format == "json":
-        sys.stdout.write(json_report(report))
+                 progress=not quiet and sys.stderr.isatty(), jobs=jobs).filtered(rules)
+    code = report.scan_code(fail_on, exit_zero)
+    if statistics:
+        sys.stdout.write(output.statistics_json(report) if format == "json" else output.statistics_text(report))
+    elif format == "json":
+        sys.stdout.write(output.json_report(report, code, fail_on))
     elif format == "sarif":
-        sys.stdout.write(sarif_report(report))
+        sys.stdout.write(output.sarif_report(report))
+    elif format == "github":
+        sys.stdout.write(output.github_annotations(report, frozenset() if exit_zero else failing))
     else:
-        sys.stdout.write(text_listing(report))
-        if not quiet:
-            sys.stderr.write(report.summary() + "\n")
-    raise typer.Exit(2 if report.failures else 0)
+        sys.stdout.write(output.text_listing(report))
+    if format == "text" and not quiet:
+        sys.stderr.write(report.summary() + report.gate_summary(fail_on, exit_zero) + "\n")
+    raise typer.Exit(code)
 
 
 @app.command()

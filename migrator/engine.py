@@ -9,6 +9,7 @@ verified (``verify.check_rendered``) before anyone may write it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +23,10 @@ from migrator.locate import K8sObject, PodSpecRef, objects, pod_specs
 from migrator.mode import Mode
 from migrator.model import DeviceRequest, Finding, Status
 from migrator.tables import Tables, is_placeholder, load_tables
-from migrator.transforms import REGISTRY, gpu012_dra_api_upgrade, gpu107_outside_pod_spec
+from migrator.transforms import REGISTRY, gpu000_converted, gpu012_dra_api_upgrade, gpu107_outside_pod_spec
 from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule
 
-CONVERTED = "GPU000"
+CONVERTED = gpu000_converted.CODE
 HELM4_FILENAME = "postrenderer.helm.sh/postrender-filename"
 
 
@@ -111,7 +112,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
             except CannotEdit as exc:
                 patch.restore(snap)
                 upgrade_findings = [Finding("GPU900", Status.MANUAL, f"not upgraded: cannot edit this layout "
-                                            f"safely ({exc})", path, obj.line, obj.label)]
+                                            f"safely ({exc})", path, obj.line, obj.ref)]
         findings.extend(upgrade_findings)
     if patch.empty:
         return TextResult(text, tuple(findings))
@@ -120,10 +121,8 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
 
     problem = check_rendered(new_text, docs, patch, path)
     if problem is not None:
-        failed = [Finding(f.code if f.status != Status.CONVERTED else "GPU900",
-                          Status.MANUAL if f.status == Status.CONVERTED else f.status,
-                          f"not converted: {problem}" if f.status == Status.CONVERTED else f.message,
-                          f.path, f.line, f.workload, f.where) for f in findings]
+        failed = [dataclasses.replace(f, code="GPU900", status=Status.MANUAL, message=f"not converted: {problem}")
+                  if f.status == Status.CONVERTED else f for f in findings]
         return TextResult(text, tuple(failed))
     return TextResult(new_text, tuple(findings), tuple(templates))
 

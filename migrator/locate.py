@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrator.documents import Document, get, items, pairs, str_at, walk
+from migrator.model import ObjectRef
 from migrator.tables import PodPath, Tables
 
 
@@ -39,9 +40,12 @@ class K8sObject:
         return int(self.node.start_mark.line) + 1
 
     @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef(self.kind, self.name, self.namespace, self.api_version)
+
+    @property
     def label(self) -> str:
-        ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind} {ns}{self.name or '<unnamed>'}"
+        return self.ref.label
 
 
 @dataclass(frozen=True, slots=True)

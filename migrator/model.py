@@ -23,14 +23,36 @@ class FixSafety(str, enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """The Kubernetes object a finding is about, as written: no namespace is filled in (kustomize,
+    Helm or ``kubectl -n`` may set it later), so an unset one stays None."""
+
+    kind: str
+    name: str | None
+    namespace: str | None = None
+    api_version: str = ""
+
+    @property
+    def label(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name or '<unnamed>'}"
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     code: str
     status: Status
     message: str
     path: str = ""
     line: int | None = None
-    workload: str = ""
+    obj: ObjectRef | None = None  #: None for findings about a file (symlinks) or Python code
     where: str = ""  #: the pod spec's path inside the object
+    container: str | None = None  #: set when the finding is about one container
+
+    @property
+    def workload(self) -> str:
+        """``Kind namespace/name``: the label of the text listings (and a key in older JSON)."""
+        return self.obj.label if self.obj is not None else ""
 
     def location(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path

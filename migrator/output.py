@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -36,28 +37,154 @@ def text_listing(report: Report, verbose: bool = True) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
-def _finding_json(f: Finding) -> dict[str, Any]:
-    return {"code": f.code, "status": f.status.value, "message": f.message, "file": f.path,
-            "line": f.line, "workload": f.workload, "podSpec": f.where}
+#: Version of the ``scan --format json`` layout (migrator/scan.schema.json); bumped when a field
+#: changes meaning or goes away, not when one is added.
+JSON_SCHEMA_VERSION = 2
 
 
-def json_report(report: Report) -> str:
+@functools.cache
+def _rule_names() -> dict[str, str]:
+    from migrator.transforms import BY_CODE
+
+    return {code: rule.NAME for code, rule in BY_CODE.items()}
+
+
+def finding_json(f: Finding, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """One finding as typed fields (README "scan --format json"); ``code``, ``message`` and
+    ``workload`` repeat ``rule``, ``reason`` and the object for readers of schema version 1."""
+    names = _rule_names() if names is None else names
+    obj = f.obj
+    return {"rule": f.code, "ruleName": names.get(f.code, ""), "status": f.status.value, "reason": f.message,
+            "file": f.path, "line": f.line,
+            "apiVersion": obj.api_version if obj else None, "kind": obj.kind if obj else None,
+            "namespace": obj.namespace if obj else None, "name": obj.name if obj else None,
+            "container": f.container, "podSpec": f.where,
+            "code": f.code, "message": f.message, "workload": f.workload}
+
+
+def json_report(report: Report, exit_code: int | None = None, fail_on: str | None = None) -> str:
+    names = _rule_names()
     files: list[dict[str, Any]] = []
     for r in report.results:
         files.append({"file": r.path, "changed": r.changed, "error": r.error,
-                      "findings": [_finding_json(f) for f in r.findings]})
+                      "findings": [finding_json(f, names) for f in r.findings]})
     c = report.counts()
+    summary: dict[str, Any] = {
+        "files": len(report.results),
+        "filesChanged": len(report.changed),
+        "filesFailed": len(report.failures),
+        **{s.value: c[s.value] for s in Status},
+    }
+    if fail_on is not None:
+        summary["failOn"] = fail_on
+        summary["failing"] = len(report.failing(fail_on))
     data = {
+        "schemaVersion": JSON_SCHEMA_VERSION,
         "files": files,
-        "summary": {
-            "files": len(report.results),
-            "filesChanged": len(report.changed),
-            "filesFailed": len(report.failures),
-            **{s.value: c[s.value] for s in Status},
-        },
-        "exitCode": report.return_code,
+        "summary": summary,
+        "exitCode": report.return_code if exit_code is None else exit_code,
     }
     return json.dumps(data, indent=2) + "\n"
+
+
+def _status_counts(counts: Any) -> str:
+    return ", ".join(f"{status} {n}" if len(counts) > 1 else status for status, n in sorted(counts.items()))
+
+
+def statistics_text(report: Report) -> str:
+    """One line per code found, most frequent first: count, code, name, statuses (ruff --statistics)."""
+    rows = report.statistics()
+    if not rows:
+        return ""
+    names = _rule_names()
+    width = len(str(rows[0][1]))
+    name_width = max(len(names.get(code, "")) for code, _, _ in rows)
+    return "".join(f"{n:>{width}}\t{code}\t{names.get(code, ''):<{name_width}}\t{_status_counts(c)}\n"
+                   for code, n, c in rows)
+
+
+def statistics_json(report: Report) -> str:
+    from migrator.transforms import BY_CODE
+
+    return json.dumps([{"code": code, "name": BY_CODE[code].NAME if code in BY_CODE else "", "count": n,
+                        "statuses": dict(sorted(c.items())),
+                        "fix": BY_CODE[code].FIX.value if code in BY_CODE else None}
+                       for code, n, c in report.statistics()], indent=2) + "\n"
+
+
+# ---- GitHub workflow commands ------------------------------------------------------------------
+# Escaping as the runner unescapes (actions/runner src/Runner.Common/ActionCommand.cs,
+# _escapeDataMappings and _escapePropertyMappings; the same as actions/toolkit
+# packages/core/src/command.ts): data escapes %, CR and LF; property values also ':' and ','.
+# '%' goes first so the escapes it introduces are not escaped again.
+
+def github_escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_escape_property(text: str) -> str:
+    return github_escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_command(level: str, message: str, file: str = "", line: int | None = None, title: str = "") -> str:
+    """``::level file=F,line=N,title=T::message`` on one line, or without properties it cannot carry.
+
+    The runner splits the properties on ',' and each on its first '=' dropping empty pieces, and
+    trims the whole properties string (TryParseV2), so a file name that starts with '=' or with or
+    ends in white space (no escape exists for either) would be misread: such a file goes into the
+    message instead, and such a title is left out.
+    """
+    props: list[str] = []
+    if _representable(title):
+        props.append(f"title={github_escape_property(title)}")
+    if _representable(file):
+        props.append(f"file={github_escape_property(file)}")
+        if line:
+            props.append(f"line={line}")
+    elif file:
+        message = f"{file}:{line}: {message}" if line else f"{file}: {message}"
+    head = f"::{level} {','.join(props)}" if props else f"::{level}"
+    return f"{head}::{github_escape_data(message)}"
+
+
+def _representable(value: str) -> bool:
+    return bool(value) and not value.startswith("=") and value.strip() == value
+
+
+def github_annotations(report: Report, failing: frozenset[Status] = frozenset()) -> str:
+    """One annotation per finding and per unprocessable file: error for what fails the gate (and
+    for files), warning for the other pods needing manual action, notice for the rest."""
+    out: list[str] = []
+    for r in report.results:
+        if r.error:
+            out.append(github_command("error", r.error, artifact_path(r.path), title="dra-migrate"))
+        for f in r.findings:
+            level = "error" if f.status in failing else "warning" if f.status is Status.MANUAL else "notice"
+            who = f"{f.workload}: " if f.workload else ""
+            message = f"{f.status.value}: {who}{f.message}"
+            out.append(github_command(level, message, artifact_path(f.path), f.line, _title(f.code)))
+    return "".join(line + "\n" for line in out)
+
+
+def _title(code: str) -> str:
+    name = _rule_names().get(code)
+    return f"{code} ({name})" if name else code
+
+
+def artifact_path(path: str) -> str:
+    """A path as code scanning and annotations want it: relative to the working directory (the
+    checkout) when it is inside it, without a leading ``./``; stdin is no file."""
+    import os
+
+    if path in ("-", "<stdin>"):
+        return ""
+    if os.path.isabs(path):
+        rel = os.path.relpath(path)
+        if not rel.startswith(".."):
+            path = rel
+    while path.startswith("./"):
+        path = path[2:]
+    return path
 
 
 def result_error_line(r: FileResult) -> str:
@@ -88,9 +215,8 @@ def sarif_report(report: Report) -> str:
             results.append({"ruleId": f.code, "level": SARIF_LEVEL[f.status],
                             "message": {"text": f"{f.workload}: {f.message}" if f.workload else f.message},
                             "locations": [_location(f.path, f.line)],
-                            "properties": {"status": f.status.value, "podSpec": f.where}})
-    rules.append({"id": "GPU000", "name": "converted", "shortDescription": {"text":
-                  "A pod template converted to DRA claims"}})
+                            "properties": {"status": f.status.value, "podSpec": f.where,
+                                           **_object_properties(f)}})
     sarif = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
              "runs": [{"tool": {"driver": {"name": "dra-migrate", "version": __version__,
                                            "informationUri": "https://github.com/dra-migrate/dra-migrate",
@@ -99,8 +225,19 @@ def sarif_report(report: Report) -> str:
     return json.dumps(sarif, indent=2) + "\n"
 
 
+def _object_properties(f: Finding) -> dict[str, Any]:
+    obj = f.obj
+    props: dict[str, Any] = {}
+    if obj is not None:
+        props.update(apiVersion=obj.api_version, kind=obj.kind, name=obj.name, namespace=obj.namespace)
+    if f.container:
+        props["container"] = f.container
+    return props
+
+
 def _location(path: str, line: int | None) -> dict[str, Any]:
-    loc: dict[str, Any] = {"artifactLocation": {"uri": path.lstrip("./") if path.startswith("./") else path}}
+    # lstrip("./") would also eat the dots of "../x" and ".hidden/x"
+    loc: dict[str, Any] = {"artifactLocation": {"uri": artifact_path(path) or path}}
     if line:
         loc["region"] = {"startLine": line}
     return {"physicalLocation": loc}

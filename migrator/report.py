@@ -2,16 +2,75 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterable
 
+from migrator.errors import MigratorError
 from migrator.mode import WriteBack
 from migrator.model import FileResult, Finding, Status
 
 #: Exit codes (also in --help and the README):
 OK = 0  #: success, or nothing to do
 CHANGES = 1  #: --check: at least one file would change
+FINDINGS = 1  #: scan: a selected finding at or above --fail-on (ruff: 1 = violations found)
 FAILED = 2  #: at least one input could not be processed (the others were)
+
+#: ``scan --fail-on`` thresholds, strictest first. Each also fails on what the ones before it do
+#: (a threshold, like a log level): skipped fails on manual too, any on every finding, the
+#: converted pods and notes included (nothing left on the device plugin passes).
+FAIL_ON: dict[str, frozenset[Status]] = {
+    "manual": frozenset({Status.MANUAL}),
+    "skipped": frozenset({Status.MANUAL, Status.SKIPPED}),
+    "any": frozenset(Status),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFilter:
+    """``--select``/``--ignore`` by code prefix, resolved as ruff does: the longest matching
+    prefix wins, and on a tie ``--ignore`` wins (docs.astral.sh/ruff/settings/#lint_ignore)."""
+
+    select: tuple[str, ...] = ("",)  #: "" (``ALL``) selects every code
+    ignore: tuple[str, ...] = ()
+
+    def keeps(self, code: str) -> bool:
+        chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
+        dropped = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
+        return chosen > dropped
+
+    @classmethod
+    def parse(cls, select: Iterable[str] | None, ignore: Iterable[str] | None,
+              known: Iterable[str]) -> "RuleFilter":
+        """From repeatable, comma-separated option values; a prefix no rule has is a usage error
+        (a typo must not silently select nothing)."""
+        codes = sorted(known)
+
+        def prefixes(values: Iterable[str] | None, flag: str) -> tuple[str, ...]:
+            out: list[str] = []
+            for value in values or ():
+                for part in value.split(","):
+                    p = part.strip().upper()
+                    if not p:
+                        continue
+                    if p == "ALL":
+                        p = ""
+                    elif not any(c.startswith(p) for c in codes):
+                        raise MigratorError(f"{flag} {part.strip()!r}: no rule code starts with it "
+                                            "(see 'dra-migrate rules list')")
+                    out.append(p)
+            return tuple(dict.fromkeys(out))
+
+        chosen = prefixes(select, "--select")
+        return cls(chosen if select else ("",), prefixes(ignore, "--ignore"))
+
+
+def fail_statuses(fail_on: str) -> frozenset[Status]:
+    try:
+        return FAIL_ON[fail_on]
+    except KeyError:
+        raise MigratorError(f"--fail-on {fail_on!r}: expected {', '.join(list(FAIL_ON)[:-1])} or {list(FAIL_ON)[-1]}") from None
 
 
 @dataclass
@@ -42,6 +101,41 @@ class Report:
         if self.writeback is WriteBack.CHECK and self.changed:
             return CHANGES
         return OK
+
+    def filtered(self, rules: RuleFilter) -> "Report":
+        """The same run with only the findings ``rules`` keeps (errors are never filtered out)."""
+        results = [dataclasses.replace(r, findings=tuple(f for f in r.findings if rules.keeps(f.code)))
+                   for r in self.results]
+        return Report(self.writeback, results, self.written)
+
+    def failing(self, fail_on: str) -> list[Finding]:
+        """The findings that make ``scan --fail-on fail_on`` exit 1."""
+        statuses = fail_statuses(fail_on)
+        return [f for f in self.findings if f.status in statuses]
+
+    def scan_code(self, fail_on: str, exit_zero: bool = False) -> int:
+        """2 when an input could not be processed (``--exit-zero`` does not hide that: the scan is
+        incomplete), else 1 when a finding trips the gate, else 0."""
+        if self.failures:
+            return FAILED
+        if not exit_zero and self.failing(fail_on):
+            return FINDINGS
+        return OK
+
+    def gate_summary(self, fail_on: str, exit_zero: bool = False) -> str:
+        """The tail of the scan summary line: what trips the gate, if anything."""
+        n = len(self.failing(fail_on))
+        if not n:
+            return ""
+        return f"; {n} finding(s) fail --fail-on {fail_on}" + (" (--exit-zero)" if exit_zero else "")
+
+    def statistics(self) -> list[tuple[str, int, Counter[str]]]:
+        """(code, count, count per status) for every code found, most frequent first (ruff --statistics)."""
+        per: dict[str, Counter[str]] = {}
+        for f in self.findings:
+            per.setdefault(f.code, Counter())[f.status.value] += 1
+        rows = [(code, sum(c.values()), c) for code, c in per.items()]
+        return sorted(rows, key=lambda r: (-r[1], r[0]))
 
     def counts(self) -> Counter[str]:
         return Counter(f.status.value for f in self.findings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from migrator.transforms import (
+    gpu000_converted,
     gpu001_whole_gpu,
     gpu002_mig_profile,
     gpu003_zero_count,
@@ -60,8 +61,9 @@ REGISTRY: tuple[ModuleType, ...] = (
 #: Rules that look at a whole object after its pod specs (``check_object``).
 OBJECT_RULES: tuple[ModuleType, ...] = (gpu107_outside_pod_spec, gpu012_dra_api_upgrade)
 
-#: Documented here, applied by ``dra-migrate codemod`` (Python, not YAML).
-DOC_ONLY: tuple[ModuleType, ...] = (gpu110_python_codemod, gpu900_not_processed)
+#: Documented here, emitted by the engine itself (GPU000 after a pod's edit is spliced, GPU900
+#: when it cannot be), or applied by ``dra-migrate codemod`` (Python, not YAML: GPU110).
+DOC_ONLY: tuple[ModuleType, ...] = (gpu000_converted, gpu110_python_codemod, gpu900_not_processed)
 
 BY_CODE: dict[str, ModuleType] = {}
 for _rule in REGISTRY + OBJECT_RULES + DOC_ONLY:

@@ -75,9 +75,14 @@ class PodContext:
     def pod(self) -> MappingNode:
         return self.ref.node
 
-    def finding(self, code: str, status: Status, message: str) -> Finding:
-        return Finding(code, status, message, self.path, self.ref.line, self.ref.obj.label,
-                       self.ref.where)
+    def finding(self, code: str, status: Status, message: str, container: str | None = None) -> Finding:
+        return Finding(code, status, message, self.path, self.ref.line, self.ref.obj.ref, self.ref.where,
+                       container)
+
+    def only_container(self, asks: Iterable[Ask]) -> str | None:
+        """The one container all of ``asks`` belong to, or None when they span several (or none)."""
+        names = {a.container for a in asks}
+        return names.pop() if len(names) == 1 else None
 
     def gpu_asks(self) -> list[Ask]:
         """Asks for resources the device table knows (whole GPUs and MIG), count > 0 or not."""

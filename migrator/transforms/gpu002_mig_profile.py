@@ -39,7 +39,8 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             if ask.count:
                 yield plan.block(ctx.finding(CODE, Status.MANUAL,
                                              f"container {ask.container!r}: unknown MIG resource "
-                                             f"{ask.resource!r}; add its profile to rules/resources.yaml"))
+                                             f"{ask.resource!r}; add its profile to rules/resources.yaml",
+                                             ask.container))
                 return
     if plan.blocked:
         return

@@ -86,7 +86,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             if seen != k:
                 yield ctx.finding(CODE, Status.INFO,
                                   f"init container {name!r} asked for {k} x {resource}; it shares the "
-                                  f"app containers' {seen} (the pod still holds the same number)")
+                                  f"app containers' {seen} (the pod still holds the same number)", name)
     extra_names: dict[str, str] = {}
     for resource, (missing, name) in shortfall.items():
         resolved = resolve_device(resource, ctx.tables)

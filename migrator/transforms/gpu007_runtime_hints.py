@@ -34,10 +34,13 @@ FIX = FixSafety.NONE
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     hints: list[str] = []
+    named: set[str] = set()
     for c in ctx.containers:
         for env in items(get(c.node, "env")):
             if str_at(env, "name") == "NVIDIA_VISIBLE_DEVICES" and str_at(env, "value") == "all":
                 hints.append(f"container {c.name!r} sets NVIDIA_VISIBLE_DEVICES=all")
+                named.add(c.name)
+    container_hints = len(hints)
     rc = get(ctx.pod, "runtimeClassName")
     if isinstance(rc, ScalarNode) and "nvidia" in str(rc.value):
         hints.append(f"runtimeClassName: {rc.value}")
@@ -45,5 +48,6 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     hints += [f"CDI annotation {k}" for k in cdi]
     if not hints or not (plan.requests or cdi):
         return
+    one = next(iter(named)) if len(named) == 1 and len(hints) == container_hints else None
     yield ctx.finding(CODE, Status.MANUAL, "; ".join(hints) + ": GPU access outside requests, decide whether "
-                      "it is still needed under DRA")
+                      "it is still needed under DRA", one)

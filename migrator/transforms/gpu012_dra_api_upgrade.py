@@ -64,13 +64,13 @@ def check_object(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], 
     if have > want:
         return [Finding(CODE, Status.MANUAL, f"{obj.api_version} is newer than the target "
                         f"{mode.api_version} (--kube-version): this cluster cannot read it", path, line,
-                        obj.label)], []
+                        obj.ref)], []
     spec = get(obj.node, "spec")
     gone = [f for f, node in (("spec.controller", get(spec, "controller")),
                               ("spec.suitableNodes", get(spec, "suitableNodes"))) if node is not None]
     if gone:
         return [Finding(CODE, Status.MANUAL, f"{obj.api_version} field(s) {', '.join(gone)} have no "
-                        f"{mode.api_version} equivalent; upgrade by hand", path, line, obj.label)], []
+                        f"{mode.api_version} equivalent; upgrade by hand", path, line, obj.ref)], []
     ops: list[Op] = []
     api = get(obj.node, "apiVersion")
     assert isinstance(api, ScalarNode)
@@ -90,4 +90,4 @@ def check_object(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], 
                 ops.append(("delete", req, k))
             ops.append(("add", req, "exactly", {k: data[k] for k in moving}))
     return [Finding(CODE, Status.CONVERTED, f"upgraded {obj.api_version} -> {mode.api_version}", path, line,
-                    obj.label)], ops
+                    obj.ref)], ops

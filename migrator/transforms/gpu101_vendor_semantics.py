@@ -31,9 +31,11 @@ FIX = FixSafety.NONE
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
-    hami = sorted({a.resource for a in ctx.asks if a.resource in ctx.tables.hami_resources}
-                  | {k for k in ctx.annotations if k in ctx.tables.hami_annotations})
+    hami_asks = [a for a in ctx.asks if a.resource in ctx.tables.hami_resources]
+    hami_annotations = {k for k in ctx.annotations if k in ctx.tables.hami_annotations}
+    hami = sorted({a.resource for a in hami_asks} | hami_annotations)
     if hami:
         yield plan.block(ctx.finding(CODE, Status.SKIPPED,
                                      "HAMi vGPU request (" + ", ".join(hami) + "): nvidia.com/gpu counts "
-                                     "vGPU slots here, not whole devices; not converted"))
+                                     "vGPU slots here, not whole devices; not converted",
+                                     None if hami_annotations else ctx.only_container(hami_asks)))

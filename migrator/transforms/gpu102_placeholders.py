@@ -36,7 +36,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         if is_placeholder(ask.resource, ctx.tables) and ask.resource not in ctx.tables.hami_resources:
             yield plan.block(ctx.finding(CODE, Status.SKIPPED,
                                          f"container {ask.container!r}: resource name {ask.resource!r} "
-                                         "is a placeholder; render the template, then migrate"))
+                                         "is a placeholder; render the template, then migrate", ask.container))
             continue
         if device_rule(ask.resource, ctx.tables) is None:
             continue
@@ -45,8 +45,8 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             what = "a placeholder" if is_placeholder(raw, ctx.tables) else "not a whole number"
             yield plan.block(ctx.finding(CODE, Status.SKIPPED,
                                          f"container {ask.container!r}: {ask.resource} count {raw!r} is "
-                                         f"{what}; render it, then migrate"))
+                                         f"{what}; render it, then migrate", ask.container))
         elif ask.mismatch:
             yield plan.block(ctx.finding(CODE, Status.SKIPPED,
                                          f"container {ask.container!r}: {ask.resource} limits and requests "
-                                         "differ (the API requires them equal); fix the manifest first"))
+                                         "differ (the API requires them equal); fix the manifest first", ask.container))

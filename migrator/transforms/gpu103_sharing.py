@@ -37,11 +37,13 @@ FIX = FixSafety.NONE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if plan.sharing:  # GPU011 converted it (--sharing)
         return
-    shared = sorted({a.resource for a in ctx.asks if a.resource in ctx.tables.shared_resources and a.count})
+    shared_asks = [a for a in ctx.asks if a.resource in ctx.tables.shared_resources and a.count]
+    shared = sorted({a.resource for a in shared_asks})
     if shared:
         yield plan.block(ctx.finding(CODE, Status.MANUAL,
                                      f"{', '.join(shared)} is a time-slicing/MPS replica, not a device; "
-                                     "the DRA form is a shared claim with GpuConfig sharing"))
+                                     "the DRA form is a shared claim with GpuConfig sharing",
+                                     ctx.only_container(shared_asks)))
         return
     if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
         return

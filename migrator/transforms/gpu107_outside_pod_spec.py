@@ -65,4 +65,4 @@ def check_object(obj: K8sObject, handled: list[tuple[Any, ...]], tables: Tables,
     why = reason or "not inside a pod spec this tool converts"
     status = Status.INFO if (obj.group, obj.kind) in tables.non_pod else Status.MANUAL
     return [Finding(CODE, status, f"GPU resource at {where} ({len(hits)} place(s) in this object): {why}",
-                    path, node.start_mark.line + 1, obj.label, where)]
+                    path, node.start_mark.line + 1, obj.ref, where)]
