@@ -1,6 +1,6 @@
 """Command line (typer). Thin: flags -> Mode/WriteBack -> runner -> Report.return_code.
 
-Heavy libraries (kubernetes, libcst, deepdiff, kubernetes-validate) are imported only inside
+Heavy libraries (kubernetes, libcst, kubernetes-validate) are imported only inside
 the commands that need them: the pre-commit hook runs this on every commit.
 """
 
@@ -389,7 +389,11 @@ def preview(
     cluster: Optional[str] = typer.Option(None, "--cluster", help="Snapshot: adds the planner's rollout risks."),
     full_report: Optional[str] = typer.Option(None, "--full-report",
                                               help="Also write the untruncated markdown here (named in the comment)."),
-    max_chars: int = typer.Option(65_536, "--max-chars", help="Size limit of the comment (GitHub: 65,536)."),
+    full_report_name: Optional[str] = typer.Option(
+        None, "--full-report-name", help="How the comment names the full report when it is cut (markdown; "
+        "default: the --full-report path, else the job's step summary)."),
+    max_chars: int = typer.Option(65_536, "--max-chars", help="Size limit of the comment (GitHub: 65,536; "
+                                  "at least 1,000)."),
     kube_version: str = KUBE_VERSION,
     keep_node_labels: bool = KEEP_LABELS,
 ) -> None:
@@ -397,33 +401,39 @@ def preview(
 
     Writes nothing but --full-report. Exit 0, or 2 when some inputs could not be processed.
     """
+    import dataclasses
     import json
 
-    from migrator.preview import build_preview, to_json, to_markdown
+    from migrator.preview import MIN_CHARS, build_preview, code, to_json, to_markdown
 
     if format not in ("markdown", "json"):
         raise MigratorError(f"--format {format!r}: expected markdown or json")
+    if max_chars < MIN_CHARS:
+        raise MigratorError(f"--max-chars {max_chars}: the summary and the truncation note need at least "
+                            f"{MIN_CHARS:,} characters")
     mode = _mode(kube_version, "inline", False, keep_node_labels, None)
     files, errors = _read_inputs(list(paths))
     result = build_preview(files, mode)
-    result.errors = errors + result.errors
+    result = dataclasses.replace(result, errors=tuple(errors) + result.errors)
     if cluster:
         from migrator.cluster import load_snapshot
         from migrator.plan.build import build_plan
 
         plan_ = build_plan(files, load_snapshot(cluster), mode)
-        result.risks = [f"{d.workload.key}: stalls without a plan ({d.reason}); run `dra-migrate plan`"
-                        for d in plan_.decisions if d.deadlock_without_plan]
+        risks = [f"{d.workload.key}: stalls without a plan ({d.reason}); run `dra-migrate plan`"
+                 for d in plan_.decisions if d.deadlock_without_plan]
         if plan_.proof and not plan_.proof.ok:
-            result.risks += [f"plan proof fails: {p}" for p in plan_.proof.problems[:5]]
+            risks += [f"plan proof fails: {p}" for p in plan_.proof.problems[:5]]
+        result = dataclasses.replace(result, risks=tuple(risks))
     if format == "json":
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
     else:
         if full_report:
             from migrator.sources import write_atomic
 
-            write_atomic(full_report, to_markdown(result, limit=10**9).encode())
-        sys.stdout.write(to_markdown(result, max_chars, full_report))
+            write_atomic(full_report, to_markdown(result, limit=None).encode())
+        name = full_report_name or (code(full_report) if full_report else None)
+        sys.stdout.write(to_markdown(result, max_chars, name))
     raise typer.Exit(2 if result.errors else 0)
 
 
