@@ -404,7 +404,8 @@ def preview(
     import dataclasses
     import json
 
-    from migrator.preview import MIN_CHARS, build_preview, code, to_json, to_markdown
+    from migrator.markdown import code
+    from migrator.preview import MIN_CHARS, build_preview, to_json, to_markdown
 
     if format not in ("markdown", "json"):
         raise MigratorError(f"--format {format!r}: expected markdown or json")
@@ -484,9 +485,9 @@ def plan(
 
         result.notes += gitops_notes(gitops)
     if format == "json":
-        sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
+        sys.stdout.write(json.dumps(to_json(result, explain), indent=2) + "\n")
     elif format == "markdown":
-        sys.stdout.write(to_markdown(result))
+        sys.stdout.write(to_markdown(result, explain))
     else:
         sys.stdout.write(to_text(result, explain))
     for e in errors:

@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode
 from migrator.documents import parse, str_at, to_python
 from migrator.engine import migrate_text
 from migrator.errors import InvalidInput
+from migrator.markdown import code, fenced, text
 from migrator.mode import Mode
 from migrator.model import Finding, Status
 
@@ -241,29 +242,6 @@ def build_preview(files: list[tuple[str, str]], mode: Mode) -> Preview:
 
 
 # ---- markdown ---------------------------------------------------------------------------------
-
-def code(text: str) -> str:
-    """A CommonMark code span showing ``text`` verbatim (spec 6.1: a fence longer than any
-    backtick run inside; one space of padding is stripped from each side)."""
-    text = text.replace("\r", " ").replace("\n", " ")
-    if not text.strip():
-        return "`" + (text or " ") + "`"  # only spaces: shown as they are
-    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text[0] == "`" or text[-1] == "`" or (text[0] == " " and text[-1] == " ") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def text(value: str) -> str:
-    """Free text on one line, with no raw HTML (``<unnamed>`` would be an HTML tag)."""
-    return re.sub(r"\s*[\r\n]+\s*", " ", value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def fenced(body: str, info: str = "") -> str:
-    """A fenced code block that no line of ``body`` can close (spec 4.5)."""
-    longest = max((len(m) for m in re.findall(r"^ {0,3}(`{3,})", body, re.M)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{body}\n{fence}"
-
 
 def _section(w: WorkloadPreview) -> str:
     blocks = [f"### {code(w.workload)} ({text(w.file)})"]
