@@ -1,4 +1,4 @@
-"""preview: PR comment content, the size limit, Secrets never printed, and the GitHub Action."""
+"""preview: PR comment content, the size limit, Secrets never printed (the GitHub Action: test_action.py)."""
 
 from __future__ import annotations
 
@@ -90,19 +90,6 @@ def test_cli_preview_json_and_full_report(tmp_path: Path, capsys) -> None:
     assert main(["preview", str(tmp_path), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["summary"]["templates"] == 1 and data["workloads"][0]["workload"] == "Deployment one"
-
-
-def test_github_action_is_well_formed() -> None:
-    action = yaml.safe_load((ROOT / "action.yml").read_text())
-    assert action["runs"]["using"] == "composite"
-    steps = action["runs"]["steps"]
-    script = "\n".join(str(s.get("run", "")) + str((s.get("with") or {}).get("script", "")) for s in steps)
-    assert "dra-migrate preview" in script and "GITHUB_STEP_SUMMARY" in script
-    assert MARKER in script  # the comment is found again by the marker the preview writes
-    assert "updateComment" in script and "createComment" in script
-    for s in steps:
-        if "run" in s:
-            assert s.get("shell") == "bash"  # composite run steps need an explicit shell
 
 
 # ---- the comment is valid markdown within the limit at every size ---------------------------------
