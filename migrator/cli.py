@@ -331,55 +331,33 @@ def krm() -> None:
 def post_render(
     kube_version: str = KUBE_VERSION,
     keep_node_labels: bool = KEEP_LABELS,
+    gitops: Optional[str] = GITOPS,
 ) -> None:
     """Helm post-renderer: the rendered stream on stdin, the migrated stream (with templates) on stdout.
 
     Helm 3: helm install ... --post-renderer dra-migrate --post-renderer-args post-render.
     Helm 4: install the plugin in helm-plugin/ and pass --post-renderer dra-migrate.
+    Templates go right before the first workload that names them (Helm 3 creates them first);
+    under Helm 4 add --gitops helm. What it did and found is appended to
+    ~/.cache/dra-migrate/post-render.log (Helm hides a post-renderer's stderr).
     Exit 2 (and no output) when the stream cannot be processed.
     """
-    from migrator.engine import migrate_text
-    from migrator.output import finding_line
+    from migrator.helm import render, summary, write_log
     from migrator.sources import decode
 
-    import os
-
-    log_lines: list[str] = []
     try:
-        mode = _mode(kube_version, "inline", False, keep_node_labels, None)
+        mode = _mode(kube_version, "inline", False, keep_node_labels, None, gitops)
         text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
-        from migrator.documents import parse
-
-        parse(text, "<helm>")  # a stream Helm cannot use is a failure even when it has no GPU
-        result = migrate_text(text, "<helm>", mode)
+        rendered = render(text, mode)
     except MigratorError as exc:
-        log_lines.append(f"dra-migrate: {exc}")
+        write_log([f"error: {exc}"])
         raise
-    finally:
-        # Helm 4 discards a post-renderer plugin's stderr: keep a log it can be read from
-        if os.environ.get("HELM_PLUGIN_NAME") and log_lines:
-            _helm_log(log_lines)
-    for f in result.findings:
-        if f.status.value in ("skipped", "manual"):
-            log_lines.append(finding_line(f))
-            sys.stderr.write(finding_line(f) + "\n")
-    if os.environ.get("HELM_PLUGIN_NAME") and log_lines:
-        _helm_log(log_lines)
-    sys.stdout.write(result.text)
+    lines = summary(rendered, gitops)
+    write_log(lines)
+    for line in lines[1:]:
+        sys.stderr.write(line + "\n")
+    sys.stdout.write(rendered.text)
     raise typer.Exit(0)
-
-
-def _helm_log(lines: list[str]) -> None:
-    import os
-    from pathlib import Path
-
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dra-migrate"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        with open(base / "post-render.log", "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-    except OSError:
-        pass
 
 
 @app.command()
