@@ -1,6 +1,6 @@
 """Command line (typer). Thin: flags -> Mode/WriteBack -> runner -> Report.return_code.
 
-Heavy libraries (kubernetes, libcst, deepdiff, kubernetes-validate) are imported only inside
+Heavy libraries (kubernetes, libcst, kubernetes-validate) are imported only inside
 the commands that need them: the pre-commit hook runs this on every commit.
 """
 
@@ -358,55 +358,33 @@ def krm() -> None:
 def post_render(
     kube_version: str = KUBE_VERSION,
     keep_node_labels: bool = KEEP_LABELS,
+    gitops: Optional[str] = GITOPS,
 ) -> None:
     """Helm post-renderer: the rendered stream on stdin, the migrated stream (with templates) on stdout.
 
     Helm 3: helm install ... --post-renderer dra-migrate --post-renderer-args post-render.
     Helm 4: install the plugin in helm-plugin/ and pass --post-renderer dra-migrate.
+    Templates go right before the first workload that names them (Helm 3 creates them first);
+    under Helm 4 add --gitops helm. What it did and found is appended to
+    ~/.cache/dra-migrate/post-render.log (Helm hides a post-renderer's stderr).
     Exit 2 (and no output) when the stream cannot be processed.
     """
-    from migrator.engine import migrate_text
-    from migrator.output import finding_line
+    from migrator.helm import render, summary, write_log
     from migrator.sources import decode
 
-    import os
-
-    log_lines: list[str] = []
     try:
-        mode = _mode(kube_version, "inline", False, keep_node_labels, None)
+        mode = _mode(kube_version, "inline", False, keep_node_labels, None, gitops)
         text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
-        from migrator.documents import parse
-
-        parse(text, "<helm>")  # a stream Helm cannot use is a failure even when it has no GPU
-        result = migrate_text(text, "<helm>", mode)
+        rendered = render(text, mode)
     except MigratorError as exc:
-        log_lines.append(f"dra-migrate: {exc}")
+        write_log([f"error: {exc}"])
         raise
-    finally:
-        # Helm 4 discards a post-renderer plugin's stderr: keep a log it can be read from
-        if os.environ.get("HELM_PLUGIN_NAME") and log_lines:
-            _helm_log(log_lines)
-    for f in result.findings:
-        if f.status.value in ("skipped", "manual"):
-            log_lines.append(finding_line(f))
-            sys.stderr.write(finding_line(f) + "\n")
-    if os.environ.get("HELM_PLUGIN_NAME") and log_lines:
-        _helm_log(log_lines)
-    sys.stdout.write(result.text)
+    lines = summary(rendered, gitops)
+    write_log(lines)
+    for line in lines[1:]:
+        sys.stderr.write(line + "\n")
+    sys.stdout.write(rendered.text)
     raise typer.Exit(0)
-
-
-def _helm_log(lines: list[str]) -> None:
-    import os
-    from pathlib import Path
-
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dra-migrate"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        with open(base / "post-render.log", "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-    except OSError:
-        pass
 
 
 @app.command()
@@ -416,7 +394,11 @@ def preview(
     cluster: Optional[str] = typer.Option(None, "--cluster", help="Snapshot: adds the planner's rollout risks."),
     full_report: Optional[str] = typer.Option(None, "--full-report",
                                               help="Also write the untruncated markdown here (named in the comment)."),
-    max_chars: int = typer.Option(65_536, "--max-chars", help="Size limit of the comment (GitHub: 65,536)."),
+    full_report_name: Optional[str] = typer.Option(
+        None, "--full-report-name", help="How the comment names the full report when it is cut (markdown; "
+        "default: the --full-report path, else the job's step summary)."),
+    max_chars: int = typer.Option(65_536, "--max-chars", help="Size limit of the comment (GitHub: 65,536; "
+                                  "at least 1,000)."),
     kube_version: str = KUBE_VERSION,
     keep_node_labels: bool = KEEP_LABELS,
 ) -> None:
@@ -424,33 +406,40 @@ def preview(
 
     Writes nothing but --full-report. Exit 0, or 2 when some inputs could not be processed.
     """
+    import dataclasses
     import json
 
-    from migrator.preview import build_preview, to_json, to_markdown
+    from migrator.markdown import code
+    from migrator.preview import MIN_CHARS, build_preview, to_json, to_markdown
 
     if format not in ("markdown", "json"):
         raise MigratorError(f"--format {format!r}: expected markdown or json")
+    if max_chars < MIN_CHARS:
+        raise MigratorError(f"--max-chars {max_chars}: the summary and the truncation note need at least "
+                            f"{MIN_CHARS:,} characters")
     mode = _mode(kube_version, "inline", False, keep_node_labels, None)
     files, errors = _read_inputs(list(paths))
     result = build_preview(files, mode)
-    result.errors = errors + result.errors
+    result = dataclasses.replace(result, errors=tuple(errors) + result.errors)
     if cluster:
         from migrator.cluster import load_snapshot
         from migrator.plan.build import build_plan
 
         plan_ = build_plan(files, load_snapshot(cluster), mode)
-        result.risks = [f"{d.workload.key}: stalls without a plan ({d.reason}); run `dra-migrate plan`"
-                        for d in plan_.decisions if d.deadlock_without_plan]
+        risks = [f"{d.workload.key}: stalls without a plan ({d.reason}); run `dra-migrate plan`"
+                 for d in plan_.decisions if d.deadlock_without_plan]
         if plan_.proof and not plan_.proof.ok:
-            result.risks += [f"plan proof fails: {p}" for p in plan_.proof.problems[:5]]
+            risks += [f"plan proof fails: {p}" for p in plan_.proof.problems[:5]]
+        result = dataclasses.replace(result, risks=tuple(risks))
     if format == "json":
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
     else:
         if full_report:
             from migrator.sources import write_atomic
 
-            write_atomic(full_report, to_markdown(result, limit=10**9).encode())
-        sys.stdout.write(to_markdown(result, max_chars, full_report))
+            write_atomic(full_report, to_markdown(result, limit=None).encode())
+        name = full_report_name or (code(full_report) if full_report else None)
+        sys.stdout.write(to_markdown(result, max_chars, name))
     raise typer.Exit(2 if result.errors else 0)
 
 
@@ -501,9 +490,9 @@ def plan(
 
         result.notes += gitops_notes(gitops)
     if format == "json":
-        sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
+        sys.stdout.write(json.dumps(to_json(result, explain), indent=2) + "\n")
     elif format == "markdown":
-        sys.stdout.write(to_markdown(result))
+        sys.stdout.write(to_markdown(result, explain))
     else:
         sys.stdout.write(to_text(result, explain))
     for e in errors:

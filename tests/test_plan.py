@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from markdown_it import MarkdownIt
 
 from migrator.cli import main
 from migrator.cluster import snapshot_from_objects
 from migrator.mode import Mode
 from migrator.plan.build import build_plan
-from migrator.plan.output import to_json, to_markdown
+from migrator.plan.output import to_json, to_markdown, to_text
 
 T4 = {"productName": {"string": "Tesla T4"}, "type": {"string": "gpu"}, "architecture": {"string": "Turing"}}
 
@@ -385,3 +390,201 @@ def test_workload_the_cluster_cannot_hold_is_blocked_not_switched(tmp_path: Path
     # with room for all three it is planned normally
     roomy = plan_for([deployment("big", 3)], [CLASS, *dra_node("dra-1", 3)])
     assert not decision(roomy, "big").blocked and roomy.proof.ok
+
+
+# ---- one blocked rule for every kind -----------------------------------------------------------------
+
+def workload(kind: str, name: str, gpus: int = 1, replicas: int = 1) -> str:
+    pod: dict[str, Any] = {"containers": [{"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": gpus}}}]}
+    tmpl = {"metadata": {"labels": {"app": name}}, "spec": pod}
+    job_tmpl = {"metadata": {"labels": {"app": name}}, "spec": dict(pod, restartPolicy="Never")}
+    selector = {"matchLabels": {"app": name}}
+    spec: dict[str, Any] = {
+        "Pod": pod,
+        "Job": {"parallelism": replicas, "completions": replicas, "template": job_tmpl},
+        "CronJob": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"parallelism": replicas, "template": job_tmpl}}},
+        "PyTorchJob": {"pytorchReplicaSpecs": {"Worker": {"replicas": replicas, "template": tmpl}}},
+        "DaemonSet": {"selector": selector, "template": tmpl},
+    }.get(kind, {"replicas": replicas, "selector": selector, "template": tmpl})
+    api = {"Pod": "v1", "Job": "batch/v1", "CronJob": "batch/v1", "PyTorchJob": "kubeflow.org/v1"}.get(kind, "apps/v1")
+    return yaml.safe_dump({"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "ml"}, "spec": spec})
+
+
+KINDS = ["Pod", "Job", "CronJob", "PyTorchJob", "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet"]
+FOUR_GPU_NODES = [CLASS, dp_node("dp-1", 4), dp_node("dp-2", 4), *dra_node("dra-1", 4)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("gpus,blocked", [(8, True), (5, True), (4, False), (1, False)])
+def test_more_gpus_than_any_node_has_is_blocked_for_every_kind(kind: str, gpus: int, blocked: bool, tmp_path: Path,
+                                                               capsys) -> None:
+    plan = plan_for([workload(kind, "big", gpus)], FOUR_GPU_NODES)
+    d = decision(plan, "big")
+    assert d.blocked is blocked, d.reason
+    switched = [s for s in plan.steps if s.name == "big" and s.action == "update"]
+    assert bool(switched) is not blocked  # a blocked workload is never switched
+    if blocked:
+        assert "Not switched" in d.reason and d.switch_strategy is None
+        assert not [s for s in plan.steps if s.action == "create"]  # its template is not needed yet
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(yaml.safe_dump_all(FOUR_GPU_NODES))
+    (tmp_path / "wl.yaml").write_text(workload(kind, "big", gpus))
+    code = main(["plan", str(tmp_path / "wl.yaml"), "--cluster", str(snap)])
+    out = capsys.readouterr().out
+    assert ("BLOCKED" in out) is blocked and (code == 1) is blocked, out
+
+
+@pytest.mark.parametrize("kind,replicas,blocked", [
+    ("PyTorchJob", 3, True),   # the workers rendezvous: all three 4-GPU pods at once, on two 4-GPU nodes
+    ("PyTorchJob", 2, False),
+    ("Deployment", 3, True),
+    ("StatefulSet", 2, False),
+    ("ReplicaSet", 3, True),
+    ("Job", 8, False),         # a Job works through its pods with the parallelism that fits
+    ("CronJob", 8, False),
+    ("Pod", 1, False),
+])
+def test_pods_needed_at_once(kind: str, replicas: int, blocked: bool) -> None:
+    d = decision(plan_for([workload(kind, "big", 4, replicas)], [CLASS, dp_node("dp-1", 4), *dra_node("dra-1", 4)]),
+                 "big")
+    assert d.blocked is blocked, d.reason
+    if blocked:
+        assert f"at most 2 of {replicas} pod(s)" in d.reason
+
+
+# ---- the formats: a runbook that renders as one, the same content in each -------------------------
+
+def fleet(n: int) -> list[Any]:
+    """n one-replica Deployments, each on its own full device-plugin node: about 11 steps each."""
+    objs = [CLASS] + [dp_node(f"dp-{i}") for i in range(n)] + \
+        [running(f"w{i}-1-a", f"dp-{i}", ("ReplicaSet", f"w{i}-1")) for i in range(n)]
+    return [[deployment(f"w{i}") for i in range(n)], objs]
+
+
+def md_parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable("table")
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 10])
+def test_runbook_code_blocks_stay_in_their_list_items(n: int) -> None:
+    manifests, objs = fleet(n)
+    plan = plan_for(manifests, objs)
+    listed = [s for s in plan.steps if s.action != "verify"]
+    assert len(listed) >= 10 * n  # past item 9 (and 99 for n=10): where the marker widens
+    tokens = md_parser().parse(to_markdown(plan))
+    stack: list[str] = []
+    fences: list[str] = []
+    numbers: list[int] = []
+    items = 0
+    for t in tokens:
+        if t.type == "list_item_open" and stack[-1:] == ["ordered_list_open"]:
+            items += 1
+        if t.nesting == 1:
+            stack.append(t.type)
+            if t.type == "ordered_list_open":
+                numbers.append(int(t.attrGet("start") or 1))
+        elif t.nesting == -1:
+            stack.pop()
+        if t.type == "code_block":
+            raise AssertionError(f"indented code block: a command fell out of its list item: {t.content!r}")
+        if t.type == "fence":
+            assert "list_item_open" in stack, t.content
+            fences.append(t.content.rstrip("\n"))
+    assert fences == [s.command for s in listed if s.command]
+    assert items == len(listed) and numbers[0] == 1
+
+
+SCENARIOS = {
+    "fleet": lambda: fleet(2),
+    "blocked": lambda: [[deployment("big", 3), deployment("small")], [CLASS, *dra_node("dra-1", 1)]],
+    "notes": lambda: [[yaml.safe_dump(dict(yaml.safe_load(deployment("queued")), metadata={
+        "name": "queued", "namespace": "ml", "labels": {"kueue.x-k8s.io/queue-name": "gpu"}}))],
+        [CLASS, *dra_node("dra-1", 2)]],
+    "kep5004": lambda: [[deployment("x")], [dict(CLASS, spec=dict(CLASS["spec"], extendedResourceName="nvidia.com/gpu")),
+                                            dp_node("dp-1"), *dra_node("dra-1", 1)]],
+    "missing": lambda: [[with_template(deployment("m"), resourceClaims=[{"name": "g", "resourceClaimTemplateName": "nope"}])],
+                        [CLASS, *dra_node("dra-1", 1)]],
+    "daemonset": lambda: [[workload("DaemonSet", "ds")], [CLASS, dp_node("dp-1"), dp_node("dp-2"),
+                                                          running("ds-a", "dp-1", ("DaemonSet", "ds")),
+                                                          running("ds-b", "dp-2", ("DaemonSet", "ds"))]],
+}
+
+
+def plain(md: str) -> str:
+    """What a reader of the rendered markdown sees."""
+    html_ = md_parser().render(md)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", html_)).split())
+
+
+def same(s: str) -> str:
+    """Text without its spacing and inline formatting (code spans, emphasis)."""
+    return " ".join(re.sub(r"[`*_]", "", s).split())
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("explain", [False, True])
+def test_every_format_carries_the_same_content(name: str, explain: bool) -> None:
+    manifests, objs = SCENARIOS[name]()
+    plan = plan_for(manifests, objs)
+    plan.notes.append("argocd: a <note> with | pipes, *stars* and `ticks`")  # what --gitops adds, and worse
+    txt, md, js = to_text(plan, explain), to_markdown(plan, explain), to_json(plan, explain)
+    seen = same(plain(md))
+    wanted = list(plan.notes) + list(plan.preflight) + list(plan.alternative) + list(plan.proof.problems)
+    wanted += [d.reason for d in plan.decisions] + [d.workload.key for d in plan.decisions]
+    wanted += [s.detail for s in plan.steps if s.action != "verify" and s.detail]
+    wanted += [s.command for s in plan.steps if s.command]
+    for item in wanted:
+        assert same(item) in same(txt), (name, item)
+        assert same(item) in seen, (name, item)
+        assert item in json.dumps(js) or json.dumps(item)[1:-1] in json.dumps(js), (name, item)
+    for line in plan.proof.trace[:50]:
+        assert (line in txt) is explain and (same(line) in seen) is explain
+    assert ("trace" in js["proof"]) is explain and (js["proof"].get("trace") or []) == (plan.proof.trace if explain else [])
+    assert all(t.type != "html_inline" and t.type != "html_block" for t in md_parser().parse(md))
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_cli_explain_and_gitops_in_every_format(fmt: str, tmp_path: Path, capsys) -> None:
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(yaml.safe_dump_all([CLASS, dp_node("dp-1"), running("single-1-a", "dp-1", ("ReplicaSet", "single-1"))]))
+    (tmp_path / "wl.yaml").write_text(deployment("single"))
+    args = ["plan", str(tmp_path / "wl.yaml"), "--cluster", str(snap), "--format", fmt]
+    assert main(args) == 0
+    plain_out = capsys.readouterr().out
+    assert main(args + ["--explain", "--gitops", "helm"]) == 0
+    out = capsys.readouterr().out
+    assert "t=" not in plain_out and "helm.sh/hook" not in plain_out
+    assert "t=0" in out and "helm.sh/hook" in out and "pre-install,pre-upgrade" in out
+
+
+def test_runbook_names_real_files_and_no_placeholders(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Follow the runbook's advice (rewrite --templates file --write): every file it applies exists and
+    holds what the step says; no command has a <placeholder>."""
+    monkeypatch.chdir(tmp_path)
+    manifests = {"apps/web.yaml": deployment("web") + "---\n" + deployment("api"),
+                 "apps/my ds.yaml": workload("DaemonSet", "ds"), "jobs/train.yaml": workload("Job", "train")}
+    for path, text in manifests.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
+    objs = [CLASS, dp_node("dp-1", 2), dp_node("dp-2", 2), running("ds-a", "dp-1", ("DaemonSet", "ds")),
+            running("ds-b", "dp-2", ("DaemonSet", "ds"))]
+    plan = build_plan(list(manifests.items()), snapshot_from_objects(objs), Mode(), explain=False)
+    commands = [s.command for s in plan.steps if s.command]
+    assert commands and not [c for c in commands if re.search(r"<[^>]*>", c)], commands
+    assert main(["rewrite", "--templates", "file", "--write", *manifests]) == 0
+    capsys.readouterr()
+    for s in plan.steps:
+        argv = shlex.split(s.command.split("  #")[0])
+        files = [argv[i + 1] for i, a in enumerate(argv) if a == "-f"]
+        for f in files:
+            docs = [d for d in yaml.safe_load_all(Path(f).read_text()) if d]
+            if s.action == "create":
+                assert f.endswith("-claim-templates.yaml") and s.name in [
+                    d["metadata"]["name"] for d in docs if d["kind"] == "ResourceClaimTemplate"], (s, f)
+            else:  # the workload's switch applies no template it could outrun
+                assert s.name in [d["metadata"]["name"] for d in docs] and \
+                    "ResourceClaimTemplate" not in [d["kind"] for d in docs], (s, f)
+        if s.action == "create":
+            assert files, s
+        if s.action == "delete" and s.kind == "Pod":
+            assert "-l app=ds" in s.command and "spec.nodeName=" in s.command

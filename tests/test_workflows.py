@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helm_bins import helm
 from migrator.cli import main
@@ -191,6 +193,28 @@ def test_krm_rejects_other_input() -> None:
 CHART = {
     "Chart.yaml": "apiVersion: v2\nname: gpuapp\nversion: 0.1.0\n",
     "values.yaml": "gpus: 2\n",
+    "templates/other.yaml": textwrap.dedent("""\
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: {{ .Release.Name }}-extra}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: {{ .Release.Name }}-config}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{ .Release.Name }}-optout
+          annotations: {dra-migrate/skip: "true"}
+        spec:
+          selector: {matchLabels: {app: o}}
+          template:
+            metadata: {labels: {app: o}}
+            spec:
+              containers:
+              - {name: o, image: x, resources: {limits: {nvidia.com/gpu: 1}}}
+        """),
     "templates/deployment.yaml": textwrap.dedent("""\
         apiVersion: apps/v1
         kind: Deployment
@@ -252,8 +276,17 @@ def test_helm3_post_renderer(helm3: Path, tmp_path: Path) -> None:
                           capture_output=True, text=True, env=helm_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    deploy = next(d for d in docs if d["kind"] == "Deployment")
+    deploy = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "rel-vllm")
     rct = next(d for d in docs if d["kind"] == "ResourceClaimTemplate")
+    # Helm 3 creates the post-rendered stream in its order: the template before the workload, after
+    # the Namespaces and ConfigMaps Helm sorted first
+    kinds = [d["kind"] for d in docs]
+    assert kinds.index("Namespace") < kinds.index("ConfigMap") < kinds.index("ResourceClaimTemplate") < \
+        kinds.index("Deployment")
+    # Helm 3 shows a post-renderer's stderr only on failure: the findings are in the log
+    log = (tmp_path / "xdg" / "dra-migrate" / "post-render.log").read_text()
+    assert "Helm 3 or direct" in log and "1 workload(s) converted, 1 ResourceClaimTemplate(s) added" in log
+    assert "skipped GPU109" in log and "rel-optout" in log
     assert rct["spec"]["spec"]["devices"]["requests"][0]["exactly"]["count"] == 2
     pod = deploy["spec"]["template"]["spec"]
     assert pod["resourceClaims"][0]["resourceClaimTemplateName"] == rct["metadata"]["name"]
@@ -278,9 +311,73 @@ def test_helm4_post_renderer_plugin(helm4: Path, tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    assert {d["kind"] for d in docs} == {"Deployment", "ResourceClaimTemplate"}
+    assert {d["kind"] for d in docs} == {"Namespace", "ConfigMap", "Deployment", "ResourceClaimTemplate"}
     rct = next(d for d in docs if d["kind"] == "ResourceClaimTemplate")
     assert rct["spec"]["spec"]["devices"]["requests"][0]["exactly"]["count"] == 2
+    # Helm 4 sorts after post-rendering, unknown kinds last: the template comes after the Deployment...
+    kinds = [d["kind"] for d in docs]
+    assert kinds.index("Deployment") < kinds.index("ResourceClaimTemplate")
+    log = (tmp_path / "xdg" / "dra-migrate" / "post-render.log").read_text()
+    assert "Helm 4 plugin dra-migrate" in log and "skipped GPU109" in log and "--gitops=helm" in log
+    # ...but it reads the hook annotations a post-renderer adds: with --gitops helm the template is a
+    # pre-install,pre-upgrade hook, created before the release's resources (--no-hooks leaves it out)
+    for extra, hooked in (["--post-renderer-args=--gitops=helm"], True), ([], False):
+        out = subprocess.run([str(helm4), "template", "rel", str(chart), "--no-hooks", "--post-renderer", "dra-migrate",
+                              *extra], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        assert ("kind: ResourceClaimTemplate" not in out.stdout) is hooked
+        assert "resourceClaimTemplateName: rel-vllm-" in out.stdout
+
+
+HELM_DOCS = {
+    "Namespace": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {n}\n",
+    "ConfigMap": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\ndata:\n  a: |\n    ---\n    x\n",
+    "Service": "apiVersion: v1\nkind: Service\nmetadata: {{name: {n}}}\n",
+    "Deployment": GPU.replace("name: web", "name: {n}").replace("  namespace: prod\n", ""),
+    "Job": "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {n}\nspec:\n  template:\n    spec:\n"
+           "      restartPolicy: Never\n      containers:\n      - name: c\n        image: x\n"
+           "        resources: {{limits: {{nvidia.com/gpu: 2}}}}\n",
+}
+
+
+@settings(max_examples=120, deadline=None)
+@given(kinds=st.lists(st.sampled_from(sorted(HELM_DOCS)), min_size=1, max_size=7),
+       sources=st.booleans(), leading=st.booleans())
+def test_post_render_puts_templates_before_the_first_workload(kinds: list[str], sources: bool, leading: bool) -> None:
+    """Helm 3 creates the post-rendered stream in order: each template must come before every
+    workload naming it and after what Helm sorted first; nothing else moves or changes."""
+    from migrator.helm import render
+    from migrator.mode import Mode
+
+    docs = [("# Source: chart/templates/t.yaml\n" if sources else "") + HELM_DOCS[k].format(n=f"o{i}")
+            for i, k in enumerate(kinds)]
+    text = ("---\n" if leading else "") + "---\n".join(docs)
+    out = render(text, Mode()).text
+    objs = [d for d in yaml.safe_load_all(out) if d]
+    names = [(o["kind"], o["metadata"]["name"]) for o in objs]
+    originals = [(k, f"o{i}") for i, k in enumerate(kinds)]
+    assert [n for n in names if n[0] != "ResourceClaimTemplate"] == originals  # same objects, same order
+    templates = [i for i, n in enumerate(names) if n[0] == "ResourceClaimTemplate"]
+    gpu = [i for i, n in enumerate(names) if n[0] in ("Deployment", "Job")]
+    assert len(templates) == len(gpu)
+    if gpu:
+        assert max(templates) < min(gpu) and templates == list(range(min(templates), min(gpu)))
+        assert all(n[0] not in ("Deployment", "Job") for n in names[:min(templates)])
+    assert render(out, Mode()).text == out  # a second pass changes nothing
+    assert out.count("nvidia.com/gpu: ") == 0 and out.count("\n    ---\n    x\n") == kinds.count("ConfigMap")
+
+
+def test_post_render_log_in_both_helms_and_on_failure(tmp_path: Path) -> None:
+    log = tmp_path / "xdg" / "dra-migrate" / "post-render.log"
+    for plugin in ("", "dra-migrate"):
+        env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"), HELM_PLUGIN_NAME=plugin)
+        ok = subprocess.run([str(EXE), "post-render"], input=GPU, capture_output=True, text=True, env=env)
+        assert ok.returncode == 0 and "kind: ResourceClaimTemplate" in ok.stdout
+        bad = subprocess.run([str(EXE), "post-render"], input="a: [\n", capture_output=True, text=True, env=env)
+        assert bad.returncode == 2 and bad.stdout == ""
+    text = log.read_text()
+    assert text.count("1 workload(s) converted") == 2 and text.count("error: <helm>:2: invalid YAML") == 2
+    assert "Helm 3 or direct" in text and "Helm 4 plugin dra-migrate" in text
 
 
 def test_post_render_failure_exit_code(tmp_path: Path) -> None:
@@ -323,3 +420,16 @@ def test_pre_commit_hooks_with_try_repo(tmp_path: Path) -> None:
     again = subprocess.run(base + ["dra-migrate", "--files", "app.yaml"], cwd=work, capture_output=True, text=True,
                            env=env)
     assert again.returncode == 0, again.stdout
+    # a repository with a Helm chart: its templates are not YAML and are left to the post-renderer
+    for name, text in CHART.items():
+        (work / "charts" / "gpuapp" / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / "charts" / "gpuapp" / name).write_text(text)
+    _git(work, "add", ".")
+    for hook in ("dra-migrate-check", "dra-migrate"):
+        proc = subprocess.run(base + [hook, "--all-files", "--verbose"], cwd=work, capture_output=True, text=True,
+                              env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr  # before: exit 2, "invalid YAML" per template
+        assert "invalid YAML" not in proc.stdout and "templates/" not in proc.stdout
+    assert (work / "charts" / "gpuapp" / "templates" / "deployment.yaml").read_text() == CHART["templates/deployment.yaml"]
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert all(h["exclude"] == "(^|/)templates/" for h in hooks)

@@ -14,10 +14,14 @@ from migrator.mode import Mode
 from migrator.model import Status
 from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence
 from migrator.plan.planner import Plan, Planner, WorkloadDecision, prove
+from migrator.runner import templates_path
 from migrator.selection import label_rules
 from migrator.tables import load_tables
 
 MODELLED = {"Deployment", "StatefulSet", "DaemonSet"}
+#: Kinds whose pods are separate runs: one pod running at a time is progress (a Job works through
+#: its completions with whatever parallelism fits; a CronJob's runs; a bare Pod is one pod).
+ONE_AT_A_TIME = {"Pod", "Job", "CronJob"}
 FAMILY = {"kepler": "Kepler", "maxwell": "Maxwell", "pascal": "Pascal", "volta": "Volta", "turing": "Turing",
           "ampere": "Ampere", "ada-lovelace": "Ada Lovelace", "hopper": "Hopper", "blackwell": "Blackwell"}
 
@@ -95,6 +99,34 @@ def _requests(template: dict[str, Any], snap: Snapshot) -> list[Request]:
     return out
 
 
+def pods_at_once(kind: str, obj: dict[str, Any], where: str, replicas: int) -> int:
+    """How many pods of this pod template must run at the same time for the workload to work: its
+    replicas for a Deployment, StatefulSet, ReplicaSet or an operator's replica set (the
+    ``replicas`` beside the template, e.g. a PyTorchJob's Worker: the workers rendezvous), one for
+    Pods, Jobs and CronJobs. A DaemonSet needs one per node, checked node by node."""
+    if kind in ONE_AT_A_TIME or kind == "DaemonSet":
+        return 1
+    if where == "/spec/template/spec":
+        return replicas
+    parent = _at(obj, where[: -len("/template/spec")]) if where.endswith("/template/spec") else None
+    value = parent.get("replicas", 1) if parent is not None else 1
+    return value if isinstance(value, int) and not isinstance(value, bool) else _int(value)
+
+
+def kubectl_selector(selector: Any) -> str:
+    """A LabelSelector in ``kubectl -l`` syntax (set-based requirements included)."""
+    if not isinstance(selector, dict):
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for e in selector.get("matchExpressions") or []:
+        if not isinstance(e, dict):
+            continue
+        key, op, values = e.get("key"), e.get("operator"), ",".join(map(str, e.get("values") or []))
+        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": f"{key}",
+                      "DoesNotExist": f"!{key}"}.get(str(op), ""))
+    return ",".join(p for p in parts if p)
+
+
 def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
     for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller", True):
@@ -117,12 +149,20 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     uses_first_available = False
     pdbs = [o for o in snap.other if o.get("kind") == "PodDisruptionBudget"]
     results: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+    template_files: dict[str, set[tuple[str, bool]]] = {}  #: "namespace/name" -> (file, written by the rewrite)
     for path, text in paths:
         result = migrate_text(text, path, mode)
         before = {_label(o): o for o in _objects([to_python(d.root) for d in parse(text, path)])}
         after_docs = [to_python(d.root) for d in parse(result.text, path)] if result.text != text else \
             [o for o in before.values()]
         results[path] = (result, _objects(after_docs) + list(result.templates))
+        written = {_ref(o) for o in before.values() if o.get("kind") == "ResourceClaimTemplate"}
+        for o in results[path][1]:
+            if o.get("kind") == "ResourceClaimTemplate":
+                # a template the rewrite creates lives where `rewrite --templates file` writes it, so
+                # the runbook can apply it on its own, before the workload that names it
+                template_files.setdefault(_ref(o), set()).add(
+                    (path, False) if _ref(o) in written else (templates_path(path), True))
         claims = {o["metadata"]["name"]: o for o in _objects(after_docs) + list(result.templates)
                   if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim")}
         after = {_label(o): o for o in _objects(after_docs)}
@@ -159,7 +199,9 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                          dp_need={r: n for r, n in _need(old_pod).items() if GPU_RESOURCE.match(r)},
                          requests=requests, templates=[_ref(t) for t in mine if t["kind"] == "ResourceClaimTemplate"],
                          file=path, pdb=pdb, modelled=modelled,
-                         shared_claim=any(t["kind"] == "ResourceClaim" for t in mine))
+                         shared_claim=any(t["kind"] == "ResourceClaim" for t in mine),
+                         selector=kubectl_selector(spec.get("selector")))
+            w.at_once = pods_at_once(kind, obj_b, f.where, w.replicas)
             w.strategy_now = dict(strategy)
             if "kueue.x-k8s.io/queue-name" in (meta.get("labels") or {}):
                 notes.append(f"{key} is managed by Kueue: configure deviceClassMappings and only ExactCount "
@@ -188,7 +230,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     preflight += [f"CONFLICT: ResourceClaimTemplate {t} already exists in the cluster with a different spec; the "
                   "spec is immutable, so applying would fail and pods would get the old request: give the new "
                   "template a new name, retire the old one after the rollback window" for t in conflicts]
-    planner = Planner(model, preflight)
+    planner = Planner(model, preflight, {t: tuple(sorted(f)) for t, f in template_files.items()})
     for d in decisions:
         _deadlock_without_plan(planner, d)
     planner.run(decisions)
@@ -374,8 +416,38 @@ def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first
     return checks
 
 
+def _blocked(planner: Planner, d: WorkloadDecision) -> bool:
+    """One rule for every kind: a workload whose pods cannot all get matching DRA devices at once,
+    even with every device-plugin node cut over and nothing else running, is not switched: no
+    order helps, switching would only leave its pods Pending (rollout-model.md §8.5 #2)."""
+    w, m = d.workload, planner.initial
+    if w.kind == "DaemonSet" and not w.shared_claim:
+        bad = [n for n in w.ds_nodes if not m.fits_on(w, n)]
+        if not bad:
+            return False
+        d.reason = (f"its pod cannot get matching DRA devices on {len(bad)} of the {len(w.ds_nodes)} node(s) it runs "
+                    f"on ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}) even once they are cut over; add "
+                    "matching GPUs there or exclude those nodes first. Not switched")
+    else:
+        need = 1 if w.shared_claim else w.at_once  # a shared claim is allocated once for all its pods
+        most = m.most_new(w, need)
+        if most >= need:
+            return False
+        d.reason = (f"at most {most} of {need} pod(s) it needs at once can get matching DRA devices even with "
+                    "every device-plugin node cut over and nothing else running; add matching GPUs or lower "
+                    "replicas first. Not switched" if need > 1 else
+                    "no node can give one of its pods the DRA devices it asks for, even with every device-plugin "
+                    "node cut over and nothing else running (more than any node has, or none matches); add "
+                    "matching GPUs or lower the request first. Not switched")
+    d.blocked = d.deadlock_without_plan = True
+    d.switch_strategy = None
+    return True
+
+
 def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
     w = d.workload
+    if _blocked(planner, d):
+        return
     if w.shared_claim:
         rolling = (w.strategy or {}).get("type", "RollingUpdate") != "Recreate" and w.kind == "Deployment"
         d.deadlock_without_plan = rolling
@@ -393,15 +465,6 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
         return
     ok, lost, _ = planner.own_strategy_completes(planner.initial, w)
     d.deadlock_without_plan = not ok
-    if not ok and w.kind in ("Deployment", "StatefulSet"):
-        most = planner.initial.most_new(w, w.replicas)
-        if most < w.replicas:
-            # No order helps: switching would only take replicas down (rollout-model.md §8.5 #2).
-            d.blocked = True
-            d.reason = (f"at most {most} of {w.replicas} new pod(s) can get matching DRA devices even with every "
-                        "device-plugin node cut over and nothing else running; add matching GPUs or lower "
-                        "replicas first. Not switched")
-            return
     if ok:
         d.reason = "its own strategy completes on this cluster: DRA capacity for every new pod is free"
         if lost:

@@ -113,6 +113,8 @@ class Workload:
     modelled: bool = True
     shared_claim: bool = False
     ds_nodes: list[str] = field(default_factory=list)  #: DaemonSet: the nodes it runs on
+    at_once: int = 1  #: pods that must run at the same time for it to work (see build.pods_at_once)
+    selector: str = ""  #: its pods' label selector in kubectl -l syntax ("" when it has none)
     # controller state
     target: str = "old"
     strategy_now: dict[str, Any] = field(default_factory=dict)
@@ -288,6 +290,10 @@ class Model:
         """An upper bound of the new pods of ``w`` the cluster can ever hold (stops at ``want``): every
         node on DRA or able to be cut over, every device free, no other workload."""
         return self._pack(w, self.nodes.values(), want, fresh=True)
+
+    def fits_on(self, w: Workload, name: str) -> bool:
+        """Whether one new pod of ``w`` fits on node ``name`` once it is on DRA and empty."""
+        return self._pack(w, [self.nodes[name]], 1, fresh=True) == 1
 
     def _pack(self, w: Workload, nodes: Any, want: int, fresh: bool) -> int:
         """New pods of ``w`` placed greedily on ``nodes`` (their free devices, or all if ``fresh``)."""

@@ -1,4 +1,5 @@
-"""The plan as text, a markdown runbook, or the JSON contract."""
+"""The plan as text, a markdown runbook, or the JSON contract: the same content in each (the
+trace of the proof only with ``explain``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,16 @@ import json
 from itertools import groupby
 from typing import Any
 
+from migrator.markdown import cell, code, fenced, text
 from migrator.plan.planner import Plan
 
 
-def to_json(plan: Plan) -> dict[str, Any]:
+def to_json(plan: Plan, explain: bool = False) -> dict[str, Any]:
+    proof: dict[str, Any] | None = None
+    if plan.proof:
+        proof = {"ok": plan.proof.ok, "problems": plan.proof.problems, "ticks": plan.proof.ticks}
+        if explain:
+            proof["trace"] = plan.proof.trace
     return {
         "workloads": [{
             "kind": d.workload.kind, "namespace": d.workload.namespace, "name": d.workload.name,
@@ -23,10 +30,17 @@ def to_json(plan: Plan) -> dict[str, Any]:
             "capacity_lost": s.capacity_lost,
         } for s in plan.steps],
         "preflight": plan.preflight,
-        "proof": {"ok": plan.proof.ok, "problems": plan.proof.problems, "ticks": plan.proof.ticks} if plan.proof else None,
+        "proof": proof,
         "kep5004": plan.alternative,
         "notes": plan.notes,
     }
+
+
+def _proof_line(plan: Plan) -> str:
+    assert plan.proof is not None
+    switched = "every workload it switches" if any(d.blocked for d in plan.decisions) else "every workload"
+    return (f"holds: {switched} completes, no node is served by both managers, every template exists before "
+            "pods need it" if plan.proof.ok else "FAILS: " + "; ".join(plan.proof.problems))
 
 
 def to_text(plan: Plan, explain: bool = False) -> str:
@@ -40,13 +54,17 @@ def to_text(plan: Plan, explain: bool = False) -> str:
     for s in plan.steps:
         lost = "".join(f" [lost {v} of {k}]" for k, v in s.capacity_lost.items())
         ns = f"{s.namespace}/" if s.namespace else ""
-        out.append(f"wave {s.wave:>2}  {s.action:<8} {s.kind} {ns}{s.name}: {s.detail}{lost}")
+        detail = f": {s.detail}" if s.detail else ""
+        out.append(f"wave {s.wave:>2}  {s.action:<8} {s.kind} {ns}{s.name}{detail}{lost}")
+        if s.command:
+            out.append(f"          $ {s.command}")
+    if plan.notes:
+        out += ["", "notes:"] + [f"  - {n}" for n in plan.notes]
+    if plan.alternative:
+        out += ["", "alternative: serve nvidia.com/gpu from DRA first (KEP-5004):"] + [f"  - {a}" for a in plan.alternative]
     out.append("")
     if plan.proof:
-        switched = "every workload it switches" if any(d.blocked for d in plan.decisions) else "every workload"
-        out.append("proof: " + (f"holds: {switched} completes, no node is served by both managers, every "
-                                "template exists before pods need it" if plan.proof.ok else
-                                "FAILS: " + "; ".join(plan.proof.problems)))
+        out.append("proof: " + _proof_line(plan))
         blocked = [d.workload.key for d in plan.decisions if d.blocked]
         if blocked:
             out.append(f"blocked (not switched): {', '.join(blocked)}")
@@ -55,30 +73,39 @@ def to_text(plan: Plan, explain: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_markdown(plan: Plan) -> str:
+def _item(n: int, head: str, command: str) -> list[str]:
+    """An ordered-list item; its code block is indented to the item's content column (the marker's
+    width: 3 for "9. ", 4 for "10. "), or it would fall out of the list (CommonMark 5.2)."""
+    marker = f"{n}. "
+    lines = [marker + head]
+    if command:
+        lines += [" " * len(marker) + line for line in fenced(command, "sh").split("\n")]
+    return lines
+
+
+def to_markdown(plan: Plan, explain: bool = False) -> str:
     out = ["# DRA switch plan", ""]
     if plan.proof:
-        out.append("**Proof:** " + ("the plan was replayed in the cluster model: every workload completes, no node is "
-                                    "ever served by both the device plugin and the DRA driver, and every template "
-                                    "exists before anything can create pods from it." if plan.proof.ok else
-                                    "**does not hold**: " + "; ".join(plan.proof.problems)))
+        out.append("**Proof:** " + text("the plan was replayed in the cluster model: every workload completes, no "
+                                        "node is ever served by both the device plugin and the DRA driver, and every "
+                                        "template exists before anything can create pods from it." if plan.proof.ok
+                                        else "does not hold: " + "; ".join(plan.proof.problems)))
         blocked = [d.workload.key for d in plan.decisions if d.blocked]
         if blocked:
             out.append("")
-            out.append(f"**Blocked (not switched by this plan):** {', '.join(blocked)}: the cluster cannot run them "
-                       "on DRA devices whatever the order.")
+            out.append(f"**Blocked (not switched by this plan):** {text(', '.join(blocked))}: the cluster cannot run "
+                       "them on DRA devices whatever the order.")
         out.append("")
     out += ["## Workloads", "", "| workload | stalls without this plan | strategy during the switch | replicas lost | why |",
             "|---|---|---|---|---|"]
     for d in plan.decisions:
-        strat = f"`{json.dumps(d.switch_strategy)}`" if d.switch_strategy else "own (unchanged)"
+        strat = code(json.dumps(d.switch_strategy)).replace("|", "\\|") if d.switch_strategy else "own (unchanged)"
         stalls = "**blocked**" if d.blocked else "**yes**" if d.deadlock_without_plan else "no"
-        out.append(f"| {d.workload.key} | {stalls} | {strat} | "
-                   f"{d.capacity_lost} | {d.reason} |")
+        out.append(f"| {cell(d.workload.key)} | {stalls} | {strat} | {d.capacity_lost} | {cell(d.reason)} |")
     out += ["", "## Wave 1: preflight", ""] + [
-        f"- [ ] {'**blocker:** ' if ('MISSING' in c or 'HAZARD' in c) else ''}{c}" for c in plan.preflight]
+        f"- [ ] {'**blocker:** ' if ('MISSING' in c or 'HAZARD' in c) else ''}{text(c)}" for c in plan.preflight]
     for note in plan.notes:
-        out.append(f"- [ ] note: {note}")
+        out.append(f"- [ ] note: {text(note)}")
     out += ["", "## Runbook", "", "Each wave starts when the previous one has finished.", ""]
     n = 0
     for wave, group in groupby(plan.steps, key=lambda s: s.wave):
@@ -90,12 +117,13 @@ def to_markdown(plan: Plan) -> str:
         for s in steps:
             n += 1
             ns = f"{s.namespace}/" if s.namespace else ""
-            lost = "".join(f" _(capacity lost: {v} replica(s) of {k})_" for k, v in s.capacity_lost.items())
-            out.append(f"{n}. **{s.action}** {s.kind} `{ns}{s.name}`: {s.detail}{lost}")
-            if s.command:
-                out.append(f"   ```sh\n   {s.command}\n   ```")
+            lost = "".join(f" _(capacity lost: {v} replica(s) of {text(k)})_" for k, v in s.capacity_lost.items())
+            detail = f": {text(s.detail)}" if s.detail else ""
+            out += _item(n, f"**{s.action}** {s.kind} {code(ns + s.name)}{detail}{lost}", s.command)
         out.append("")
     if plan.alternative:
         out += ["## Alternative: serve `nvidia.com/gpu` from DRA first (KEP-5004)", ""] + \
-            [f"- {a}" for a in plan.alternative] + [""]
+            [f"- {text(a)}" for a in plan.alternative] + [""]
+    if explain and plan.proof:
+        out += ["## Simulation trace", "", fenced("\n".join(plan.proof.trace) or "(empty)", "text"), ""]
     return "\n".join(out)

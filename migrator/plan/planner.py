@@ -19,6 +19,7 @@ by both managers (I1), and no pod is ever created from a template that does not 
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,8 +258,11 @@ def _strategy_field(w: Workload) -> str:
 
 
 class Planner:
-    def __init__(self, initial: Model, preflight: list[str]) -> None:
+    def __init__(self, initial: Model, preflight: list[str],
+                 template_files: dict[str, tuple[tuple[str, bool], ...]] | None = None) -> None:
         self.initial = initial
+        #: "namespace/name" -> (file, written by the rewrite) of the files holding that template
+        self.template_files = template_files or {}
         self.m = initial.clone()
         self.ex = Executor(self.m)
         self.steps: list[Step] = []
@@ -370,11 +374,14 @@ class Planner:
                 steps = cutover_steps(wave, name, "served by both managers: double-allocation hazard")
                 self.emit([s for s in steps if s.op[0] != "dra_on"])  # DRA is on already: turn the plugin off
         wave = self.next_wave()
-        for t in sorted({t for d in decisions for t in d.workload.templates}):
+        for t in sorted({t for d in decisions if not d.blocked for t in d.workload.templates}):
             ns, _, name = t.rpartition("/")
-            self.emit([_step(wave, "create", "ResourceClaimTemplate", name, ns or None,
-                             "before any workload names it", ("create_template", t),
-                             "kubectl apply -f <the ResourceClaimTemplate documents>")])
+            files = [f for f, _ in self.template_files.get(t, ())]
+            written = [f for f, new in self.template_files.get(t, ()) if new]
+            detail = "before any workload names it" + (
+                f" ({', '.join(written)}: written by `dra-migrate rewrite --templates file --write`)" if written else "")
+            self.emit([_step(wave, "create", "ResourceClaimTemplate", name, ns or None, detail, ("create_template", t),
+                             "kubectl apply" + "".join(f" -f {shlex.quote(f)}" for f in files) if files else "")])
         for d in sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key)):
             self._workload(d)
         wave = self.next_wave()
@@ -394,6 +401,10 @@ class Planner:
 
     def _workload(self, d: WorkloadDecision) -> None:
         w = d.workload
+        if d.blocked:
+            self.emit([_step(self.next_wave(), "verify", w.kind, w.name, w.namespace, f"BLOCKED: {d.reason}",
+                             ("note",))])
+            return
         if w.shared_claim and d.switch_strategy:
             import json
 
@@ -403,7 +414,7 @@ class Planner:
                 _step(wave, "update", w.kind, w.name, w.namespace, "temporary strategy Recreate (shared claim)",
                       ("note",), f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {'strategy': d.switch_strategy}})}'"),
                 _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to the shared claim",
-                      ("unmodelled",), f"kubectl apply -f {w.file}"),
+                      ("unmodelled",), f"kubectl apply -f {shlex.quote(w.file)}"),
                 _step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete (all replicas down while it switches)",
                       ("note",), f"kubectl rollout status {target}"),
                 _step(wave, "update", w.kind, w.name, w.namespace, "restore the original strategy", ("note",),
@@ -414,13 +425,10 @@ class Planner:
         if not w.modelled:
             wave = self.next_wave()
             self.emit([_step(wave, "update", w.kind, w.name, w.namespace, d.reason, ("unmodelled",),
-                             f"kubectl apply -f {w.file}")])
+                             f"kubectl apply -f {shlex.quote(w.file)}")])
             d.completed = True
             return
         wave = self.next_wave()
-        if d.blocked:
-            self.emit([_step(wave, "verify", w.kind, w.name, w.namespace, f"BLOCKED: {d.reason}", ("note",))])
-            return
         ok, _, _ = self.own_strategy_completes(self.m, w)
         while not ok:
             node = self.cutover_candidate(w, allow_own=False)
@@ -433,7 +441,7 @@ class Planner:
             self.emit([
                 _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to claims "
                       "(its own strategy completes)", ("switch", w.key),
-                      f"kubectl apply -f {w.file}  # the rewritten manifest"),
+                      f"kubectl apply -f {shlex.quote(w.file)}  # the rewritten manifest"),
                 _step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete", ("wait_rollout", w.key),
                       f"kubectl rollout status {_kubectl_target(w)}"),
             ])
@@ -461,7 +469,7 @@ class Planner:
                   ("strategy", w.key, switch),
                   f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {field_: switch}})}'"),
             _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to claims",
-                  ("switch", w.key), f"kubectl apply -f {w.file}  # the rewritten manifest"),
+                  ("switch", w.key), f"kubectl apply -f {shlex.quote(w.file)}  # the rewritten manifest"),
         ])
         mw = self.m.workloads[w.key]
         if w.kind == "DaemonSet":
@@ -470,7 +478,8 @@ class Planner:
                 delete = _step(wave, "delete", "Pod", f"{w.name} pod on {node}", w.namespace,
                                "recreated from the new template once the node runs DRA",
                                ("delete_pod", w.key, node),
-                               f"kubectl delete pod -n {w.namespace or 'default'} --field-selector spec.nodeName={node} -l <{w.name} selector>")
+                               f"kubectl delete pod -n {w.namespace or 'default'} --field-selector spec.nodeName={node}"
+                               + (f" -l {shlex.quote(w.selector)}" if w.selector else ""))
                 self.emit(steps[:2] + [delete] + steps[2:])
         elif w.kind == "StatefulSet":
             for i in range(w.replicas - 1, -1, -1):
