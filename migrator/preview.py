@@ -11,7 +11,6 @@ full report is. Lines of Secret objects are never printed.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -72,7 +71,9 @@ def _hunks(before: str, after: str) -> list[tuple[int, list[str]]]:
     """Unified-diff hunks as (first original line, lines), 3 lines of context."""
     a, b = before.splitlines(), after.splitlines()
     out: list[tuple[int, list[str]]] = []
-    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(3):
+    from migrator.linediff import grouped_opcodes
+
+    for group in grouped_opcodes(a, b, 3):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
         lines = [f"@@ -{i1 + 1},{i2 - i1} +{j1 + 1},{j2 - j1} @@"]
         for tag, x1, x2, y1, y2 in group:
