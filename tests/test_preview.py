@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 
 from migrator.cli import main
 from migrator.mode import Mode
-from migrator.model import Finding, Status
+from migrator.model import Finding, ObjectRef, Status
 from migrator.preview import (MARKER, MIN_CHARS, Preview, WorkloadPreview, build_preview, diff_paths,
                               semantic_changes, to_json, to_markdown)
 
@@ -121,7 +121,7 @@ def check_markdown(md: str, limit: int | None) -> None:
 
 
 def finding(msg: str, code: str = "GPU102") -> Finding:
-    return Finding(code, Status.MANUAL, msg, "dir/a`b.yaml", 3, f"Deployment {msg[:5]}")
+    return Finding(code, Status.MANUAL, msg, "dir/a`b.yaml", 3, ObjectRef("Deployment", msg[:5]))
 
 
 previews = st.builds(
