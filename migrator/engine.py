@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrator.documents import Document, detect_layout, get, items, parse, shared_nodes, str_at, to_python
 from migrator.edit import Patch
-from migrator.errors import CannotEdit, InvalidInput
+from migrator.errors import CannotEdit, InvalidInput, one_line
 from migrator.locate import K8sObject, PodSpecRef, objects, pod_metadata, pod_specs
 from migrator.mode import Mode
 from migrator.model import DeviceRequest, Finding, Status
@@ -53,19 +53,13 @@ def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None)
     except InvalidInput:
         raise
     except Exception as exc:  # the last backstop: one line for this file, the batch goes on
-        raise InvalidInput(path, None, f"internal error ({_one_line(exc)}); the file is left as it was "
+        raise InvalidInput(path, None, f"internal error ({one_line(exc)}); the file is left as it was "
                            "(please report this)") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    msg = text[0][:200] if text else ""
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
 def internal_error(exc: BaseException, path: str, line: int | None, workload: str, where: str = "") -> Finding:
     """The backstop's finding: something failed that no check foresaw; that part is left as it was."""
-    return Finding("GPU900", Status.MANUAL, f"not converted: internal error ({_one_line(exc)}); left as it was "
+    return Finding("GPU900", Status.MANUAL, f"not converted: internal error ({one_line(exc)}); left as it was "
                    "(please report this)", path, line, workload, where)
 
 
@@ -291,12 +285,18 @@ def _krm_next_index(objs: list[K8sObject]) -> dict[str, int]:
 
     nxt: dict[str, int] = {}
     for o in objs:
-        ann = to_python(get(get(o.node, "metadata"), "annotations")) or {}
+        ann = _annotations(o)
         path = next((str(ann[k]) for k in PATH_KEYS if k in ann), None)
         index = next((str(ann[k]) for k in INDEX_KEYS if k in ann), "0")
         if path is not None:
             nxt[path] = max(nxt.get(path, 0), (int(index) if index.isdigit() else 0) + 1)
     return nxt
+
+
+def _annotations(obj: K8sObject) -> dict[str, Any]:
+    """``metadata.annotations`` as data; {} unless it is a mapping (any object of the file is read)."""
+    ann = to_python(get(get(obj.node, "metadata"), "annotations"))
+    return ann if isinstance(ann, dict) else {}
 
 
 def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: Node,
@@ -372,8 +372,7 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
     if krm_index is not None:
         from migrator.krm import krm_annotations
 
-        ann = to_python(get(get(obj.node, "metadata"), "annotations")) or {}
-        extra = krm_annotations(ann, krm_index)
+        extra = krm_annotations(_annotations(obj), krm_index)
         if extra:
             template["metadata"].setdefault("annotations", {}).update(extra)
     if plan.sharing:

@@ -191,59 +191,80 @@ def _node_entries(n: Node) -> Iterator[tuple[Any, Node]]:
             yield k.value, v
 
 
-def _check(value: Any, schema: Schema, path: str, nodes: bool, optional: bool) -> Problem | None:
+class _Fail(Exception):
+    """Unwinds to the top of a check; the path is collected on the way up (nothing built on success)."""
+
+    def __init__(self, value: Any, kind: str, want: str) -> None:
+        self.value, self.kind, self.want = value, kind, want
+        self.steps: list[Any] = []
+
+
+def _check(value: Any, schema: Schema, nodes: bool, optional: bool) -> None:
     kind = _node_kind(value) if nodes else _data_kind(value)
     if kind == "null" and optional:
-        return None
-
-    def fail(want: str) -> Problem:
-        got = _WHAT[kind]
-        if kind == "string" and isinstance(schema, Scalar):
-            text = value.value if nodes else value
-            got = f"{text!r}" if len(str(text)) <= 40 else f"{str(text)[:37]!r}..."
-        line = value.start_mark.line + 1 if nodes else None
-        return Problem(path, line, got, want)
-
+        return
     if isinstance(schema, Scalar):
         if kind not in schema.kinds:
-            return fail(schema.want)
-        if kind == "string" and schema.pattern is not None:
-            text = value.value if nodes else value
-            if not schema.pattern.match(str(text)):
-                return fail(schema.want)
-        return None
+            raise _Fail(value, kind, schema.want)
+        if kind == "string" and schema.pattern is not None and \
+                not schema.pattern.match(str(value.value if nodes else value)):
+            raise _Fail(value, kind, schema.want)
+        return
     if isinstance(schema, ListOf):
         if kind != "list":
-            return fail("a list")
-        children = value.value if nodes else value
-        for i, item in enumerate(children):
-            p = _check(item, schema.item, join(path, i), nodes, False)
-            if p is not None:
-                return p
-        return None
+            raise _Fail(value, kind, "a list")
+        item = schema.item
+        for i, child in enumerate(value.value if nodes else value):
+            try:
+                _check(child, item, nodes, False)
+            except _Fail as exc:
+                exc.steps.append(i)
+                raise
+        return
     if kind != "mapping":
-        return fail("a mapping")
+        raise _Fail(value, kind, "a mapping")
     entries = _node_entries(value) if nodes else value.items()
+    if isinstance(schema, MapOf):
+        for k, v in entries:
+            try:
+                _check(v, schema.values, nodes, False)
+            except _Fail as exc:
+                exc.steps.append(k)
+                raise
+        return
+    fields = schema.fields
     for k, v in entries:
-        if isinstance(schema, MapOf):
-            p = _check(v, schema.values, join(path, k), nodes, False)
-        elif isinstance(k, str) and k in schema.fields:
-            p = _check(v, schema.fields[k], join(path, k), nodes, True)
-        else:
-            continue
-        if p is not None:
-            return p
+        sub = fields.get(k) if isinstance(k, str) else None
+        if sub is not None:
+            try:
+                _check(v, sub, nodes, True)
+            except _Fail as exc:
+                exc.steps.append(k)
+                raise
+
+
+def _problem(value: Any, schema: Schema, path: str, nodes: bool) -> Problem | None:
+    try:
+        _check(value, schema, nodes, True)
+    except _Fail as exc:
+        for step in reversed(exc.steps):
+            path = join(path, step)
+        got = _WHAT[exc.kind]
+        if exc.kind == "string" and not exc.want.startswith(("a list", "a mapping")):
+            text = str(exc.value.value if nodes else exc.value)  # a string where another scalar belongs
+            got = repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+        return Problem(path, exc.value.start_mark.line + 1 if nodes else None, got, exc.want)
     return None
 
 
 def check_node(node: Node | None, schema: Schema, path: str) -> Problem | None:
     """The first field under ``node`` (a composed YAML node) whose type ``schema`` does not allow."""
-    return None if node is None else _check(node, schema, path, True, True)
+    return None if node is None else _problem(node, schema, path, True)
 
 
 def check_data(value: Any, schema: Schema, path: str) -> Problem | None:
     """The same on plain data (``to_python`` output)."""
-    return _check(value, schema, path, False, True)
+    return _problem(value, schema, path, False)
 
 
 def require(value: Any, schema: Schema, path: str) -> None:
