@@ -82,7 +82,12 @@ class _File:
 def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables: Tables) -> TextResult:
     patch = Patch(text, detect_layout(text))
     findings: list[Finding] = []
-    all_objects = list(objects(docs))
+    broken: list[tuple[int, tuple[Any, ...], Node, str]] = []
+    all_objects = list(objects(docs, broken))
+    for _, steps, node, want in broken:  # a List whose items have the wrong type: reported when GPUs are in it
+        if gpu107_outside_pod_spec.mentions_gpu(node, tables):
+            findings.append(_shape_finding(Problem(dotted(steps), node.start_mark.line + 1, describe(node), want),
+                                           path, "List", "/" + "/".join(str(s) for s in steps)))
     served = frozenset(
         name for o in all_objects if o.group == "resource.k8s.io" and o.kind == "DeviceClass"
         for name in [str_at(o.node, "spec", "extendedResourceName")] if name)
@@ -118,8 +123,7 @@ def _migrate_object(job: _File, obj: K8sObject) -> None:
         try:
             pod_findings = _migrate_pod(job, obj, ref)
         except ShapeError as exc:  # a reader that checks its own input (selection.translate)
-            pod_findings = [Finding("GPU900", Status.MANUAL, gpu900_not_processed.shape_message(exc.problem.message),
-                                    job.path, exc.problem.line or ref.line, obj.label, ref.where)]
+            pod_findings = [_shape_finding(exc.problem, job.path, obj.label, ref.where, ref.line)]
         except Exception as exc:  # backstop: this pod is reported and left as it was
             pod_findings = [internal_error(exc, job.path, ref.line, obj.label, ref.where)]
         if pod_findings is None:
@@ -131,8 +135,7 @@ def _migrate_object(job: _File, obj: K8sObject) -> None:
         # a pod template's path crosses a field of the wrong type: report it when it holds GPUs
         if gpu107_outside_pod_spec.mentions_gpu(node, job.tables):
             p = Problem(dotted(steps), node.start_mark.line + 1, describe(node), want)
-            job.findings.append(Finding("GPU900", Status.MANUAL, gpu900_not_processed.shape_message(p.message),
-                                      job.path, p.line, obj.label, "/" + "/".join(str(s) for s in steps)))
+            job.findings.append(_shape_finding(p, job.path, obj.label, "/" + "/".join(str(s) for s in steps)))
             handled.append(steps)
             handled_nodes.add(id(node))
     job.findings.extend(gpu107_outside_pod_spec.check_object(obj, handled, job.tables, job.path, handled_nodes))
@@ -153,6 +156,11 @@ def _migrate_object(job: _File, obj: K8sObject) -> None:
             job.patch.restore(snap)  # never leave half a transaction behind
             raise
     job.findings.extend(upgrade_findings)
+
+
+def _shape_finding(p: Problem, path: str, workload: str, where: str, line: int | None = None) -> Finding:
+    return Finding("GPU900", Status.MANUAL, gpu900_not_processed.shape_message(p.message), path,
+                   p.line or line, workload, where)
 
 
 def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] | None:

@@ -65,7 +65,10 @@ class PodSpecRef:
         return int(self.node.start_mark.line) + 1
 
 
-def objects(docs: list[Document]) -> Iterator[K8sObject]:
+def objects(docs: list[Document],
+            broken: list[tuple[int, tuple[Any, ...], Node, str]] | None = None) -> Iterator[K8sObject]:
+    """The objects of ``docs``; ``broken`` collects (document, path, node, expected type) for a
+    ``kind: List`` whose ``items`` (or an item) has a type the API would reject."""
     for doc in docs:
         root = doc.root
         if not isinstance(root, MappingNode):
@@ -76,8 +79,13 @@ def objects(docs: list[Document]) -> Iterator[K8sObject]:
             continue
         if kind == "List" or (kind.endswith("List") and isinstance(get(root, "items"), SequenceNode)):
             item_seq = get(root, "items")
-            assert isinstance(item_seq, SequenceNode)
+            if not isinstance(item_seq, SequenceNode):
+                if item_seq is not None and not _null(item_seq) and broken is not None:
+                    broken.append((doc.index, ("items",), item_seq, "a list"))
+                continue
             for i, item in enumerate(item_seq.value):
+                if not isinstance(item, MappingNode) and broken is not None:
+                    broken.append((doc.index, ("items", i), item, "a mapping"))
                 if isinstance(item, MappingNode):
                     iapi, ikind = str_at(item, "apiVersion"), str_at(item, "kind")
                     if iapi and ikind:

@@ -25,12 +25,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrator.cli import main
+from migrator.cluster import load_snapshot
 from migrator.engine import migrate_text
+from migrator.equivalence import Prover, prove_text
 from migrator.mode import Mode, WriteBack
 from migrator.runner import run
 from semantics import holdings_changed
 
 SNAPSHOT = str(Path(__file__).parent / "snapshots" / "fleet.yaml")
+PROVER = Prover(load_snapshot(SNAPSHOT))
 GPU = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
 
 #: one value of every JSON type; collections and strings name a GPU, so a wrongly typed value
@@ -290,8 +293,9 @@ def check_bad(kind: str, path: tuple[Any, ...], type_name: str, before: str, aft
         # a GPU pod whose field has the wrong type: reported with the field's path
         replaced_pod = pod_path[:len(path)] == path  # the value replaced the pod template or an ancestor
         if mentions_gpu(value) if replaced_pod else mentions_gpu(at(bad, pod_path)):
-            assert any(f["message"].startswith("not converted: " + where + " is ") for f in shape_findings), \
-                (where, value, findings)
+            named = [f for f in shape_findings if f["message"].startswith("not converted: " + where + " is ")]
+            assert named, (where, value, findings)
+            assert all(f["line"] == node_line(before, path) for f in named), (where, named)  # the field's line
     else:
         # valid but not converted: a true reason is given (or there is no GPU left to convert)
         assert findings or not mentions_gpu(bad), (where, value)
@@ -301,7 +305,19 @@ def check_bad(kind: str, path: tuple[Any, ...], type_name: str, before: str, aft
 
 
 def _findings_json(result_findings: Any) -> list[dict[str, Any]]:
-    return [{"code": f.code, "status": f.status.value, "message": f.message} for f in result_findings]
+    return [{"code": f.code, "status": f.status.value, "message": f.message, "line": f.line}
+            for f in result_findings]
+
+
+def node_line(text: str, path: tuple[Any, ...]) -> int:
+    """1-based line of the value at ``path`` in ``text`` (composed by PyYAML, not by the tool)."""
+    node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    for step in path:
+        if isinstance(step, int):
+            node = node.value[step]
+        else:
+            node = next(v for k, v in node.value if k.value == step)
+    return node.start_mark.line + 1
 
 
 ALL_CASES = [(k, p, t) for k in KINDS for p, _ in cases(k) for t in VALUES]
@@ -337,6 +353,9 @@ def test_every_wrong_type_in_a_batch_through_the_engine(kind: str, tmp_path: Pat
         r = seen[str(bad)]
         if check_bad(kind, path, type_name, text, r.after, _findings_json(r.findings)):
             converted += 1
+            # the same devices are reachable before and after on the fleet snapshot
+            outcomes = prove_text(text, str(bad), PROVER.snap, Mode(), PROVER)
+            assert outcomes and all(o.equal for o in outcomes), (dotted(path), type_name, outcomes)
         else:
             rejected += 1
     assert converted and rejected
@@ -399,7 +418,7 @@ def batch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("batch")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(case=st.sampled_from(ALL_CASES))
 def test_every_command_survives_a_wrong_type_in_a_batch(batch_dir: Path, case: tuple[str, tuple[Any, ...], str]) -> None:
@@ -446,3 +465,37 @@ def test_every_command_survives_a_wrong_type_in_a_batch(batch_dir: Path, case: t
         assert p_code in (0, 1)
         if not converted:
             assert (p_code, p_out) == (p_alone, p_alone_out)
+
+
+# ---- objects other than pod templates: claims the rewrite upgrades, and Lists ---------------------
+
+RCT = {"apiVersion": "resource.k8s.io/v1beta1", "kind": "ResourceClaimTemplate", "metadata": {"name": "t"},
+       "spec": {"spec": {"devices": {"requests": [{"name": "g", "deviceClassName": "gpu.nvidia.com", "count": 1,
+                                                   "selectors": [{"cel": {"expression": "true"}}]}]}}}}
+_REQ = ("spec", "spec", "devices", "requests", 0)
+RCT_FIELDS = [(("spec",), MAP), (("spec", "spec"), MAP), (("spec", "spec", "devices"), MAP),
+              (("spec", "spec", "devices", "requests"), LIST), (_REQ, ITEM), (_REQ + ("name",), STR),
+              (_REQ + ("deviceClassName",), STR), (_REQ + ("count",), INT), (_REQ + ("selectors",), LIST),
+              (_REQ + ("selectors", 0), ITEM), (_REQ + ("selectors", 0, "cel"), MAP),
+              (_REQ + ("selectors", 0, "cel", "expression"), STR), (("metadata", "name"), STR)]
+LIST_OBJ = {"apiVersion": "v1", "kind": "List", "items": [KINDS["Deployment"][0]]}
+LIST_FIELDS = [(("items",), LIST), (("items", 0), ITEM)]
+
+
+@pytest.mark.parametrize("obj,fields,done", [(RCT, RCT_FIELDS, "GPU012"), (LIST_OBJ, LIST_FIELDS, "GPU000")])
+def test_claims_and_lists_of_every_type(obj: dict[str, Any], fields: list[Any], done: str) -> None:
+    for path, valid in fields:
+        for type_name, value in VALUES.items():
+            text = dump(substitute(obj, path, value))
+            result = migrate_text(text, "x.yaml", Mode())
+            where = dotted(path)
+            shape = [f.message for f in result.findings if f.code == "GPU900"]
+            assert not [m for m in shape if "internal error" in m], (where, value)
+            if result.text != text:
+                assert valid(value) and any(f.code == done and f.status.value == "converted"
+                                            for f in result.findings), (where, value)
+            elif not valid(value) and mentions_gpu(value if path[0] == "items" else {"k": "nvidia.com/gpu"}):
+                assert any(m.startswith(f"not upgraded: {where} is ") or m.startswith(f"not converted: {where} is ")
+                           for m in shape), (where, value, result.findings)
+            else:
+                assert all(m.split(": ", 1)[1].startswith(where) for m in shape), (where, value, shape)

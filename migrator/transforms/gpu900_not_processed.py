@@ -36,8 +36,8 @@ SUMMARY = "wrongly typed fields, layouts the splicer will not edit safely, faile
 FIX = FixSafety.NONE
 
 
-def shape_message(problem_message: str) -> str:
-    return f"not converted: {problem_message} (the API server would reject it); fix the manifest, then run again"
+def shape_message(problem_message: str, what: str = "converted") -> str:
+    return f"not {what}: {problem_message} (the API server would reject it); fix the manifest, then run again"
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
