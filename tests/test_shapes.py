@@ -30,6 +30,7 @@ from migrator.engine import migrate_text
 from migrator.equivalence import Prover, prove_text
 from migrator.mode import Mode, WriteBack
 from migrator.runner import run
+from migrator.transforms import REGISTRY
 from semantics import holdings_changed
 
 SNAPSHOT = str(Path(__file__).parent / "snapshots" / "fleet.yaml")
@@ -499,3 +500,55 @@ def test_claims_and_lists_of_every_type(obj: dict[str, Any], fields: list[Any], 
                            for m in shape), (where, value, result.findings)
             else:
                 assert all(m.split(": ", 1)[1].startswith(where) for m in shape), (where, value, shape)
+
+
+# ---- the backstop: an exception nobody foresaw is one pod's finding, never the batch's end --------
+
+TWO_PODS = dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "boom"}, "spec": {"containers": [
+    {"name": "boom", "image": "i", "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}) + "---\n" + GOOD_BEFORE
+
+
+def _boom_when(pod_named: str, original: Callable[..., Any], exc: type[BaseException]) -> Callable[..., Any]:
+    def wrapper(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        if ctx.ref.obj.name == pod_named:
+            raise exc("injected")
+        return original(ctx, *args, **kwargs)
+    return wrapper
+
+
+@pytest.mark.parametrize("exc", [KeyError, TypeError, AttributeError, RecursionError, AssertionError])
+@pytest.mark.parametrize("where", [r.CODE for r in REGISTRY] + ["apply"])
+def test_an_unexpected_exception_is_one_pods_finding(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                     where: str, exc: type[BaseException]) -> None:
+    import migrator.engine as engine
+    from migrator.transforms import BY_CODE
+
+    expect = migrate_text(GOOD_BEFORE, "x.yaml", Mode()).text
+    if where == "apply":  # after the pod's edits began (limits removed, claims added): rolled back
+        from migrator.documents import get, items, str_at
+
+        original = engine._add_items
+
+        def add(patch: Any, mapping: Any, key: str, values: Any) -> None:
+            if "boom" in [str_at(c, "name") for c in items(get(mapping, "containers"))]:
+                raise exc("injected")
+            original(patch, mapping, key, values)
+
+        monkeypatch.setattr(engine, "_add_items", add)
+    else:
+        rule = BY_CODE[where]
+        monkeypatch.setattr(rule, "check", _boom_when("boom", rule.check, exc))
+    (tmp_path / "a.yaml").write_text(TWO_PODS)
+    (tmp_path / "b.yaml").write_text(GOOD_AFTER)
+    seen: dict[str, Any] = {}
+    report = run([str(tmp_path)], Mode(), WriteBack.DIFF, on_result=lambda r: seen.__setitem__(Path(r.path).name, r))
+    assert report.return_code == 0
+    a = seen["a.yaml"]
+    boom = [f for f in a.findings if f.workload == "Pod boom"]
+    assert [(f.code, f.status.value) for f in boom] == [("GPU900", "manual")], boom
+    assert "internal error" in boom[0].message and exc.__name__ in boom[0].message
+    head, _, tail = a.after.partition("---\n")
+    assert head == TWO_PODS.partition("---\n")[0]  # the pod is left byte for byte as it was
+    assert tail == expect  # the other pod of the same file is converted as when alone
+    assert seen["b.yaml"].after == migrate_text(GOOD_AFTER, "b.yaml", Mode()).text
+
