@@ -63,9 +63,8 @@ STR = Scalar("a string", frozenset({"string"}))
 INT = Scalar("an integer", frozenset({"integer"}))
 #: resource.Quantity decodes a JSON number or string
 QTY = Scalar("a quantity (a number or a string)", frozenset({"string", "integer", "float"}))
-#: intstr.IntOrString in rolling updates: an integer or a percentage
-INT_OR_PERCENT = Scalar("an integer or a percentage", frozenset({"string", "integer"}),
-                        re.compile(r"^[0-9]+(\.[0-9]+)?%$"))
+#: intstr.IntOrString in rolling updates: an integer or a percentage (apimachinery IsValidPercent)
+INT_OR_PERCENT = Scalar("an integer or a percentage", frozenset({"string", "integer"}), re.compile(r"^[0-9]+%$"))
 STRINGS = MapOf(STR)
 
 REQUIREMENT = struct(key=STR, operator=STR, values=ListOf(STR))
@@ -180,13 +179,13 @@ def _data_kind(v: Any) -> str:
     return "string"
 
 
-def _node_entries(n: Node) -> Iterator[tuple[Any, Node]]:
-    assert isinstance(n, MappingNode)
+def _node_entries(n: MappingNode, seen: frozenset[int] = frozenset()) -> Iterator[tuple[Any, Node]]:
+    seen = seen | {id(n)}
     for k, v in n.value:
         if k.tag == MERGE_TAG:  # "<<: *base": the merged mappings' fields are the object's too
             for src in (v.value if isinstance(v, SequenceNode) else [v]):
-                if isinstance(src, MappingNode):
-                    yield from _node_entries(src)
+                if isinstance(src, MappingNode) and id(src) not in seen:  # a merge of itself adds nothing
+                    yield from _node_entries(src, seen)
         elif isinstance(k, ScalarNode):
             yield k.value, v
 
