@@ -485,6 +485,7 @@ def plan(
         snap = snapshot_from_context(context or "")
     texts, errors = _read_inputs(list(paths))
     result = build_plan(texts, snap, mode, explain)
+    errors += result.errors  # inputs that could not be read as manifests (the others are planned)
     if gitops:
         from migrator.plan.gitops import gitops_notes
 

@@ -18,12 +18,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrator.documents import Document, detect_layout, get, items, parse, shared_nodes, str_at, to_python
 from migrator.edit import Patch
-from migrator.errors import CannotEdit
-from migrator.locate import K8sObject, PodSpecRef, objects, pod_specs
+from migrator.errors import CannotEdit, InvalidInput, one_line
+from migrator.locate import K8sObject, PodSpecRef, objects, pod_metadata, pod_specs
 from migrator.mode import Mode
-from migrator.model import DeviceRequest, Finding, Status
+from migrator.model import DeviceRequest, Finding, ObjectRef, Status
+from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, is_placeholder, load_tables
-from migrator.transforms import REGISTRY, gpu000_converted, gpu012_dra_api_upgrade, gpu107_outside_pod_spec
+from migrator.transforms import REGISTRY, gpu000_converted, gpu012_dra_api_upgrade, gpu107_outside_pod_spec, gpu900_not_processed
 from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule
 
 CONVERTED = gpu000_converted.CODE
@@ -46,74 +47,60 @@ def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None)
     tables = tables or load_tables()
     if not might_matter(text, tables):
         return TextResult(text, ())
-    docs = parse(text, path)
-    return _migrate_docs(text, docs, path, mode, tables)
+    try:
+        docs = parse(text, path)
+        return _migrate_docs(text, docs, path, mode, tables)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # the last backstop: one line for this file, the batch goes on
+        raise InvalidInput(path, None, f"internal error ({one_line(exc)}); the file is left as it was "
+                           "(please report this)") from None
+
+
+def internal_error(exc: BaseException, path: str, line: int | None, obj: ObjectRef | None,
+                   where: str = "") -> Finding:
+    """The backstop's finding: something failed that no check foresaw; that part is left as it was."""
+    return Finding("GPU900", Status.MANUAL, f"not converted: internal error ({one_line(exc)}); left as it was "
+                   "(please report this)", path, line, obj, where)
+
+
+@dataclass
+class _File:
+    """What the objects of one file share while they are migrated."""
+
+    docs: list[Document]
+    path: str
+    mode: Mode
+    tables: Tables
+    patch: Patch
+    served: frozenset[str]
+    krm_index: dict[str, int] | None
+    findings: list[Finding]
+    templates: list[dict[str, Any]]
+    shared_cache: dict[int, frozenset[int]]
 
 
 def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables: Tables) -> TextResult:
     patch = Patch(text, detect_layout(text))
     findings: list[Finding] = []
-    templates: list[dict[str, Any]] = []
-    shared_cache: dict[int, frozenset[int]] = {}
-    all_objects = list(objects(docs))
+    broken: list[tuple[int, tuple[Any, ...], Node, str]] = []
+    all_objects = list(objects(docs, broken))
+    for _, steps, node, want in broken:  # a List whose items have the wrong type: reported when GPUs are in it
+        if gpu107_outside_pod_spec.mentions_gpu(node, tables):
+            findings.append(_shape_finding(Problem(dotted(steps), node.start_mark.line + 1, describe(node), want),
+                                           path, "List", "/" + "/".join(str(s) for s in steps)))
     served = frozenset(
         name for o in all_objects if o.group == "resource.k8s.io" and o.kind == "DeviceClass"
         for name in [str_at(o.node, "spec", "extendedResourceName")] if name)
     krm_index = _krm_next_index(all_objects) if mode.krm else None
+    job = _File(docs, path, mode, tables, patch, served, krm_index, findings, [], {})
     for obj in all_objects:
         if mode.namespaces and (obj.namespace or "default") not in mode.namespaces:
             continue  # the project's config leaves this namespace alone
-        handled: list[tuple[Any, ...]] = []
-        handled_nodes: set[int] = set()
-        for ref in pod_specs(obj, tables):
-            root = docs[obj.doc].root
-            assert root is not None
-            if obj.doc not in shared_cache:
-                shared_cache[obj.doc] = frozenset(shared_nodes(root))
-            ctx = build_context(path, ref, tables, mode, _pod_metadata(obj, ref))
-            ctx = PodContext(ctx.path, ctx.ref, ctx.tables, ctx.mode, ctx.containers, ctx.asks,
-                             ctx.annotations, ctx.node_selection, shared_cache[obj.doc], served)
-            if not _interesting(ctx):
-                continue
-            handled.append(ref.path)
-            handled_nodes.add(id(ref.node))
-            plan = PodPlan()
-            for rule in REGISTRY:
-                plan.findings.extend(rule.check(ctx, plan))
-                if plan.blocked:
-                    break
-            if not plan.blocked and (plan.requests or plan.removals):
-                patch.register_tree(root, obj.doc)
-                snap = patch.snapshot()
-                try:
-                    template = _apply(ctx, plan, patch, obj, root, mode, krm_index)
-                    patch.splices(only=patch.touched(), since=snap, text=False)  # geometry problems surface here
-                except CannotEdit as exc:
-                    patch.restore(snap)
-                    plan.findings = [f for f in plan.findings if f.status != Status.INFO]
-                    plan.findings.append(ctx.finding("GPU900", Status.MANUAL,
-                                                     f"not converted: cannot edit this layout safely ({exc})"))
-                else:
-                    if template is not None:
-                        if mode.placement == "file":
-                            templates.append(template)
-                        plan.findings.insert(0, _converted(ctx, plan, template))
-            findings.extend(plan.findings)
-        findings.extend(gpu107_outside_pod_spec.check_object(obj, handled, tables, path, handled_nodes))
-        upgrade_findings, ops = gpu012_dra_api_upgrade.check_object(obj, mode, path)
-        if ops:
-            root = docs[obj.doc].root
-            assert root is not None
-            patch.register_tree(root, obj.doc)
-            snap = patch.snapshot()
-            try:
-                _apply_ops(patch, ops)
-                patch.splices(only=patch.touched(), since=snap, text=False)
-            except CannotEdit as exc:
-                patch.restore(snap)
-                upgrade_findings = [Finding("GPU900", Status.MANUAL, f"not upgraded: cannot edit this layout "
-                                            f"safely ({exc})", path, obj.line, obj.ref)]
-        findings.extend(upgrade_findings)
+        try:
+            _migrate_object(job, obj)
+        except Exception as exc:  # backstop: this object is reported, the others still run
+            findings.append(internal_error(exc, path, obj.line, obj.ref))
     if patch.empty:
         return TextResult(text, tuple(findings))
     new_text = patch.render()
@@ -124,17 +111,99 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
         failed = [dataclasses.replace(f, code="GPU900", status=Status.MANUAL, message=f"not converted: {problem}")
                   if f.status == Status.CONVERTED else f for f in findings]
         return TextResult(text, tuple(failed))
-    return TextResult(new_text, tuple(findings), tuple(templates))
+    return TextResult(new_text, tuple(findings), tuple(job.templates))
+
+
+def _migrate_object(job: _File, obj: K8sObject) -> None:
+    handled: list[tuple[Any, ...]] = []
+    handled_nodes: set[int] = set()
+    broken: list[tuple[tuple[Any, ...], Node, str]] = []
+    for ref in pod_specs(obj, job.tables, broken):
+        try:
+            pod_findings = _migrate_pod(job, obj, ref)
+        except ShapeError as exc:  # a reader that checks its own input (selection.translate)
+            pod_findings = [_shape_finding(exc.problem, job.path, obj.ref, ref.where, ref.line)]
+        except Exception as exc:  # backstop: this pod is reported and left as it was
+            pod_findings = [internal_error(exc, job.path, ref.line, obj.ref, ref.where)]
+        if pod_findings is None:
+            continue
+        handled.append(ref.path)
+        handled_nodes.add(id(ref.node))
+        job.findings.extend(pod_findings)
+    for steps, node, want in broken:
+        # a pod template's path crosses a field of the wrong type: report it when it holds GPUs
+        if gpu107_outside_pod_spec.mentions_gpu(node, job.tables):
+            p = Problem(dotted(steps), node.start_mark.line + 1, describe(node), want)
+            job.findings.append(_shape_finding(p, job.path, obj.ref, "/" + "/".join(str(s) for s in steps)))
+            handled.append(steps)
+            handled_nodes.add(id(node))
+    job.findings.extend(gpu107_outside_pod_spec.check_object(obj, handled, job.tables, job.path, handled_nodes))
+    upgrade_findings, ops = gpu012_dra_api_upgrade.check_object(obj, job.mode, job.path)
+    if ops:
+        root = job.docs[obj.doc].root
+        assert root is not None
+        job.patch.register_tree(root, obj.doc)
+        snap = job.patch.snapshot()
+        try:
+            _apply_ops(job.patch, ops)
+            job.patch.splices(only=job.patch.touched(), since=snap, text=False)
+        except CannotEdit as exc:
+            job.patch.restore(snap)
+            upgrade_findings = [Finding("GPU900", Status.MANUAL, f"not upgraded: cannot edit this layout "
+                                        f"safely ({exc})", job.path, obj.line, obj.ref)]
+        except BaseException:
+            job.patch.restore(snap)  # never leave half a transaction behind
+            raise
+    job.findings.extend(upgrade_findings)
+
+
+def _shape_finding(p: Problem, path: str, obj: ObjectRef | None, where: str, line: int | None = None) -> Finding:
+    return Finding("GPU900", Status.MANUAL, gpu900_not_processed.shape_message(p.message), path,
+                   p.line or line, obj, where)
+
+
+def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] | None:
+    """The findings for one pod spec (None: no GPU in it), its edits recorded as one transaction."""
+    root = job.docs[obj.doc].root
+    assert root is not None
+    if obj.doc not in job.shared_cache:
+        job.shared_cache[obj.doc] = frozenset(shared_nodes(root))
+    metadata = _pod_metadata(obj, ref)
+    ctx = build_context(job.path, ref, job.tables, job.mode, metadata)
+    ctx = dataclasses.replace(ctx, shared=job.shared_cache[obj.doc], served_by_dra=job.served)
+    if not _interesting(ctx) and not (ctx.shape is not None and (
+            gpu107_outside_pod_spec.mentions_gpu(ref.node, job.tables) or
+            gpu107_outside_pod_spec.mentions_gpu(metadata, job.tables))):
+        return None
+    plan = PodPlan()
+    for rule in REGISTRY:
+        plan.findings.extend(rule.check(ctx, plan))
+        if plan.blocked:
+            break
+    if not plan.blocked and (plan.requests or plan.removals):
+        job.patch.register_tree(root, obj.doc)
+        snap = job.patch.snapshot()
+        try:
+            template = _apply(ctx, plan, job.patch, obj, root, job.mode, job.krm_index)
+            job.patch.splices(only=job.patch.touched(), since=snap, text=False)  # geometry problems surface here
+        except CannotEdit as exc:
+            job.patch.restore(snap)
+            plan.findings = [x for x in plan.findings if x.status != Status.INFO]
+            plan.findings.append(ctx.finding("GPU900", Status.MANUAL,
+                                             f"not converted: cannot edit this layout safely ({exc})"))
+        except BaseException:
+            job.patch.restore(snap)  # never leave half a transaction behind
+            raise
+        else:
+            if template is not None:
+                if job.mode.placement == "file":
+                    job.templates.append(template)
+                plan.findings.insert(0, _converted(ctx, plan, template))
+    return plan.findings
 
 
 def _pod_metadata(obj: K8sObject, ref: PodSpecRef) -> Node | None:
-    node: Node | None = obj.node
-    for step in ref.path[:-1]:
-        if isinstance(step, int):
-            node = node.value[step] if isinstance(node, SequenceNode) else None
-        else:
-            node = get(node, step)
-    return get(node, "metadata") if ref.path else get(obj.node, "metadata")
+    return pod_metadata(ref)
 
 
 def _interesting(ctx: PodContext) -> bool:
@@ -223,12 +292,18 @@ def _krm_next_index(objs: list[K8sObject]) -> dict[str, int]:
 
     nxt: dict[str, int] = {}
     for o in objs:
-        ann = to_python(get(get(o.node, "metadata"), "annotations")) or {}
+        ann = _annotations(o)
         path = next((str(ann[k]) for k in PATH_KEYS if k in ann), None)
         index = next((str(ann[k]) for k in INDEX_KEYS if k in ann), "0")
         if path is not None:
             nxt[path] = max(nxt.get(path, 0), (int(index) if index.isdigit() else 0) + 1)
     return nxt
+
+
+def _annotations(obj: K8sObject) -> dict[str, Any]:
+    """``metadata.annotations`` as data; {} unless it is a mapping (any object of the file is read)."""
+    ann = to_python(get(get(obj.node, "metadata"), "annotations"))
+    return ann if isinstance(ann, dict) else {}
 
 
 def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: Node,
@@ -304,8 +379,7 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
     if krm_index is not None:
         from migrator.krm import krm_annotations
 
-        ann = to_python(get(get(obj.node, "metadata"), "annotations")) or {}
-        extra = krm_annotations(ann, krm_index)
+        extra = krm_annotations(_annotations(obj), krm_index)
         if extra:
             template["metadata"].setdefault("annotations", {}).update(extra)
     if plan.sharing:

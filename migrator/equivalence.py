@@ -68,17 +68,17 @@ def _need(pod: dict[str, Any]) -> dict[str, int]:
     from migrator.transforms.base import parse_count
 
     def asks(c: dict[str, Any]) -> dict[str, int]:
-        res = c.get("resources") or {}
+        res = _dict(c.get("resources"))
         out: dict[str, int] = {}
         for which in ("requests", "limits"):
-            for k, v in (res.get(which) or {}).items():
+            for k, v in _dict(res.get(which)).items():
                 n = parse_count(v)
                 if isinstance(k, str) and k.startswith("nvidia.com/") and n:
                     out[k] = n
         return out
 
-    inits = [c for c in pod.get("initContainers") or [] if isinstance(c, dict)]
-    apps = [c for c in pod.get("containers") or [] if isinstance(c, dict)]
+    inits = [c for c in _list(pod.get("initContainers")) if isinstance(c, dict)]
+    apps = [c for c in _list(pod.get("containers")) if isinstance(c, dict)]
     total: dict[str, int] = {}
     for r in {r for c in inits + apps for r in asks(c)}:
         side = peak = 0
@@ -90,6 +90,47 @@ def _need(pod: dict[str, Any]) -> dict[str, int]:
                 peak = max(peak, k + side)
         total[r] = max(peak, sum(asks(c).get(r, 0) for c in apps) + side)
     return total
+
+
+def _dict(value: Any) -> dict[Any, Any]:
+    """``value`` when it is a mapping, else {} (for fields of objects nobody validated: snapshots)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def claim_requests(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``devices.requests`` of a ResourceClaim or ResourceClaimTemplate (ShapeError on a wrong type)."""
+    from migrator.shape import CLAIM_OBJECTS, require
+
+    kind = obj.get("kind")
+    require(obj, CLAIM_OBJECTS[str(kind)], "")
+    spec = obj.get("spec") or {}
+    if kind == "ResourceClaimTemplate":
+        spec = spec.get("spec") or {}
+    return list((spec.get("devices") or {}).get("requests") or [])
+
+
+def alternatives(req: dict[str, Any]) -> list[dict[str, Any]]:
+    """A request's subrequests in preference order (one for ``exactly`` or the flat v1beta1 shape)."""
+    return req.get("firstAvailable") or [req.get("exactly") or req]
+
+
+def selector_exprs(alt: dict[str, Any]) -> list[str]:
+    # a selector without an expression is invalid: it matches nothing here (never more devices)
+    return [(s.get("cel") or {}).get("expression") or "false" for s in alt.get("selectors") or []]
+
+
+def count_of(alt: dict[str, Any]) -> int:
+    count = alt.get("count")
+    return 1 if count is None else int(count)
+
+
+def claim_name(obj: dict[str, Any]) -> str | None:
+    name = _dict(obj.get("metadata")).get("name")
+    return name if isinstance(name, str) else None
 
 
 class Prover:
@@ -145,17 +186,21 @@ class Prover:
     def after(self, pod: dict[str, Any], claims: dict[str, dict[str, Any]]) -> tuple[dict[str, set[tuple[str, ...]]], list[str]]:
         problems: list[str] = []
         requests: list[tuple[int, list[list[str]]]] = []  # (count, alternatives of selector lists)
+        from migrator.shape import ShapeError
+
         for pc in pod.get("resourceClaims") or []:
             obj = claims.get(pc.get("resourceClaimTemplateName") or pc.get("resourceClaimName") or "")
             if obj is None:
                 continue
-            spec = obj["spec"]["spec"] if obj["kind"] == "ResourceClaimTemplate" else obj["spec"]
-            for req in spec["devices"]["requests"]:
-                alts = req.get("firstAvailable") or [req.get("exactly", req)]
-                count = int(alts[0].get("count", 1))
-                requests.append((count, [self._class_exprs(a["deviceClassName"]) +
-                                         [s["cel"]["expression"] for s in a.get("selectors") or []]
-                                         for a in alts]))
+            try:
+                reqs = claim_requests(obj)
+            except ShapeError as exc:
+                problems.append(f"{_label(obj)}: {exc} (its devices are not counted)")
+                continue
+            for req in reqs:
+                alts = alternatives(req)
+                requests.append((count_of(alts[0]), [self._class_exprs(a.get("deviceClassName") or "") +
+                                                     selector_exprs(a) for a in alts]))
         out: dict[str, set[tuple[str, ...]]] = {}
         for node in self.snap.nodes.values():
             if not (selects(pod, node) and tolerates(pod, node)):
@@ -183,7 +228,23 @@ class Prover:
 
 
 def prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover | None = None) -> list[Outcome]:
-    """Migrate ``text`` in memory and compare device sets for every converted pod spec."""
+    """Migrate ``text`` in memory and compare device sets for every converted pod spec.
+
+    Raises InvalidInput for a file that cannot be read, or (the backstop) that fails unexpectedly.
+    """
+    from migrator.errors import InvalidInput
+
+    try:
+        return _prove_text(text, path, snap, mode, prover)
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        from migrator.errors import one_line
+
+        raise InvalidInput(path, None, f"internal error ({one_line(exc)}); not proven (please report this)") from None
+
+
+def _prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover | None = None) -> list[Outcome]:
     from migrator.engine import migrate_text
     from migrator.model import Status
 
@@ -191,8 +252,7 @@ def prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover |
     result = migrate_text(text, path, mode)
     before_docs = [to_python(d.root) for d in parse(text, path)]
     after_docs = [to_python(d.root) for d in parse(result.text, path)]
-    claims = {o["metadata"]["name"]: o for o in _objects(after_docs) + list(result.templates)
-              if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim")}
+    claims = claim_index(_objects(after_docs) + list(result.templates))
     old = {_label(o): o for o in _objects(before_docs)}
     new = {_label(o): o for o in _objects(after_docs)}
     outcomes: list[Outcome] = []
@@ -230,20 +290,36 @@ def prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover |
     return outcomes
 
 
+def claim_index(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """ResourceClaims and ResourceClaimTemplates by name (objects without a string name left out)."""
+    out: dict[str, dict[str, Any]] = {}
+    for o in objs:
+        name = claim_name(o)
+        if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim") and name is not None:
+            out[name] = o
+    return out
+
+
 def _objects(docs: list[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for d in docs:
         if isinstance(d, dict) and d.get("kind") == "List":
-            out += [i for i in d.get("items") or [] if isinstance(i, dict)]
+            out += [i for i in _list(d.get("items")) if isinstance(i, dict)]
         elif isinstance(d, dict):
             out.append(d)
     return out
 
 
 def _label(o: dict[str, Any]) -> str:
-    meta = o.get("metadata") or {}
-    ns = f"{meta['namespace']}/" if meta.get("namespace") else ""
-    return f"{o.get('kind')} {ns}{meta.get('name') or meta.get('generateName') or '<unnamed>'}"
+    """As ``K8sObject.label`` (non-string names read as absent, as ``str_at`` reads them)."""
+    meta = _dict(o.get("metadata"))
+
+    def text(key: str) -> str | None:
+        v = meta.get(key)
+        return None if v is None or isinstance(v, (dict, list)) else v if isinstance(v, str) else str(v)
+
+    ns = f"{text('namespace')}/" if text("namespace") else ""
+    return f"{o.get('kind')} {ns}{text('name') or text('generateName') or '<unnamed>'}"
 
 
 def _at(obj: dict[str, Any] | None, where: str) -> dict[str, Any] | None:

@@ -20,3 +20,10 @@ class InvalidInput(MigratorError):
 
 class CannotEdit(MigratorError):
     """The text around an edit has a shape the splicer will not touch (reported, not guessed)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (for the backstops' one-line reports)."""
+    text = str(exc).strip().splitlines()
+    msg = text[0][:200] if text else ""
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__

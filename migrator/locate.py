@@ -69,7 +69,10 @@ class PodSpecRef:
         return int(self.node.start_mark.line) + 1
 
 
-def objects(docs: list[Document]) -> Iterator[K8sObject]:
+def objects(docs: list[Document],
+            broken: list[tuple[int, tuple[Any, ...], Node, str]] | None = None) -> Iterator[K8sObject]:
+    """The objects of ``docs``; ``broken`` collects (document, path, node, expected type) for a
+    ``kind: List`` whose ``items`` (or an item) has a type the API would reject."""
     for doc in docs:
         root = doc.root
         if not isinstance(root, MappingNode):
@@ -80,8 +83,13 @@ def objects(docs: list[Document]) -> Iterator[K8sObject]:
             continue
         if kind == "List" or (kind.endswith("List") and isinstance(get(root, "items"), SequenceNode)):
             item_seq = get(root, "items")
-            assert isinstance(item_seq, SequenceNode)
+            if not isinstance(item_seq, SequenceNode):
+                if item_seq is not None and not _null(item_seq) and broken is not None:
+                    broken.append((doc.index, ("items",), item_seq, "a list"))
+                continue
             for i, item in enumerate(item_seq.value):
+                if not isinstance(item, MappingNode) and broken is not None:
+                    broken.append((doc.index, ("items", i), item, "a mapping"))
                 if isinstance(item, MappingNode):
                     iapi, ikind = str_at(item, "apiVersion"), str_at(item, "kind")
                     if iapi and ikind:
@@ -92,36 +100,58 @@ def objects(docs: list[Document]) -> Iterator[K8sObject]:
         yield K8sObject(doc.index, root, api, kind, name, str_at(root, "metadata", "namespace"))
 
 
-def _follow(node: Node, segments: tuple[str, ...], path: tuple[Any, ...],
-            roles: tuple[str, ...]) -> Iterator[tuple[MappingNode, tuple[Any, ...], tuple[str, ...]]]:
+def _follow(node: Node, segments: tuple[str, ...], path: tuple[Any, ...], roles: tuple[str, ...],
+            broken: list[tuple[tuple[Any, ...], Node, str]] | None = None,
+            ) -> Iterator[tuple[MappingNode, tuple[Any, ...], tuple[str, ...]]]:
+    if not isinstance(node, MappingNode):
+        # null is an absent field; any other type is one the API would reject (reported by the caller)
+        if broken is not None and not _null(node):
+            broken.append((path, node, "a mapping"))
+        return
     if not segments:
-        if isinstance(node, MappingNode):
-            yield node, path, roles
+        yield node, path, roles
         return
     seg, rest = segments[0], segments[1:]
     if seg == "*":
         for k, v in pairs(node):
             if isinstance(k, ScalarNode):
-                yield from _follow(v, rest, path + (k.value,), roles + (str(k.value).lower(),))
+                yield from _follow(v, rest, path + (k.value,), roles + (str(k.value).lower(),), broken)
         return
     if seg.endswith("[]"):
         key = seg[:-2]
         seq = get(node, key)
+        if seq is not None and not isinstance(seq, SequenceNode) and not _null(seq):
+            if broken is not None:
+                broken.append((path + (key,), seq, "a list"))
+            return
         for i, item in enumerate(items(seq)):
             label = str_at(item, "name") or str_at(item, "groupName") or str(i)
-            yield from _follow(item, rest, path + (key, i), roles + (label,))
+            if _null(item):  # a null list item is not absent: the API would reject it
+                if broken is not None:
+                    broken.append((path + (key, i), item, "a mapping"))
+                continue
+            yield from _follow(item, rest, path + (key, i), roles + (label,), broken)
         return
     child = get(node, seg)
     if child is not None:
-        yield from _follow(child, rest, path + (seg,), roles)
+        yield from _follow(child, rest, path + (seg,), roles, broken)
 
 
-def pod_specs(obj: K8sObject, tables: Tables) -> Iterator[PodSpecRef]:
-    """The pod specs of ``obj``: by table for known kinds, by shape otherwise."""
+def _null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def pod_specs(obj: K8sObject, tables: Tables,
+              broken: list[tuple[tuple[Any, ...], Node, str]] | None = None) -> Iterator[PodSpecRef]:
+    """The pod specs of ``obj``: by table for known kinds, by shape otherwise.
+
+    ``broken`` collects (path, node, expected type) where a known kind's path to a pod spec
+    crosses a field of the wrong type (a ``template`` that is a list).
+    """
     row = tables.workloads.get((obj.group, obj.kind))
     if row is not None:
         for pp in row.paths:
-            for node, path, roles in _follow(obj.node, pp.path, (), ()):
+            for node, path, roles in _follow(obj.node, pp.path, (), (), broken):
                 role = "-".join(r for r in ((pp.role,) if pp.role else ()) + roles if r) or None
                 yield PodSpecRef(obj, node, path, role, True, row.convert, row.reason)
         return
@@ -134,6 +164,19 @@ def pod_specs(obj: K8sObject, tables: Tables) -> Iterator[PodSpecRef]:
             yield PodSpecRef(obj, node, path, role, False, False,
                              f"{obj.kind} ({obj.api_version}) is not in rules/workloads.yaml: "
                              "its controller may drop fields it does not know (resourceClaims)")
+
+
+def pod_metadata(ref: PodSpecRef) -> Node | None:
+    """The ``metadata`` next to a pod spec (its template's; the object's own for a Pod)."""
+    if not ref.path:
+        return get(ref.obj.node, "metadata")
+    node: Node | None = ref.obj.node
+    for step in ref.path[:-1]:
+        if isinstance(step, int):
+            node = node.value[step] if isinstance(node, SequenceNode) else None
+        else:
+            node = get(node, step)
+    return get(node, "metadata")
 
 
 def looks_like_pod_spec(node: Node) -> bool:

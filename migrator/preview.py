@@ -199,6 +199,8 @@ def semantic_changes(before: Any, after: Any) -> list[str]:
 
 
 def build_preview(files: list[tuple[str, str]], mode: Mode) -> Preview:
+    from migrator.equivalence import _label
+
     workloads: list[WorkloadPreview] = []
     manual: list[Finding] = []
     errors: list[str] = []
@@ -220,9 +222,7 @@ def build_preview(files: list[tuple[str, str]], mode: Mode) -> Preview:
         for d in parse(result.text, path):
             if isinstance(d.root, MappingNode):
                 obj = to_python(d.root)
-                meta = obj.get("metadata") or {}
-                ns = meta.get("namespace")
-                after_objs[f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name') or meta.get('generateName')}"] = obj
+                after_objs[_label(obj)] = obj  # as _doc_ranges labels it (metadata of any shape)
         kinds_before = sum(1 for label in before_objs if label.startswith("ResourceClaimTemplate "))
         kinds_after = sum(1 for label in after_objs if label.startswith("ResourceClaimTemplate "))
         templates += kinds_after - kinds_before + len(result.templates)

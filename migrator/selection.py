@@ -220,7 +220,11 @@ def _expr_fields(expr: dict[str, Any]) -> tuple[str, str, list[str]]:
 
 
 def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: bool,
-              allow_preferences: bool) -> Translation:
+              allow_preferences: bool, where: str = "") -> Translation:
+    """Raises ShapeError (naming the field under ``where``) when the node selection has a wrong type."""
+    from migrator.shape import NODE_SELECTION, require
+
+    require(pod, NODE_SELECTION, where)
     out = Translation()
     parts: list[str] = []
     for key, value in (pod.get("nodeSelector") or {}).items():
@@ -295,6 +299,7 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
         if any(c is None for c in cels):
             out.kept.append("a GPU preference value has no mapping")
             continue
-        out.preferences.append((int(pref.get("weight", 1)), conj([c for c in cels if c]), t))
+        weight = pref.get("weight")  # null reads as absent
+        out.preferences.append((1 if weight is None else int(weight), conj([c for c in cels if c]), t))
     out.preferences.sort(key=lambda p: (-p[0], p[2]))
     return out

@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
         return 4
     comments = json.loads(state_file.read_text()) if state_file.exists() else []
     if method != "GET" and os.environ.get("FAKE_GH_DENY"):
-        sys.stderr.write(f"gh: Resource not accessible by integration (HTTP 403)\n")
+        sys.stderr.write("gh: Resource not accessible by integration (HTTP 403)\n")
         return 1
     if m := re.fullmatch(r"repos/[^/]+/[^/]+/issues/(\d+)/comments(\?per_page=\d+)?", path or ""):
         if method == "GET":

@@ -58,8 +58,15 @@ def device_plugin_holds(pod: dict[str, Any]) -> dict[str, int]:
     return out
 
 
+def _body(request: dict[str, Any]) -> dict[str, Any]:
+    """The device part of a request; for firstAvailable, its first alternative (all ask for the same kind and count)."""
+    if request.get("firstAvailable"):
+        return request["firstAvailable"][0]
+    return request.get("exactly", request)
+
+
 def _resource_of(request: dict[str, Any]) -> str:
-    body = request.get("exactly", request)
+    body = _body(request)
     cls = body.get("deviceClassName")
     if cls == "gpu.nvidia.com":
         return "nvidia.com/gpu"
@@ -77,7 +84,7 @@ def dra_holds(pod: dict[str, Any], templates: dict[str, dict[str, Any]]) -> dict
             continue
         devices = t["spec"]["spec"]["devices"] if t["kind"] == "ResourceClaimTemplate" else t["spec"]["devices"]
         for req in devices["requests"]:
-            body = req.get("exactly", req)
+            body = _body(req)
             r = _resource_of(req)
             out[r] = out.get(r, 0) + int(body.get("count", 1))
     for r, n in device_plugin_holds(pod).items():  # whatever is still a device-plugin request
@@ -87,7 +94,7 @@ def dra_holds(pod: dict[str, Any], templates: dict[str, dict[str, Any]]) -> dict
 
 def pods(text: str) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
     """(object key + path, pod spec) for every pod spec in every object of ``text``."""
-    for doc in yaml.safe_load_all(text):
+    for doc in yaml.load_all(text, Loader=yaml.CSafeLoader):
         objs = (doc.get("items") or []) if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
         for obj in objs:
             if not isinstance(obj, dict):
@@ -107,7 +114,7 @@ def pods(text: str) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
 
 def templates_in(text: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for doc in yaml.safe_load_all(text):
+    for doc in yaml.load_all(text, Loader=yaml.CSafeLoader):
         objs = (doc.get("items") or []) if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
         for o in objs:
             if isinstance(o, dict) and o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim"):

@@ -155,6 +155,29 @@ def test_gpu005_toleration_added_unless_present() -> None:
     assert plan.tolerations == ["nvidia.com/gpu"]
 
 
+@pytest.mark.parametrize("tolerations", [
+    "[{operator: Exists}]", "[{key: nvidia.com/gpu, operator: Exists}]",
+    "[{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]",
+    "[{key: nvidia.com/gpu, operator: Exists, effect: NoExecute}]", "[{key: nvidia.com/gpu}]",
+    "[{key: nvidia.com/gpu, operator: Equal, value: present}]",
+    "[{key: nvidia.com/gpu, value: 'true', effect: NoSchedule}]", "[{key: other, operator: Exists}]",
+    "[{key: '', operator: Exists, effect: NoSchedule}]", "[]", "null"])
+def test_gpu005_rewritten_pod_tolerates_what_the_admission_plugin_made_it_tolerate(tolerations: str) -> None:
+    """Oracle: the ExtendedResourceToleration plugin's Exists toleration, checked on taints of several values."""
+    import yaml
+
+    from migrator.cluster import Node, tolerates
+
+    text = textwrap.dedent(pod("      limits: {nvidia.com/gpu: 1}", extra=f"  tolerations: {tolerations}"))
+    before = yaml.safe_load(text)["spec"]
+    before = dict(before, tolerations=list(before.get("tolerations") or []) +
+                  [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
+    after = next(d for d in yaml.safe_load_all(migrate_text(text, "t.yaml", Mode()).text) if d["kind"] == "Pod")["spec"]
+    for value in ("present", "true", ""):
+        node = Node("n", {}, [{"key": "nvidia.com/gpu", "value": value, "effect": "NoSchedule"}], {})
+        assert tolerates(after, node) == tolerates(before, node), (tolerations, value)
+
+
 def test_gpu006_claim_name_avoids_existing() -> None:
     extra = "  resourceClaims: [{name: gpu, resourceClaimName: a}, {name: gpu-2, resourceClaimName: b}]"
     plan, out = run_until("GPU006", context(pod("      limits: {nvidia.com/gpu: 1}", extra=extra)))

@@ -9,7 +9,10 @@ from migrator.cel import Evaluator
 from migrator.cluster import Device, Node, Snapshot, selects, tolerates
 from migrator.documents import parse, to_python
 from migrator.engine import migrate_text
-from migrator.equivalence import DEFAULT_CLASSES, _at, _label, _need, _objects
+from migrator.equivalence import (DEFAULT_CLASSES, _at, _dict, _label, _list, _need, _objects, alternatives,
+                                  claim_index, claim_requests, count_of, selector_exprs)
+from migrator.errors import InvalidInput
+from migrator.shape import ShapeError
 from migrator.mode import Mode
 from migrator.model import Status
 from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence
@@ -85,17 +88,17 @@ def nodes_from(snap: Snapshot) -> dict[str, PNode]:
 
 
 def _requests(template: dict[str, Any], snap: Snapshot) -> list[Request]:
-    spec = template["spec"]["spec"] if template["kind"] == "ResourceClaimTemplate" else template["spec"]
     out: list[Request] = []
-    for req in spec["devices"]["requests"]:
-        alts = req.get("firstAvailable") or [req.get("exactly", req)]
+    for req in claim_requests(template):
+        alts = alternatives(req)
         lists: list[list[str]] = []
         for a in alts:
-            cls = snap.device_classes.get(a["deviceClassName"])
+            name = a.get("deviceClassName") or ""
+            cls = snap.device_classes.get(name)
             exprs = [(s.get("cel") or {}).get("expression", "false") for s in (cls or {}).get("selectors") or []] \
-                if cls is not None else [DEFAULT_CLASSES.get(a["deviceClassName"], "false")]
-            lists.append(exprs + [s["cel"]["expression"] for s in a.get("selectors") or []])
-        out.append(Request(int(alts[0].get("count", 1)), lists))
+                if cls is not None else [DEFAULT_CLASSES.get(name, "false")]
+            lists.append(exprs + selector_exprs(a))
+        out.append(Request(count_of(alts[0]), lists))
     return out
 
 
@@ -125,6 +128,10 @@ def kubectl_selector(selector: Any) -> str:
         parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": f"{key}",
                       "DoesNotExist": f"!{key}"}.get(str(op), ""))
     return ",".join(p for p in parts if p)
+def _replicas(spec: dict[str, Any]) -> int:
+    """spec.replicas (checked for the core kinds by the engine); 1 when absent or not an integer."""
+    n = spec.get("replicas", 1)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else 1
 
 
 def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
@@ -150,8 +157,16 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     pdbs = [o for o in snap.other if o.get("kind") == "PodDisruptionBudget"]
     results: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
     template_files: dict[str, set[tuple[str, bool]]] = {}  #: "namespace/name" -> (file, written by the rewrite)
+    errors: list[str] = []
+    unreadable: list[tuple[str, str]] = []  #: (claim, who names it) a converted pod names but nobody can read
+    readable: list[tuple[str, str]] = []
     for path, text in paths:
-        result = migrate_text(text, path, mode)
+        try:
+            result = migrate_text(text, path, mode)
+        except InvalidInput as exc:  # this file is reported; the others are planned
+            errors.append(str(exc))
+            continue
+        readable.append((path, text))
         before = {_label(o): o for o in _objects([to_python(d.root) for d in parse(text, path)])}
         after_docs = [to_python(d.root) for d in parse(result.text, path)] if result.text != text else \
             [o for o in before.values()]
@@ -163,8 +178,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                 # the runbook can apply it on its own, before the workload that names it
                 template_files.setdefault(_ref(o), set()).add(
                     (path, False) if _ref(o) in written else (templates_path(path), True))
-        claims = {o["metadata"]["name"]: o for o in _objects(after_docs) + list(result.templates)
-                  if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim")}
+        claims = claim_index(_objects(after_docs) + list(result.templates))
         after = {_label(o): o for o in _objects(after_docs)}
         for f in result.findings:
             if f.status is not Status.CONVERTED or f.code != "GPU000":
@@ -177,24 +191,31 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             kind = str(obj_b.get("kind"))
             refs = [c.get("resourceClaimTemplateName") or c.get("resourceClaimName") for c in new_pod.get("resourceClaims") or []]
             mine = [claims[r] for r in refs if r in claims]
-            requests = [r for t in mine for r in _requests(t, snap)]
+            requests: list[Request] = []
+            for t in list(mine):
+                try:
+                    requests += _requests(t, snap)
+                except ShapeError as exc:
+                    mine.remove(t)
+                    unreadable.append((f"{_label(t)} ({exc})", f.workload))
             prefers = False
             for t in mine:
-                spec = t["spec"]["spec"] if t["kind"] == "ResourceClaimTemplate" else t["spec"]
-                for req in spec["devices"]["requests"]:
+                for req in claim_requests(t):
                     prefers |= "firstAvailable" in req
-                    for a in req.get("firstAvailable") or [req.get("exactly", req)]:
-                        classes_used.add(a["deviceClassName"])
+                    for a in alternatives(req):
+                        classes_used.add(a.get("deviceClassName") or "")
             uses_first_available |= prefers
             ns = meta.get("namespace")
             key = f.workload if f.where in ("/spec/template/spec", "/spec") else f"{f.workload} {f.where}"
-            spec = obj_b.get("spec") or {}
-            strategy = dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy") or {})
+            # the engine checked these fields' types for the kinds it models (migrator/shape.py); CRDs may
+            # use the same names for other things
+            spec = _dict(obj_b.get("spec"))
+            strategy = dict(_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy")))
             modelled = kind in MODELLED and f.where == "/spec/template/spec"
-            template_meta = ((spec.get("template") or {}).get("metadata") or {})
-            pdb = _pdb_for(pdbs, ns, template_meta.get("labels") or {})
+            template_meta = _dict(_dict(spec.get("template")).get("metadata"))
+            pdb = _pdb_for(pdbs, ns, _dict(template_meta.get("labels")))
             w = Workload(key=key, kind=kind, namespace=ns, name=str(meta.get("name") or meta.get("generateName")),
-                         replicas=int(spec.get("replicas", 1) or 0) if kind != "DaemonSet" else 0,
+                         replicas=_replicas(spec) if kind != "DaemonSet" else 0,
                          strategy=strategy, old_pod=old_pod, new_pod=new_pod,
                          dp_need={r: n for r, n in _need(old_pod).items() if GPU_RESOURCE.match(r)},
                          requests=requests, templates=[_ref(t) for t in mine if t["kind"] == "ResourceClaimTemplate"],
@@ -223,7 +244,9 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             decisions.append(WorkloadDecision(w, False, None, ""))
     _place_pods(model, snap, notes)
     preflight = _preflight(snap, nodes, classes_used, uses_first_available, mode)
-    missing = _missing_templates(paths, snap, results)
+    missing = _missing_templates(readable, snap, results)
+    preflight += [f"{t} named by {who} cannot be read: its devices are not modelled (fix it first)"
+                  for t, who in unreadable]
     preflight += [f"template {t} referenced by {who} is MISSING from the manifests and the cluster: its pods "
                   "would stay Pending (create it first)" for t, who in missing]
     conflicts = _conflicting_templates(snap, results)
@@ -239,11 +262,15 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     if missing:
         plan.proof.ok = False
         plan.proof.problems += [f"I2: {who} names ResourceClaimTemplate {t}, which does not exist" for t, who in missing]
+    if unreadable:
+        plan.proof.ok = False
+        plan.proof.problems += [f"I2: {who} names {t}" for t, who in unreadable]
     if conflicts:
         plan.proof.ok = False
         plan.proof.problems += [f"I3: ResourceClaimTemplate {t} cannot be created: one with that name and another "
                                 "spec exists (ResourceClaimTemplate.spec is immutable)" for t in conflicts]
     plan.alternative = _kep5004(snap, nodes)
+    plan.errors = errors
     return plan
 
 
@@ -276,7 +303,7 @@ def _conflicting_templates(snap: Snapshot, results: dict[str, Any]) -> list[str]
 
 def _ref(obj: dict[str, Any]) -> str:
     """``namespace/name`` of an object (empty namespace when it has none)."""
-    meta = obj.get("metadata") or {}
+    meta = _dict(obj.get("metadata"))
     return f"{meta.get('namespace') or ''}/{meta.get('name')}"
 
 
@@ -290,12 +317,12 @@ def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, results: di
             if o.get("kind") == "ResourceClaimTemplate":
                 have.add(_ref(o))
         for o in objs:
-            ns = (o.get("metadata") or {}).get("namespace") or ""
+            ns = _dict(o.get("metadata")).get("namespace") or ""
             stack: list[Any] = [o]
             while stack:
                 cur = stack.pop()
                 if isinstance(cur, dict):
-                    for c in cur.get("resourceClaims") or [] if isinstance(cur.get("containers"), list) else []:
+                    for c in _list(cur.get("resourceClaims")) if isinstance(cur.get("containers"), list) else []:
                         if isinstance(c, dict) and c.get("resourceClaimTemplateName"):
                             refs.append((f"{ns}/{c['resourceClaimTemplateName']}", _label(o)))
                     stack += list(cur.values())

@@ -74,6 +74,7 @@ class Plan:
     proof: Proof | None = None
     alternative: list[str] = field(default_factory=list)  #: the KEP-5004 "nodes first" path
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  #: one line per input that could not be planned
 
 
 class Executor:

@@ -1,6 +1,6 @@
 """The rule registry: explicit, ordered, greppable (pre-commit's all_languages.py is the model).
 
-Guards (GPU1xx) run first and may block a pod; converters (GPU00x) then fill the plan in
+Guards (GPU1xx, and GPU900 for fields of the wrong type) run first and may block a pod; converters (GPU00x) then fill the plan in
 order: zero counts, whole GPUs, MIG, init containers, claim name, tolerations, hints.
 Codes are never reused.
 """
@@ -39,6 +39,7 @@ from migrator.transforms import (
 REGISTRY: tuple[ModuleType, ...] = (
     gpu109_opt_out,
     gpu108_served_by_dra,
+    gpu900_not_processed,  # wrongly typed fields: before any rule acts on a lenient reading of them
     gpu101_vendor_semantics,
     gpu102_placeholders,
     gpu104_annotation_requests,
@@ -63,7 +64,7 @@ OBJECT_RULES: tuple[ModuleType, ...] = (gpu107_outside_pod_spec, gpu012_dra_api_
 
 #: Documented here, emitted by the engine itself (GPU000 after a pod's edit is spliced, GPU900
 #: when it cannot be), or applied by ``dra-migrate codemod`` (Python, not YAML: GPU110).
-DOC_ONLY: tuple[ModuleType, ...] = (gpu000_converted, gpu110_python_codemod, gpu900_not_processed)
+DOC_ONLY: tuple[ModuleType, ...] = (gpu000_converted, gpu110_python_codemod)
 
 BY_CODE: dict[str, ModuleType] = {}
 for _rule in REGISTRY + OBJECT_RULES + DOC_ONLY:

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Protocol
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from migrator import shape
 from migrator.documents import get, items, pairs, scalar_value
 from migrator.locate import PodSpecRef
 from migrator.mode import Mode
@@ -70,6 +71,8 @@ class PodContext:
     shared: frozenset[int] = frozenset()  #: ids of nodes used through YAML aliases
     #: extended resource names a DeviceClass maps to DRA (KEP-5004) in the same input
     served_by_dra: frozenset[str] = frozenset()
+    #: the first field the rules, verify or plan read whose type the API would reject
+    shape: shape.Problem | None = None
 
     @property
     def pod(self) -> MappingNode:
@@ -224,7 +227,34 @@ def build_context(path: str, ref: PodSpecRef, tables: Tables, mode: Mode,
         if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
             annotations[str(k.value)] = str(v.value)
     return PodContext(path, ref, tables, mode, tuple(containers), tuple(asks), annotations,
-                      tuple(node_selection(ref.node)))
+                      tuple(node_selection(ref.node)), shape=shape_problem(ref, pod_metadata))
+
+
+def shape_problem(ref: PodSpecRef, pod_metadata: Node | None) -> shape.Problem | None:
+    """The first wrongly typed field among those read for this pod (pod spec, metadata, workload).
+
+    The rules above read leniently (a field of the wrong type reads as absent); GPU900 reports
+    this problem before any of them may act on such a reading.
+    """
+    obj = ref.obj
+    checks: list[tuple[Node | None, shape.Schema, tuple[Any, ...]]] = [
+        (get(obj.node, "metadata"), shape.METADATA, ("metadata",)),
+        (pod_metadata, shape.METADATA, ref.path[:-1] + ("metadata",)),
+        (ref.node, shape.POD_SPEC, ref.path),
+    ]
+    workload = shape.WORKLOAD_SPEC.get((obj.group, obj.kind))
+    if workload is not None:
+        checks.append((get(obj.node, "spec"), workload, ("spec",)))
+    if obj.group == "ray.io" and ref.path[-2:] == ("template", "spec"):
+        group: Node | None = obj.node
+        for step in ref.path[:-2]:
+            group = group.value[step] if isinstance(step, int) else get(group, step)  # type: ignore[union-attr]
+        checks.append((group, shape.RAY_GROUP, ref.path[:-2]))
+    for node, schema, steps in checks:
+        problem = shape.check_node(node, schema, shape.dotted(steps))
+        if problem is not None:
+            return problem
+    return None
 
 
 def node_selection(pod: MappingNode) -> list[tuple[str, str]]:

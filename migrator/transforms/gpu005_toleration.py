@@ -3,9 +3,10 @@
 ## What it does
 Adds ``{key: <resource>, operator: Exists, effect: NoSchedule}`` for each extended resource the
 rewrite took out of the pod (``nvidia.com/gpu``, ``nvidia.com/mig-1g.5gb``, ...), exactly the
-tolerations the admission plugin added, unless the pod already tolerates that key (or
-everything). A MIG pod gets the ``nvidia.com/mig-<profile>`` key, not ``nvidia.com/gpu``: under
-the plugin it could not land on nodes tainted ``nvidia.com/gpu`` either (``verify`` shows it).
+tolerations the admission plugin added, unless the pod already tolerates that key with any value
+(``Exists`` on the key, or on every key; an ``Equal`` toleration tolerates one value only). A MIG
+pod gets the ``nvidia.com/mig-<profile>`` key, not ``nvidia.com/gpu``: under the plugin it could
+not land on nodes tainted ``nvidia.com/gpu`` either (``verify`` shows it).
 
 ## Why
 The ExtendedResourceToleration admission plugin (on in GKE and EKS) adds a toleration for each
@@ -37,6 +38,11 @@ FIX = FixSafety.SAFE
 
 
 def _tolerated(ctx: PodContext, key: str) -> bool:
+    """The pod already tolerates every NoSchedule taint on ``key``, whatever its value.
+
+    Only ``Exists`` does: ``Equal`` (the default operator) tolerates one value, and the admission
+    plugin's toleration tolerated them all (core/v1 Toleration.ToleratesTaint).
+    """
     for tol in items(get(ctx.pod, "tolerations")):
         k, op, effect = get(tol, "key"), get(tol, "operator"), get(tol, "effect")
         kv = k.value if isinstance(k, ScalarNode) else ""
@@ -44,7 +50,7 @@ def _tolerated(ctx: PodContext, key: str) -> bool:
         opv = op.value if isinstance(op, ScalarNode) else "Equal"
         if ev not in ("", "NoSchedule"):
             continue
-        if kv == key or (kv == "" and opv == "Exists"):
+        if opv == "Exists" and kv in (key, ""):
             return True
     return False
 

@@ -34,6 +34,7 @@ import dataclasses
 from typing import Iterable
 
 from migrator.documents import to_python
+from migrator.shape import dotted
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import PodContext, PodPlan
 
@@ -61,7 +62,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         plan.remove_selector_keys.extend(k for k, v in (pod.get("nodeSelector") or {}).items()
                                          if k == "nvidia.com/gpu.product" and not ctx.mode.keep_node_labels)
     t = translate(pod, rules, ctx.mode.keep_node_labels,
-                  allow_preferences=ctx.mode.api_version.endswith("/v1"))
+                  allow_preferences=ctx.mode.api_version.endswith("/v1"), where=dotted(ctx.ref.path))
     plan.translation = t
     extra = tuple(t.selectors)
     alternatives: tuple[tuple[str, tuple[str, ...]], ...] = ()

@@ -34,6 +34,7 @@ from migrator.documents import get, items, to_python
 from migrator.locate import K8sObject
 from migrator.mode import Mode
 from migrator.model import Finding, FixSafety, Status
+from migrator.shape import CLAIM_OBJECTS, check_node
 
 CODE = "GPU012"
 NAME = "dra-api-upgrade"
@@ -65,6 +66,13 @@ def check_object(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], 
         return [Finding(CODE, Status.MANUAL, f"{obj.api_version} is newer than the target "
                         f"{mode.api_version} (--kube-version): this cluster cannot read it", path, line,
                         obj.ref)], []
+    if obj.kind in CLAIM_OBJECTS:  # the requests are restructured below: their shape must be the API's
+        problem = check_node(obj.node, CLAIM_OBJECTS[obj.kind], "")
+        if problem is not None:
+            from migrator.transforms.gpu900_not_processed import shape_message
+
+            return [Finding("GPU900", Status.MANUAL, shape_message(problem.message, "upgraded"), path,
+                            problem.line or line, obj.ref)], []
     spec = get(obj.node, "spec")
     gone = [f for f, node in (("spec.controller", get(spec, "controller")),
                               ("spec.suitableNodes", get(spec, "suitableNodes"))) if node is not None]

@@ -43,6 +43,21 @@ def _is_gpu_name(text: str, tables: Tables) -> bool:
         bool(tables.unknown_device.search(text))
 
 
+def mentions_gpu(node: Node | None, tables: Tables) -> bool:
+    """A GPU resource name (or a GPU-share annotation) anywhere under ``node``, as a key or a value."""
+    if node is None:
+        return False
+    for _, n in walk(node):
+        if isinstance(n, MappingNode):
+            for k, _v in n.value:
+                if isinstance(k, ScalarNode) and (_is_gpu_name(str(k.value), tables) or
+                                                  k.value in tables.annotation_requests):
+                    return True
+        elif isinstance(n, ScalarNode) and _is_gpu_name(str(n.value), tables):
+            return True
+    return False
+
+
 def check_object(obj: K8sObject, handled: list[tuple[Any, ...]], tables: Tables,
                  path: str, handled_nodes: set[int] | None = None) -> list[Finding]:
     row = tables.workloads.get((obj.group, obj.kind))
