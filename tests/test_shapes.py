@@ -433,7 +433,7 @@ def test_every_command_survives_a_wrong_type_in_a_batch(batch_dir: Path, case: t
     bad.write_text(text)
     files = [str(good[0]), str(bad), str(good[1])]
     if True:
-        code, out = _cli("scan", "--format", "json", "-q", *files)
+        code, out = _cli("scan", "--format", "json", "-q", "--exit-zero", *files)  # the gate: test_scan_gate.py
         assert code == 0
         scanned = [f for f in _json_findings(json.loads(out)) if f.get("file") == str(bad)]
 
