@@ -31,6 +31,9 @@ class Finding:
     line: int | None = None
     workload: str = ""
     where: str = ""  #: the pod spec's path inside the object
+    #: a converted pod behaves differently in a way the user must accept (where it lands, what it
+    #: shares): shown by default, not only with --verbose
+    warn: bool = False
 
     def location(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path

@@ -75,9 +75,9 @@ class PodContext:
     def pod(self) -> MappingNode:
         return self.ref.node
 
-    def finding(self, code: str, status: Status, message: str) -> Finding:
+    def finding(self, code: str, status: Status, message: str, warn: bool = False) -> Finding:
         return Finding(code, status, message, self.path, self.ref.line, self.ref.obj.label,
-                       self.ref.where)
+                       self.ref.where, warn)
 
     def gpu_asks(self) -> list[Ask]:
         """Asks for resources the device table knows (whole GPUs and MIG), count > 0 or not."""
