@@ -686,8 +686,7 @@ def _usage_error(exc: Exception) -> int | None:
         return code
     where = ctx.command_path if ctx is not None else "dra-migrate"
     message = " ".join(str(exc.format_message()).split()).rstrip(".")  # type: ignore[attr-defined]
-    hint = f"; see '{where} --help'" if ctx is not None else ""
-    sys.stderr.write(f"{where}: {message}{hint}\n")
+    sys.stderr.write(f"{where}: {message}; see '{where} --help'\n")
     return code
 
 
