@@ -83,6 +83,9 @@ class KubeVersion(str, enum.Enum):
     v1_38 = "1.38"
 
 
+KUBE_DEFAULT = KubeVersion.v1_35
+
+
 class Templates(str, enum.Enum):
     inline = "inline"
     file = "file"
@@ -183,7 +186,7 @@ def _config():  # type: ignore[no-untyped-def]
     return _CONFIG
 
 
-def _mode(kube_version: KubeVersion = KubeVersion.v1_35, placement: Templates = Templates.inline,
+def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templates.inline,
           convert_unknown: bool = False, keep_node_labels: bool = False, sharing: Optional[Sharing] = None,
           gitops: Optional[GitOps] = None):  # type: ignore[no-untyped-def]
     """The Mode of the shared options (typer has checked each against its choices)."""
@@ -230,7 +233,7 @@ def rewrite(
     check: bool = typer.Option(False, "--check", help="Print a summary; exit 1 if any file would change "
                                "(with --diff: print the diff too)."),
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
-    kube_version: KubeVersionOpt = KubeVersion.v1_35,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
     templates: TemplatesOpt = Templates.inline,
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
@@ -293,7 +296,7 @@ def scan(
     paths: Paths,
     format: ScanFormat = typer.Option(ScanFormat.text, "--format", metavar=_choices(ScanFormat),
                                       help="text, json or sarif (SARIF 2.1.0)"),
-    kube_version: KubeVersionOpt = KubeVersion.v1_35,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
@@ -326,7 +329,7 @@ def verify(
                                 help="Snapshot: kubectl get nodes,resourceslices,deviceclasses -o yaml"),
     format: VerifyFormat = typer.Option(VerifyFormat.text, "--format", metavar=_choices(VerifyFormat),
                                         help="text or json"),
-    kube_version: KubeVersionOpt = KubeVersion.v1_35,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
@@ -378,7 +381,7 @@ def codemod(
     write: bool = typer.Option(False, "--write", help="Rewrite the files and write <module>-claim-templates.yaml."),
     check: bool = typer.Option(False, "--check", help="Exit 1 if a file would change (with --diff: show it)."),
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
-    kube_version: KubeVersionOpt = KubeVersion.v1_35,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     color: ColorOpt = None,
@@ -466,7 +469,7 @@ def krm() -> None:
 
 @app.command("post-render", short_help="Helm post-renderer: rendered stream in, migrated stream out.")
 def post_render(
-    kube_version: KubeVersionOpt = KubeVersion.v1_35,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
@@ -536,7 +539,7 @@ def preview(
     full_report: Optional[str] = typer.Option(None, "--full-report", metavar="FILE",
                                               help="Also write the untruncated markdown here (named in the comment)."),
     max_chars: int = typer.Option(65_536, "--max-chars", metavar="N", help="Size limit of the comment (GitHub: 65,536)."),
-    kube_version: KubeVersionOpt = KubeVersion.v1_35,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
@@ -586,7 +589,7 @@ def plan(
                                       help="text, markdown or json"),
     explain: bool = typer.Option(False, "--explain", help="Print the simulation trace of the proof."),
     gitops: GitOpsOpt = None,
-    kube_version: KubeVersionOpt = KubeVersion.v1_35,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
 ) -> None:
