@@ -6,52 +6,174 @@ the commands that need them: the pre-commit hook runs this on every commit.
 
 from __future__ import annotations
 
+import enum
 import sys
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from migrator import __version__
 from migrator.errors import MigratorError
 
-EXIT_CODES = """Exit codes: 0 success or nothing to do; 1 changes needed (--check); 2 some inputs
-could not be processed (each gets a one-line error naming the file; the others are still
-processed and written)."""
+# One line per code (\b: click's help formatter keeps the lines of this paragraph as they are).
+EXIT_CODES = """\b
+Exit codes:
+  0  success, or nothing to do
+  1  changes needed (rewrite --check); a finding at --fail-on (scan);
+     devices differ (verify); the proof fails or a workload is blocked (plan)
+  2  some inputs could not be processed (each gets a one-line error naming
+     the file; the others are still processed and written), or a usage error"""
+
+
+class _Help:
+    """The usage line as click writes it (``PATH...``), on every typer release.
+
+    Typer 0.27 and later write a required argument as ``{paths}...``, which reads like a choice.
+    """
+
+    def collect_usage_pieces(self, ctx):  # type: ignore[no-untyped-def]
+        pieces = [self.options_metavar] if self.options_metavar else []  # type: ignore[attr-defined]
+        for p in self.get_params(ctx):
+            if p.param_type_name == "argument":
+                name = p.metavar or (p.name or "").upper() + ("..." if p.nargs != 1 else "")
+                pieces.append(name if p.required else f"[{name}]")
+        if hasattr(self, "subcommand_metavar"):
+            pieces.append(self.subcommand_metavar)
+        return pieces
+
+
+class _Command(_Help, TyperCommand):
+    pass
+
+
+class _Group(_Help, TyperGroup):
+    pass
+
 
 app = typer.Typer(
     name="dra-migrate",
+    cls=_Group,
     help="Move GPU workloads from the NVIDIA device plugin (nvidia.com/gpu) to DRA "
          "(resource.k8s.io ResourceClaimTemplates).\n\n" + EXIT_CODES,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    # click's plain help, not typer's rich panels: those squeeze the help text into a narrow column
+    # at 80 columns, and their metavars change from one typer release to the next
+    rich_markup_mode=None,
 )
-rules_app = typer.Typer(help="The rules: list them, or explain one.", no_args_is_help=True)
+rules_app = typer.Typer(cls=_Group, help="The rules: list them, or explain one.", no_args_is_help=True,
+                        rich_markup_mode=None)
 app.add_typer(rules_app, name="rules")
 
-PATHS = typer.Argument(..., help="Files or directories (recursive *.yaml/*.yml); '-' reads stdin.")
-KUBE_VERSION = typer.Option("1.35", "--kube-version",
-                            help="Target Kubernetes: >=1.34 writes resource.k8s.io/v1, 1.33 v1beta2, "
-                                 "1.32 v1beta1 (flat request shape).")
-PLACEMENT = typer.Option("inline", "--templates",
-                         help="inline: each ResourceClaimTemplate right after its workload; file: in "
-                              "<name>-claim-templates.yaml beside the input.")
-CONVERT_UNKNOWN = typer.Option(False, "--convert-unknown",
-                               help="Also convert pod specs found by shape in kinds missing from "
-                                    "rules/workloads.yaml (their controller must keep resourceClaims).")
+
+# ---- the shared options ---------------------------------------------------------------------------
+# Each concept is defined once and every command that rewrites takes it under the same name.
+# Choices are enums so that completion offers them and a bad value is a usage error listing them.
+
+class KubeVersion(str, enum.Enum):
+    # the minors api_version_for maps (1.32 v1beta1, 1.33 v1beta2, 1.34+ v1); 1.38 is the newest
+    # release the claim API was checked against (shared/reference/dra-2026.md §1)
+    v1_32 = "1.32"
+    v1_33 = "1.33"
+    v1_34 = "1.34"
+    v1_35 = "1.35"
+    v1_36 = "1.36"
+    v1_37 = "1.37"
+    v1_38 = "1.38"
 
 
-KEEP_LABELS = typer.Option(False, "--keep-node-labels",
-                           help="Keep GPU node labels in the node selection after moving them into the "
-                                "claim's selectors (default: remove them; GFD may not label DRA nodes).")
-SHARING = typer.Option(None, "--sharing",
-                       help="Opt in to converting time-slicing/MPS pods: 'timeslicing' or 'mps' makes one "
-                            "shared ResourceClaim with the driver's GpuConfig sharing (pins the pods to "
-                            "one node; needs the driver's alpha feature gates).")
+KUBE_DEFAULT = KubeVersion.v1_35
 
 
-GITOPS = typer.Option(None, "--gitops", help="argocd or helm: annotate generated templates so they apply before "
-                      "the workloads that name them (sync-wave -1 / pre-install,pre-upgrade hook).")
+class Templates(str, enum.Enum):
+    inline = "inline"
+    file = "file"
+
+
+class Sharing(str, enum.Enum):
+    timeslicing = "timeslicing"
+    mps = "mps"
+
+
+class GitOps(str, enum.Enum):
+    argocd = "argocd"
+    helm = "helm"
+    flux = "flux"
+
+
+class ScanFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class VerifyFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+class PreviewFormat(str, enum.Enum):
+    markdown = "markdown"
+    json = "json"
+
+
+class PlanFormat(str, enum.Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+def _choices(e: type[enum.Enum]) -> str:
+    return "[" + "|".join(str(m.value) for m in e) + "]"
+
+
+def _paths_callback(paths: List[str]) -> List[str]:
+    # '-' writes the migrated stream to stdout: with files too, a YAML stream and a diff would
+    # share one stdout
+    if "-" in paths and len(paths) > 1:
+        raise typer.BadParameter("'-' (stdin) cannot be combined with other paths")
+    return paths
+
+
+Paths = Annotated[List[str], typer.Argument(
+    metavar="PATH...", callback=_paths_callback,
+    help="Files or directories (recursive *.yaml/*.yml); '-' alone reads stdin.")]
+KubeVersionOpt = Annotated[KubeVersion, typer.Option(
+    "--kube-version", metavar="VERSION",
+    help=f"Target Kubernetes, {KubeVersion.v1_32.value} to {list(KubeVersion)[-1].value}: 1.34 and later get "
+         "resource.k8s.io/v1, 1.33 v1beta2, 1.32 v1beta1 (flat request shape).")]
+TemplatesOpt = Annotated[Templates, typer.Option(
+    "--templates", metavar=_choices(Templates),
+    help="inline: each ResourceClaimTemplate right after its workload; file: in "
+         "<name>-claim-templates.yaml beside the input.")]
+ConvertUnknownOpt = Annotated[bool, typer.Option(
+    "--convert-unknown",
+    help="Also convert pod specs found by shape in kinds missing from rules/workloads.yaml "
+         "(their controller must keep resourceClaims).")]
+KeepNodeLabelsOpt = Annotated[bool, typer.Option(
+    "--keep-node-labels",
+    help="Keep GPU node labels in the node selection after moving them into the claim's selectors "
+         "(default: remove them; GFD may not label DRA nodes).")]
+SharingOpt = Annotated[Optional[Sharing], typer.Option(
+    "--sharing", metavar=_choices(Sharing),
+    help="Opt in to converting time-slicing/MPS pods into one shared ResourceClaim with the driver's "
+         "GpuConfig sharing. This changes where pods land: all replicas share one GPU on one node; "
+         "the driver needs an alpha feature gate.")]
+GitOpsOpt = Annotated[Optional[GitOps], typer.Option(
+    "--gitops", metavar=_choices(GitOps),
+    help="Make templates apply before the workloads that name them: argocd and helm annotate them "
+         "(Argo CD sync wave -1, Helm pre-install and pre-upgrade hook); flux needs a Kustomization "
+         "of their own.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also list converted pods and notes.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=0,
+                                      help="Worker processes (0: one per core for big batches).")]
+ColorOpt = Annotated[Optional[bool], typer.Option(
+    "--color/--no-color", show_default=False,
+    help="Colour the output (default: only on a terminal, and not when NO_COLOR is set).")]
 
 
 _CONFIG = None  # the project's config (set by main)
@@ -66,19 +188,20 @@ def _config():  # type: ignore[no-untyped-def]
     return _CONFIG
 
 
-def _mode(kube_version: str, placement: str, convert_unknown: bool, keep_node_labels: bool = False,
-          sharing: Optional[str] = None, gitops: Optional[str] = None):  # type: ignore[no-untyped-def]
+def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templates.inline,
+          convert_unknown: bool = False, keep_node_labels: bool = False, sharing: Optional[Sharing] = None,
+          gitops: Optional[GitOps] = None):  # type: ignore[no-untyped-def]
+    """The Mode of the shared options (typer has checked each against its choices)."""
     from migrator.mode import Mode, api_version_for
 
-    if placement not in ("inline", "file"):
-        raise MigratorError(f"--templates {placement!r}: expected inline or file")
-    if sharing not in (None, "timeslicing", "mps"):
-        raise MigratorError(f"--sharing {sharing!r}: expected timeslicing or mps")
-    if gitops not in (None, "argocd", "helm"):
-        raise MigratorError(f"--gitops {gitops!r}: expected argocd or helm (for Flux, see `plan --gitops flux`)")
-    return Mode(api_version=api_version_for(kube_version), placement=placement,
-                convert_unknown=convert_unknown, keep_node_labels=keep_node_labels, sharing=sharing,
-                gitops=gitops, namespaces=tuple(_config().namespaces))
+    return Mode(api_version=api_version_for(_value(kube_version)), placement=_value(placement),
+                convert_unknown=convert_unknown, keep_node_labels=keep_node_labels,
+                sharing=_value(sharing) if sharing else None, gitops=_value(gitops) if gitops else None,
+                namespaces=tuple(_config().namespaces))
+
+
+def _value(choice: object) -> str:
+    return str(choice.value if isinstance(choice, enum.Enum) else choice)
 
 
 def _read_inputs(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -107,20 +230,21 @@ def _stdin(paths: list[str]) -> bytes | None:
 
 @app.command()
 def rewrite(
-    paths: List[str] = PATHS,
+    paths: Paths,
     write: bool = typer.Option(False, "--write", help="Write changed files in place (atomically)."),
     check: bool = typer.Option(False, "--check", help="Print a summary; exit 1 if any file would change "
                                "(with --diff: print the diff too)."),
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
-    kube_version: str = KUBE_VERSION,
-    templates: str = PLACEMENT,
-    convert_unknown: bool = CONVERT_UNKNOWN,
-    keep_node_labels: bool = KEEP_LABELS,
-    sharing: Optional[str] = SHARING,
-    gitops: Optional[str] = GITOPS,
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list converted pods and notes."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core for big batches)."),
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
+    templates: TemplatesOpt = Templates.inline,
+    convert_unknown: ConvertUnknownOpt = False,
+    keep_node_labels: KeepNodeLabelsOpt = False,
+    sharing: SharingOpt = None,
+    gitops: GitOpsOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    jobs: JobsOpt = 0,
+    color: ColorOpt = None,
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks",
                                          help="Follow symlinks that point outside the given directories."),
 ) -> None:
@@ -129,30 +253,36 @@ def rewrite(
     '-' reads a stream on stdin and writes the migrated stream to stdout (with --diff, a diff).
     """
     from migrator.mode import WriteBack
-    from migrator.output import finding_line, unified_diff
+    from migrator.output import finding_line, shown_by_default, unified_diff
     from migrator.runner import run
+    from migrator.term import painter
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
     mode = _mode(kube_version, templates, convert_unknown, keep_node_labels, sharing, gitops)
     out, err = sys.stdout, sys.stderr
+    paint_out, paint_err = painter(out, color), painter(err, color)
+    if mode.gitops == "flux" and not quiet:
+        from migrator.plan.gitops import gitops_notes
+
+        err.write("".join(f"note: {n}\n" for n in gitops_notes("flux")))
 
     def show(result):  # type: ignore[no-untyped-def]
         if result.error:
             err.write(result.error + "\n")
             return
         for f in result.findings:
-            if verbose or f.status.value in ("skipped", "manual"):
-                err.write(finding_line(f) + "\n")
+            if verbose or shown_by_default(f):
+                err.write(finding_line(f, paint_err) + "\n")
         if result.path == "-" and wb is not WriteBack.CHECK and not diff:
             out.write(result.after or "")
             return
         if wb is WriteBack.DIFF or (wb is WriteBack.CHECK and diff):
             if result.changed:
-                out.write(unified_diff(result.before or "", result.after or "", result.path))
+                out.write(paint_out.diff(unified_diff(result.before or "", result.after or "", result.path)))
             for path, text in result.extra_files:
                 import os
-                before = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-                out.write(unified_diff(before, text, path))
+                before = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+                out.write(paint_out.diff(unified_diff(before, text, path)))
         if wb is WriteBack.CHECK and (result.changed or result.extra_files):
             err.write(f"would rewrite {result.path}\n")
 
@@ -163,28 +293,32 @@ def rewrite(
     raise typer.Exit(report.return_code)
 
 
-@app.command()
+@app.command(short_help="List what each workload gets (converted, skipped, manual); writes nothing.")
 def scan(
-    paths: List[str] = PATHS,
-    format: str = typer.Option("text", "--format", help="text, json, sarif (SARIF 2.1.0) or github "
-                               "(workflow-command annotations)."),
-    fail_on: str = typer.Option("manual", "--fail-on", help="Exit 1 when a selected finding is at least: "
-                                "manual (needs manual action), skipped (or left alone), any (any finding, "
-                                "converted pods included)."),
-    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rule codes or prefixes "
-                                               "(GPU1 = GPU1xx; comma-separated or repeated; ALL)."),
-    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Leave out these codes or prefixes "
-                                               "(the longer prefix wins over --select; a tie ignores)."),
+    paths: Paths,
+    format: ScanFormat = typer.Option(ScanFormat.text, "--format", metavar=_choices(ScanFormat),
+                                      help="text, json, sarif (SARIF 2.1.0) or github (workflow-command "
+                                           "annotations)."),
+    fail_on: str = typer.Option("manual", "--fail-on", metavar="[manual|skipped|any]",
+                                help="Exit 1 when a selected finding is at least: manual (needs manual "
+                                     "action), skipped (or left alone), any (any finding, converted pods "
+                                     "included)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", metavar="CODES",
+                                               help="Only these rule codes or prefixes (GPU1 = GPU1xx; "
+                                                    "comma-separated or repeated; ALL)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", metavar="CODES",
+                                               help="Leave out these codes or prefixes (the longer prefix "
+                                                    "wins over --select; a tie ignores)."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings fail --fail-on "
                                    "(2 still means some input could not be processed)."),
     statistics: bool = typer.Option(False, "--statistics", help="Print a count per rule code instead of "
                                     "the findings (text or json)."),
-    kube_version: str = KUBE_VERSION,
-    convert_unknown: bool = CONVERT_UNKNOWN,
-    keep_node_labels: bool = KEEP_LABELS,
-    sharing: Optional[str] = SHARING,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core for big batches)."),
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
+    convert_unknown: ConvertUnknownOpt = False,
+    keep_node_labels: KeepNodeLabelsOpt = False,
+    sharing: SharingOpt = None,
+    quiet: QuietOpt = False,
+    jobs: JobsOpt = 0,
 ) -> None:
     """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing.
 
@@ -197,13 +331,11 @@ def scan(
     from migrator.runner import run
     from migrator.transforms import BY_CODE
 
-    if format not in ("text", "json", "sarif", "github"):
-        raise MigratorError(f"--format {format!r}: expected text, json, sarif or github")
     if statistics and format not in ("text", "json"):
         raise MigratorError(f"--statistics: expected --format text or json, not {format}")
     failing = fail_statuses(fail_on)
     rules = RuleFilter.parse(select, ignore, BY_CODE)
-    mode = _mode(kube_version, "inline", convert_unknown, keep_node_labels, sharing)
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing)
     report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)), selected=_config().selected,
                  progress=not quiet and sys.stderr.isatty(), jobs=jobs).filtered(rules)
     code = report.scan_code(fail_on, exit_zero)
@@ -222,14 +354,17 @@ def scan(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(short_help="Prove on a cluster snapshot that migrated pods get the same devices.")
 def verify(
-    paths: List[str] = PATHS,
-    cluster: str = typer.Option(..., "--cluster", help="Snapshot: kubectl get nodes,resourceslices,deviceclasses -o yaml"),
-    format: str = typer.Option("text", "--format", help="text or json"),
-    kube_version: str = KUBE_VERSION,
-    keep_node_labels: bool = KEEP_LABELS,
-    sharing: Optional[str] = SHARING,
+    paths: Paths,
+    cluster: str = typer.Option(..., "--cluster", metavar="FILE",
+                                help="Snapshot: kubectl get nodes,resourceslices,deviceclasses -o yaml"),
+    format: VerifyFormat = typer.Option(VerifyFormat.text, "--format", metavar=_choices(VerifyFormat),
+                                        help="text or json"),
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
+    convert_unknown: ConvertUnknownOpt = False,
+    keep_node_labels: KeepNodeLabelsOpt = False,
+    sharing: SharingOpt = None,
     extended_resource_toleration: bool = typer.Option(
         True, "--extended-resource-toleration/--no-extended-resource-toleration",
         help="Model the ExtendedResourceToleration admission plugin (on in GKE and EKS) for the "
@@ -245,9 +380,7 @@ def verify(
     from migrator.equivalence import Prover, prove_text
     from migrator.errors import InvalidInput
 
-    if format not in ("text", "json"):
-        raise MigratorError(f"--format {format!r}: expected text or json")
-    mode = _mode(kube_version, "inline", False, keep_node_labels, sharing)
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing)
     snap = load_snapshot(cluster)
     prover = Prover(snap, extended_resource_toleration)
     results = []
@@ -274,12 +407,16 @@ def verify(
     raise typer.Exit(2 if errors else 1 if any(not o.equal for _, o in results) else 0)
 
 
-@app.command()
+@app.command(short_help="Rewrite Python that builds pod specs with nvidia.com/gpu.")
 def codemod(
-    paths: List[str] = typer.Argument(..., help="Python files or directories (recursive *.py)."),
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Python files or directories (recursive *.py)."),
     write: bool = typer.Option(False, "--write", help="Rewrite the files and write <module>-claim-templates.yaml."),
     check: bool = typer.Option(False, "--check", help="Exit 1 if a file would change (with --diff: show it)."),
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    color: ColorOpt = None,
 ) -> None:
     """Rewrite Python that builds pod specs with nvidia.com/gpu (kubernetes client models, plain dicts).
 
@@ -292,10 +429,14 @@ def codemod(
     from migrator.edit import block_entries
     from migrator.errors import InvalidInput
     from migrator.mode import WriteBack
+    from migrator.mode import api_version_for
     from migrator.output import finding_line, unified_diff
     from migrator.sources import encode, read, write_atomic
+    from migrator.term import painter
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
+    api_version = api_version_for(_value(kube_version))
+    paint_out, paint_err = painter(sys.stdout, color), painter(sys.stderr, color)
     files: list[str] = []
     for p in paths:
         if os.path.isdir(p):
@@ -308,14 +449,14 @@ def codemod(
     for f in files:
         try:
             src = read(f)
-            res = run_codemod(src.text, f)
+            res = run_codemod(src.text, f, api_version)
         except InvalidInput as exc:
             sys.stderr.write(str(exc) + "\n")
             failed += 1
             continue
         for finding in res.findings:
-            if finding.status.value != "converted":
-                sys.stderr.write(finding_line(finding) + "\n")
+            if verbose or finding.status.value != "converted":
+                sys.stderr.write(finding_line(finding, paint_err) + "\n")
         if res.after == res.before:
             continue
         changed += 1
@@ -331,15 +472,19 @@ def codemod(
                 sys.stderr.write(str(exc) + "\n")
                 failed += 1
         elif wb is WriteBack.DIFF or diff:
-            sys.stdout.write(unified_diff(res.before, res.after, f))
-            before_side = open(side, encoding="utf-8").read() if os.path.exists(side) else ""
-            sys.stdout.write(unified_diff(before_side, side_text, side))
+            sys.stdout.write(paint_out.diff(unified_diff(res.before, res.after, f)))
+            before_side = open(side, encoding="utf-8").read() if os.path.exists(side) else None
+            sys.stdout.write(paint_out.diff(unified_diff(before_side, side_text, side)))
         if wb is WriteBack.CHECK:
             sys.stderr.write(f"would rewrite {f}\n")
+    if not quiet:
+        verb = "rewritten" if wb is WriteBack.WRITE else "would be rewritten"
+        sys.stderr.write(f"{changed} file(s) {verb}, {len(files) - changed - failed} unchanged"
+                         + (f", {failed} could not be processed" if failed else "") + "\n")
     raise typer.Exit(2 if failed else 1 if (wb is WriteBack.CHECK and changed) else 0)
 
 
-@app.command()
+@app.command(short_help="KRM function: a ResourceList on stdin, the migrated one on stdout.")
 def krm() -> None:
     """KRM function: a config.kubernetes.io/v1 ResourceList on stdin, the migrated one on stdout.
 
@@ -354,16 +499,22 @@ def krm() -> None:
     raise typer.Exit(code)
 
 
-@app.command("post-render")
+@app.command("post-render", short_help="Helm post-renderer: rendered stream in, migrated stream out.")
 def post_render(
-    kube_version: str = KUBE_VERSION,
-    keep_node_labels: bool = KEEP_LABELS,
-    gitops: Optional[str] = GITOPS,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
+    convert_unknown: ConvertUnknownOpt = False,
+    keep_node_labels: KeepNodeLabelsOpt = False,
+    sharing: SharingOpt = None,
+    gitops: GitOpsOpt = None,
 ) -> None:
     """Helm post-renderer: the rendered stream on stdin, the migrated stream (with templates) on stdout.
 
-    Helm 3: helm install ... --post-renderer dra-migrate --post-renderer-args post-render.
-    Helm 4: install the plugin in helm-plugin/ and pass --post-renderer dra-migrate.
+    \b
+    Helm 3: helm install ... --post-renderer dra-migrate \\
+                --post-renderer-args post-render
+    Helm 4: install the plugin in helm-plugin/, then
+            helm install ... --post-renderer dra-migrate
+
     Templates go right before the first workload that names them (Helm 3 creates them first);
     under Helm 4 add --gitops helm. What it did and found is appended to
     ~/.cache/dra-migrate/post-render.log (Helm hides a post-renderer's stderr).
@@ -373,7 +524,7 @@ def post_render(
     from migrator.sources import decode
 
     try:
-        mode = _mode(kube_version, "inline", False, keep_node_labels, None, gitops)
+        mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
         text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
         rendered = render(text, mode)
     except MigratorError as exc:
@@ -387,20 +538,26 @@ def post_render(
     raise typer.Exit(0)
 
 
-@app.command()
+@app.command(short_help="Describe the migration for a pull request comment.")
 def preview(
-    paths: List[str] = PATHS,
-    format: str = typer.Option("markdown", "--format", help="markdown (a PR comment) or json"),
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="Snapshot: adds the planner's rollout risks."),
-    full_report: Optional[str] = typer.Option(None, "--full-report",
+    paths: Paths,
+    format: PreviewFormat = typer.Option(PreviewFormat.markdown, "--format", metavar=_choices(PreviewFormat),
+                                         help="markdown (a PR comment) or json"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="FILE",
+                                          help="Snapshot: adds the planner's rollout risks."),
+    full_report: Optional[str] = typer.Option(None, "--full-report", metavar="FILE",
                                               help="Also write the untruncated markdown here (named in the comment)."),
     full_report_name: Optional[str] = typer.Option(
-        None, "--full-report-name", help="How the comment names the full report when it is cut (markdown; "
-        "default: the --full-report path, else the job's step summary)."),
-    max_chars: int = typer.Option(65_536, "--max-chars", help="Size limit of the comment (GitHub: 65,536; "
-                                  "at least 1,000)."),
-    kube_version: str = KUBE_VERSION,
-    keep_node_labels: bool = KEEP_LABELS,
+        None, "--full-report-name", metavar="TEXT",
+        help="How the comment names the full report when it is cut (markdown; default: the --full-report "
+             "path, else the job's step summary)."),
+    max_chars: int = typer.Option(65_536, "--max-chars", metavar="N", help="Size limit of the comment (GitHub: "
+                                  "65,536; at least 1,000)."),
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
+    convert_unknown: ConvertUnknownOpt = False,
+    keep_node_labels: KeepNodeLabelsOpt = False,
+    sharing: SharingOpt = None,
+    gitops: GitOpsOpt = None,
 ) -> None:
     """Describe the migration for a pull request: summary, per-workload semantic and unified diffs.
 
@@ -412,12 +569,10 @@ def preview(
     from migrator.markdown import code
     from migrator.preview import MIN_CHARS, build_preview, to_json, to_markdown
 
-    if format not in ("markdown", "json"):
-        raise MigratorError(f"--format {format!r}: expected markdown or json")
     if max_chars < MIN_CHARS:
         raise MigratorError(f"--max-chars {max_chars}: the summary and the truncation note need at least "
                             f"{MIN_CHARS:,} characters")
-    mode = _mode(kube_version, "inline", False, keep_node_labels, None)
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
     files, errors = _read_inputs(list(paths))
     result = build_preview(files, mode)
     result = dataclasses.replace(result, errors=tuple(errors) + result.errors)
@@ -443,19 +598,21 @@ def preview(
     raise typer.Exit(2 if result.errors else 0)
 
 
-@app.command()
+@app.command(short_help="Plan a switch-over that cannot deadlock, proven by simulation.")
 def plan(
-    paths: List[str] = PATHS,
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="Snapshot: kubectl get nodes,resourceslices,"
-                                          "deviceclasses,pods,resourceclaims,poddisruptionbudgets -A -o yaml"),
-    context: Optional[str] = typer.Option(None, "--context", help="Read the same objects live (read-only) from "
+    paths: Paths,
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="FILE",
+                                          help="Snapshot: the output of kubectl get -A -o yaml for nodes, resourceslices, "
+                                               "deviceclasses, pods, resourceclaims and poddisruptionbudgets."),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Read the same objects live (read-only) from "
                                           "this kubeconfig context."),
-    format: str = typer.Option("text", "--format", help="text, markdown or json"),
+    format: PlanFormat = typer.Option(PlanFormat.text, "--format", metavar=_choices(PlanFormat),
+                                      help="text, markdown or json"),
     explain: bool = typer.Option(False, "--explain", help="Print the simulation trace of the proof."),
-    gitops: Optional[str] = typer.Option(None, "--gitops", help="argocd, helm or flux: how templates are made to "
-                                         "apply before workloads."),
-    kube_version: str = KUBE_VERSION,
-    keep_node_labels: bool = KEEP_LABELS,
+    gitops: GitOpsOpt = None,
+    kube_version: KubeVersionOpt = KUBE_DEFAULT,
+    convert_unknown: ConvertUnknownOpt = False,
+    keep_node_labels: KeepNodeLabelsOpt = False,
 ) -> None:
     """Plan the switch: template, node cut-over and workload order that cannot deadlock, proven by simulation.
 
@@ -468,13 +625,9 @@ def plan(
     from migrator.plan.build import build_plan
     from migrator.plan.output import to_json, to_markdown, to_text
 
-    if format not in ("text", "markdown", "json"):
-        raise MigratorError(f"--format {format!r}: expected text, markdown or json")
-    if gitops not in (None, "argocd", "helm", "flux"):
-        raise MigratorError(f"--gitops {gitops!r}: expected argocd, helm or flux")
     if (cluster is None) == (context is None):
         raise MigratorError("give exactly one of --cluster SNAPSHOT or --context NAME")
-    mode = _mode(kube_version, "inline", False, keep_node_labels, None)
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels)
     if cluster is not None:
         from migrator.cluster import load_snapshot
 
@@ -489,7 +642,7 @@ def plan(
     if gitops:
         from migrator.plan.gitops import gitops_notes
 
-        result.notes += gitops_notes(gitops)
+        result.notes += gitops_notes(_value(gitops))
     if format == "json":
         sys.stdout.write(json.dumps(to_json(result, explain), indent=2) + "\n")
     elif format == "markdown":
@@ -512,7 +665,7 @@ def rules_list() -> None:
 
 
 @rules_app.command("explain")
-def rules_explain(code: str = typer.Argument(..., help="A rule code such as GPU001, or its name.")) -> None:
+def rules_explain(code: str = typer.Argument(..., metavar="CODE", help="A rule code such as GPU001, or its name.")) -> None:
     """Print a rule's documentation."""
     from migrator.transforms import BY_CODE
 
@@ -528,6 +681,38 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
     if version:
         sys.stdout.write(f"dra-migrate {__version__}\n")
         raise typer.Exit(0)
+
+
+def _finish(*typers: typer.Typer) -> None:
+    for t in typers:
+        for info in t.registered_commands:
+            if info.cls in (None, TyperCommand):  # typer fills in its default at decoration
+                info.cls = _Command
+
+
+_finish(app, rules_app)
+
+
+def _usage_error(exc: Exception) -> int | None:
+    """Typer's usage errors as one line on stderr; None if ``exc`` is not one.
+
+    Their classes are click's, which typer vendors from 0.26 on (typer._click) and earlier
+    imports as click: they are found from typer.BadParameter, public on every release.
+    """
+    base = next((c for c in type(typer.BadParameter("")).__mro__ if c.__name__ == "ClickException"), None)
+    if base is None or not isinstance(exc, base):
+        return None
+    ctx = getattr(exc, "ctx", None)
+    code = int(getattr(exc, "exit_code", 2) or 2)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # no arguments: the help (rich printed it already)
+        text = exc.format_message()  # type: ignore[attr-defined]
+        if text.strip():
+            sys.stderr.write(text.rstrip("\n") + "\n")
+        return code
+    where = ctx.command_path if ctx is not None else "dra-migrate"
+    message = " ".join(str(exc.format_message()).split()).rstrip(".")  # type: ignore[attr-defined]
+    sys.stderr.write(f"{where}: {message}; see '{where} --help'\n")
+    return code
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -550,14 +735,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except MigratorError as exc:
         sys.stderr.write(f"dra-migrate: {exc}\n")
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         return 130
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return int(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
-        raise
+    except Exception as exc:
+        code = _usage_error(exc)
+        if code is None:
+            raise
+        return code

@@ -96,7 +96,7 @@ def _dict_get(d: Any, key: str) -> Any:
     return None
 
 
-def run_codemod(source: str, path: str) -> CodemodResult:
+def run_codemod(source: str, path: str, api_version: str = "resource.k8s.io/v1") -> CodemodResult:
     import libcst as cst
     from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
@@ -184,11 +184,11 @@ def run_codemod(source: str, path: str) -> CodemodResult:
         return reqs, own
 
     def template_for(owner: str, reqs: list[DeviceRequest]) -> dict[str, Any]:
-        spec = {"spec": {"devices": {"requests": device_requests(reqs, "resource.k8s.io/v1")}}}
+        spec = {"spec": {"devices": {"requests": device_requests(reqs, api_version)}}}
         digest = hashlib.sha256(json.dumps([path, owner, spec], sort_keys=True).encode()).hexdigest()[:8]
         stem = re.sub(r"[^a-z0-9-]+", "-", path.rsplit("/", 1)[-1].removesuffix(".py").lower()).strip("-")[:30]
         name = f"{stem}-{dns_label(owner)[:20]}-gpu-{digest}".strip("-")
-        t = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate", "metadata": {"name": name},
+        t = {"apiVersion": api_version, "kind": "ResourceClaimTemplate", "metadata": {"name": name},
              "spec": spec}
         result.templates.append(t)
         return t

@@ -48,6 +48,9 @@ class Finding:
     obj: ObjectRef | None = None  #: None for findings about a file (symlinks) or Python code
     where: str = ""  #: the pod spec's path inside the object
     container: str | None = None  #: set when the finding is about one container
+    #: a converted pod behaves differently in a way the user must accept (where it lands, what it
+    #: shares): shown by default, not only with --verbose
+    warn: bool = False
 
     @property
     def workload(self) -> str:

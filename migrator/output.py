@@ -4,26 +4,59 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+import os
+import posixpath
+from typing import Any, Callable
 
 from migrator.model import FileResult, Finding, Status
 from migrator.report import Report
 
 
-def unified_diff(before: str, after: str, path: str) -> str:
-    a = before.splitlines(keepends=True)
+def diff_name(path: str) -> str:
+    """The path as `git apply` reads it from a diff header: relative, normalised, "/"-separated.
+
+    git apply rejects ``a/./x`` and ``a/x/../y``; an absolute path under the working directory is
+    made relative to it (where git apply is run), any other loses its leading "/".
+    """
+    p = path.replace(os.sep, "/")
+    if os.path.isabs(path):
+        try:
+            rel = os.path.relpath(path)
+        except ValueError:  # another drive
+            rel = ""
+        if rel and not rel.startswith(".."):
+            p = rel.replace(os.sep, "/")
+    p = posixpath.normpath(p)
+    return p.lstrip("/")
+
+
+def unified_diff(before: str | None, after: str, path: str) -> str:
+    """A unified diff `git apply` accepts; ``before`` None: the file is created (``--- /dev/null``)."""
+    a = (before or "").splitlines(keepends=True)
     b = after.splitlines(keepends=True)
-    name = path.lstrip("/")
+    name = diff_name(path)
     from migrator.linediff import unified
 
-    lines = list(unified(a, b, f"a/{name}", f"b/{name}"))
+    lines = list(unified(a, b, "/dev/null" if before is None else f"a/{name}", f"b/{name}"))
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
 
 
-def finding_line(f: Finding) -> str:
+#: status label -> colour (term.Painter styles)
+LABEL_STYLE = {"manual": "yellow", "warning": "yellow", "skipped": "dim", "info": "cyan", "converted": "green"}
+
+
+def shown_by_default(f: Finding) -> bool:
+    """Printed without --verbose: what needs a person, what was left alone, and behaviour changes."""
+    return f.warn or f.status in (Status.SKIPPED, Status.MANUAL)
+
+
+def finding_line(f: Finding, paint: Callable[[str, str], str] | None = None) -> str:
     who = f" {f.workload}" if f.workload else ""
-    return f"{f.location()}: {f.status.value} {f.code}{who}: {f.message}"
+    label = "warning" if f.warn else f.status.value
+    if paint is not None:
+        label = paint(label, LABEL_STYLE[label])
+    return f"{f.location()}: {label} {f.code}{who}: {f.message}"
 
 
 def text_listing(report: Report, verbose: bool = True) -> str:
@@ -32,7 +65,7 @@ def text_listing(report: Report, verbose: bool = True) -> str:
         if r.error:
             out.append(r.error)
         for f in r.findings:
-            if verbose or f.status in (Status.SKIPPED, Status.MANUAL):
+            if verbose or shown_by_default(f):
                 out.append(finding_line(f))
     return "\n".join(out) + ("\n" if out else "")
 

@@ -78,9 +78,10 @@ class PodContext:
     def pod(self) -> MappingNode:
         return self.ref.node
 
-    def finding(self, code: str, status: Status, message: str, container: str | None = None) -> Finding:
+    def finding(self, code: str, status: Status, message: str, container: str | None = None,
+                warn: bool = False) -> Finding:
         return Finding(code, status, message, self.path, self.ref.line, self.ref.obj.ref, self.ref.where,
-                       container)
+                       container, warn)
 
     def only_container(self, asks: Iterable[Ask]) -> str | None:
         """The one container all of ``asks`` belong to, or None when they span several (or none)."""

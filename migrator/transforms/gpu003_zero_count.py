@@ -37,4 +37,5 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             plan.removals.append((ask.section, ask.index, ask.resource))
             yield ctx.finding(CODE, Status.INFO,
                               f"container {ask.container!r}: dropped {ask.resource}: 0 (no claim); the "
-                              "pod no longer gets the automatic nvidia.com/gpu toleration on GKE/EKS", ask.container)
+                              "pod no longer gets the automatic nvidia.com/gpu toleration on GKE/EKS", ask.container,
+                              warn=True)  # where it may land changes: shown without -v

@@ -69,4 +69,4 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     yield ctx.finding(CODE, Status.INFO,
                       f"--sharing: one shared ResourceClaim with GpuConfig {strategy}; every replica "
                       "shares one GPU on the node where the claim is allocated (at most 256 pods); "
-                      f"the DRA driver needs its alpha feature gate {gate}")
+                      f"the DRA driver needs its alpha feature gate {gate}", warn=True)
