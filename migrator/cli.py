@@ -548,7 +548,7 @@ def preview(
     full_report: Optional[str] = typer.Option(None, "--full-report", metavar="FILE",
                                               help="Also write the untruncated markdown here (named in the comment)."),
     full_report_name: Optional[str] = typer.Option(
-        None, "--full-report-name", metavar="TEXT",
+        None, "--full-report-name", metavar="NAME",
         help="How the comment names the full report when it is cut (markdown; default: the --full-report "
              "path, else the job's step summary)."),
     max_chars: int = typer.Option(65_536, "--max-chars", metavar="N", help="Size limit of the comment (GitHub: "
