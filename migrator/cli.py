@@ -66,6 +66,16 @@ def _config():  # type: ignore[no-untyped-def]
     return _CONFIG
 
 
+def _defaults():  # type: ignore[no-untyped-def]
+    """The config's flag defaults; none when it is broken (the commands that read it report it)."""
+    from migrator.config import default_map
+
+    try:
+        return default_map(_config())
+    except MigratorError:
+        return {}
+
+
 def _mode(kube_version: str, placement: str, convert_unknown: bool, keep_node_labels: bool = False,
           sharing: Optional[str] = None, gitops: Optional[str] = None):  # type: ignore[no-untyped-def]
     from migrator.mode import Mode, api_version_for
@@ -74,8 +84,8 @@ def _mode(kube_version: str, placement: str, convert_unknown: bool, keep_node_la
         raise MigratorError(f"--templates {placement!r}: expected inline or file")
     if sharing not in (None, "timeslicing", "mps"):
         raise MigratorError(f"--sharing {sharing!r}: expected timeslicing or mps")
-    if gitops not in (None, "argocd", "helm"):
-        raise MigratorError(f"--gitops {gitops!r}: expected argocd or helm (for Flux, see `plan --gitops flux`)")
+    if gitops not in (None, "argocd", "helm", "flux"):  # flux: no annotations (see `plan --gitops flux`)
+        raise MigratorError(f"--gitops {gitops!r}: expected argocd, helm or flux")
     return Mode(api_version=api_version_for(kube_version), placement=placement,
                 convert_unknown=convert_unknown, keep_node_labels=keep_node_labels, sharing=sharing,
                 gitops=gitops, namespaces=tuple(_config().namespaces))
@@ -102,7 +112,9 @@ def _read_inputs(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def _stdin(paths: list[str]) -> bytes | None:
-    return sys.stdin.buffer.read() if "-" in paths else None
+    from migrator.sources import read_stdin
+
+    return read_stdin() if "-" in paths else None
 
 
 @app.command()
@@ -149,10 +161,8 @@ def rewrite(
         if wb is WriteBack.DIFF or (wb is WriteBack.CHECK and diff):
             if result.changed:
                 out.write(unified_diff(result.before or "", result.after or "", result.path))
-            for path, text in result.extra_files:
-                import os
-                before = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-                out.write(unified_diff(before, text, path))
+            for side in result.extra_files:
+                out.write(unified_diff(side.before, side.text, side.path))
         if wb is WriteBack.CHECK and (result.changed or result.extra_files):
             err.write(f"would rewrite {result.path}\n")
 
@@ -319,9 +329,9 @@ def krm() -> None:
     Use with kustomize (--enable-alpha-plugins --enable-exec) or kpt (fn eval --exec).
     """
     from migrator.krm import run_krm
-    from migrator.sources import decode
+    from migrator.sources import decode, read_stdin
 
-    text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
+    text, _ = decode(read_stdin(), "<stdin>")
     out, code = run_krm(text)
     sys.stdout.write(out)
     raise typer.Exit(code)
@@ -340,14 +350,14 @@ def post_render(
     """
     from migrator.engine import migrate_text
     from migrator.output import finding_line
-    from migrator.sources import decode
+    from migrator.sources import decode, read_stdin
 
     import os
 
     log_lines: list[str] = []
     try:
         mode = _mode(kube_version, "inline", False, keep_node_labels, None)
-        text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
+        text, _ = decode(read_stdin(), "<stdin>")
         from migrator.documents import parse
 
         parse(text, "<helm>")  # a stream Helm cannot use is a failure even when it has no GPU
@@ -524,9 +534,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     global _CONFIG
     _CONFIG = None
     try:
-        from migrator.config import default_map
-
-        rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=default_map(_config()))
+        rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=_defaults())
         return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
