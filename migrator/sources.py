@@ -69,17 +69,37 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                     if not follow_symlinks and os.path.commonpath([root, real]) != root:
                         yield NotFollowed(f, real)
                         continue
+                    bad = _not_a_file(f, real)
+                    if bad is not None:
+                        yield bad
+                        continue
                     f = real
                 if f not in seen:
                     seen.add(f)
                     yield f
         elif p.exists():
             real = os.path.realpath(given) if os.path.islink(given) else given
+            bad = _not_a_file(given, real) if real != given else None
+            if bad is not None:
+                if keep(given):
+                    yield bad
+                continue
             if real not in seen and keep(given):
                 seen.add(real)
                 yield real
         else:
             yield InvalidInput(given, None, "no such file or directory")
+
+
+def _not_a_file(link: str, real: str) -> InvalidInput | None:
+    """A symlink to something that is not a regular file, reported under the link's own name."""
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        return None  # reading it says why
+    if stat.S_ISREG(mode):
+        return None
+    return InvalidInput(link, None, f"symlink to {real}: {_kind(mode)}, not a regular file: not read")
 
 
 def _inside(path: str, root: str) -> bool:
