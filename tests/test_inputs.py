@@ -347,21 +347,31 @@ BROKEN_TOML = {
 @pytest.mark.parametrize("name,content,message",
                          [(f"yaml-{k}", *v) for k, v in BROKEN_YAML.items()]
                          + [(f"toml-{k}", *v) for k, v in BROKEN_TOML.items()])
-def test_broken_config_fails_config_commands_cleanly_and_leaves_the_others(tmp_path: Path, name: str,
-                                                                         content: bytes, message: str) -> None:
+def test_broken_config_fails_config_commands_cleanly_and_leaves_the_others(tmp_path: Path, monkeypatch, capsys,
+                                                                         name: str, content: bytes,
+                                                                         message: str) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / "a.yaml").write_text(gpu("a"))
     config = tmp_path / (".dra-migrate.yaml" if name.startswith("yaml") else "pyproject.toml")
     config.write_bytes(content)
-    for args in (["rewrite", "--write", "."], ["scan", "."], ["verify", ".", "--cluster", str(SNAPSHOT)]):
-        proc = cli(args, tmp_path)
-        one_line_errors(proc.stderr)
-        assert proc.returncode == 2, (args, proc.stderr)
-        assert proc.stderr.count("\n") == 1 and str(config) in proc.stderr and message in proc.stderr, proc.stderr
+    proc = cli(["rewrite", "--write", "."], tmp_path)  # the console script, as users run it
+    one_line_errors(proc.stderr)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert str(config) in proc.stderr and message in proc.stderr, proc.stderr
+    monkeypatch.chdir(tmp_path)
+    for args in (["scan", "."], ["preview", "."], ["verify", ".", "--cluster", str(SNAPSHOT)],
+                 ["plan", ".", "--cluster", str(SNAPSHOT)], ["post-render"]):
+        monkeypatch.setattr(sys, "stdin", open(os.devnull))
+        assert main(args) == 2, args
+        out, err = capsys.readouterr()
+        assert err.count("\n") == 1 and str(config) in err and message in err and not out, (args, err)
     assert (tmp_path / "a.yaml").read_text() == gpu("a")
     for args in (["rules", "list"], ["rules", "explain", "GPU001"], ["--version"], ["rewrite", "--help"]):
-        proc = cli(args, tmp_path)
-        assert proc.returncode == 0 and proc.stdout and not proc.stderr, (args, proc.stderr)
+        assert main(args) == 0, args
+        out, err = capsys.readouterr()
+        assert out and not err, (args, err)
+    (tmp_path / "m.py").write_text("x = 1\n")
+    assert main(["codemod", "m.py"]) == 0 and not capsys.readouterr().err  # takes no settings from it
 
 
 def test_a_config_symlink_out_of_the_project_is_not_read(tmp_path: Path) -> None:
