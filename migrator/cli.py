@@ -204,6 +204,16 @@ def _value(choice: object) -> str:
     return str(choice.value if isinstance(choice, enum.Enum) else choice)
 
 
+def _defaults():  # type: ignore[no-untyped-def]
+    """The config's flag defaults; none when it is broken (the commands that read it report it)."""
+    from migrator.config import default_map
+
+    try:
+        return default_map(_config())
+    except MigratorError:
+        return {}
+
+
 def _read_inputs(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     """(path, text) of every input (``-`` is stdin) and one-line errors for the unreadable ones."""
     from migrator.errors import InvalidInput
@@ -225,7 +235,9 @@ def _read_inputs(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def _stdin(paths: list[str]) -> bytes | None:
-    return sys.stdin.buffer.read() if "-" in paths else None
+    from migrator.sources import read_stdin
+
+    return read_stdin() if "-" in paths else None
 
 
 @app.command()
@@ -279,10 +291,9 @@ def rewrite(
         if wb is WriteBack.DIFF or (wb is WriteBack.CHECK and diff):
             if result.changed:
                 out.write(paint_out.diff(unified_diff(result.before or "", result.after or "", result.path)))
-            for path, text in result.extra_files:
-                import os
-                before = open(path, encoding="utf-8").read() if os.path.exists(path) else None
-                out.write(paint_out.diff(unified_diff(before, text, path)))
+            for side in result.extra_files:
+                new = side.mtime_ns is None  # a new side file: its diff comes from /dev/null
+                out.write(paint_out.diff(unified_diff(None if new else side.before, side.text, side.path)))
         if wb is WriteBack.CHECK and (result.changed or result.extra_files):
             err.write(f"would rewrite {result.path}\n")
 
@@ -491,9 +502,9 @@ def krm() -> None:
     Use with kustomize (--enable-alpha-plugins --enable-exec) or kpt (fn eval --exec).
     """
     from migrator.krm import run_krm
-    from migrator.sources import decode
+    from migrator.sources import decode, read_stdin
 
-    text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
+    text, _ = decode(read_stdin(), "<stdin>")
     out, code = run_krm(text)
     sys.stdout.write(out)
     raise typer.Exit(code)
@@ -521,11 +532,11 @@ def post_render(
     Exit 2 (and no output) when the stream cannot be processed.
     """
     from migrator.helm import render, summary, write_log
-    from migrator.sources import decode
+    from migrator.sources import decode, read_stdin
 
     try:
         mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
-        text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
+        text, _ = decode(read_stdin(), "<stdin>")
         rendered = render(text, mode)
     except MigratorError as exc:
         write_log([f"error: {exc}"])
@@ -726,9 +737,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     global _CONFIG
     _CONFIG = None
     try:
-        from migrator.config import default_map
-
-        rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=default_map(_config()))
+        rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=_defaults())
         return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)

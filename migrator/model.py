@@ -75,6 +75,16 @@ class DeviceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SideFile:
+    """A file written beside an input (``--templates file``): only together with its input."""
+
+    path: str  #: where it is written (a symlink inside the root: its target)
+    text: str  #: its full new text
+    before: str = ""  #: its text when read ("" when it did not exist)
+    mtime_ns: int | None = None  #: when it was read; None: it did not exist (nor may it when written)
+
+
+@dataclass(frozen=True, slots=True)
 class FileResult:
     """The outcome for one input: exactly one per file."""
 
@@ -83,7 +93,7 @@ class FileResult:
     after: str | None  #: None when failed; == before when unchanged
     findings: tuple[Finding, ...] = ()
     error: str | None = None
-    extra_files: tuple[tuple[str, str], ...] = field(default=())  #: (path, full new text)
+    extra_files: tuple[SideFile, ...] = field(default=())
     mtime_ns: int | None = None  #: when it was read (a file changed since is not overwritten)
     bom: bool = False  #: it started with a UTF-8 byte-order mark (kept on write)
 

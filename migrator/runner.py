@@ -10,10 +10,11 @@ from migrator.documents import detect_layout
 from migrator.engine import migrate_text
 from migrator.errors import InvalidInput
 from migrator.mode import Mode, WriteBack
-from migrator.model import FileResult
+from migrator.model import FileResult, SideFile
 from migrator.report import Report
 from migrator.model import Finding, Status
-from migrator.sources import STDIN, NotFollowed, discover, encode, read, write_atomic
+from migrator.sources import (STDIN, NotFollowed, Pending, Scope, commit, discard, discover, encode, prepare,
+                              read, side_file, write_atomic)
 from migrator.tables import load_tables
 
 
@@ -22,19 +23,24 @@ def templates_path(path: str) -> str:
     return f"{root}-claim-templates.yaml"
 
 
-def process_one(path: str, mode: Mode, stdin: bytes | None = None) -> FileResult:
+def process_one(path: str, mode: Mode, stdin: bytes | None = None, scope: Scope | None = None) -> FileResult:
     try:
         src = read(path, stdin)
         result = migrate_text(src.text, path if path != STDIN else "<stdin>", mode, load_tables())
     except InvalidInput as exc:
         return FileResult(path, None, None, (), str(exc))
-    extra: tuple[tuple[str, str], ...] = ()
-    if result.templates and path != STDIN:
-        target = templates_path(path)
+    extra: tuple[SideFile, ...] = ()
+    if result.templates and path == STDIN:
+        # the stream would name templates that exist nowhere
+        return FileResult(path, src.text, None, result.findings,
+                          "<stdin>: --templates file has no file to write the templates beside: "
+                          "use --templates inline")
+    if result.templates and result.text != src.text:
         try:
-            existing = read(target).text if os.path.exists(target) else ""
+            target, side = side_file(templates_path(path), scope or Scope(), path)
         except InvalidInput as exc:
-            return FileResult(path, src.text, None, result.findings, str(exc))
+            return FileResult(path, src.text, None, result.findings, f"{exc}; {path} not rewritten")
+        existing = side.text if side is not None else ""
         layout = detect_layout(src.text)
         chunks = [existing] if existing else []
         if existing and not existing.endswith("\n"):
@@ -44,7 +50,9 @@ def process_one(path: str, mode: Mode, stdin: bytes | None = None) -> FileResult
                 continue
             lines = (["---"] if chunks else []) + block_entries(t, 0, layout)
             chunks.append("".join(line + layout.newline for line in lines))
-        extra = ((target, "".join(chunks)),)
+        text = "".join(chunks)
+        if text != existing:
+            extra = (SideFile(target, text, existing, side.mtime_ns if side is not None else None),)
     return FileResult(path, src.text, result.text, result.findings, None, extra, src.mtime_ns, src.bom)
 
 
@@ -53,21 +61,21 @@ PARALLEL_FROM = 400
 
 
 def _one(item: str | InvalidInput | NotFollowed, mode: Mode, writeback: WriteBack,
-         stdin: bytes | None) -> FileResult:
+         stdin: bytes | None, scope: Scope | None = None) -> FileResult:
     if isinstance(item, InvalidInput):
         return FileResult(item.path, None, None, (), str(item))
     if isinstance(item, NotFollowed):
         note = Finding("GPU900", Status.SKIPPED, f"symlink to {item.target}, outside the given directory: "
                        "not followed (--follow-symlinks to follow it)", item.path)
         return FileResult(item.path, "", "", (note,))
-    result = process_one(item, mode, stdin)
-    if writeback is WriteBack.WRITE and item != STDIN and (result.changed or result.extra_files):
+    result = process_one(item, mode, stdin, scope)
+    if writeback is WriteBack.WRITE and item != STDIN and result.changed:
         result = _write(result)
     return result
 
 
-def _batch(items: list[Any], mode: Mode, writeback: WriteBack) -> list[FileResult]:
-    return [_slim(_one(i, mode, writeback, None), writeback) for i in items]
+def _batch(items: list[Any], mode: Mode, writeback: WriteBack, scope: Scope | None = None) -> list[FileResult]:
+    return [_slim(_one(i, mode, writeback, None, scope), writeback) for i in items]
 
 
 def _slim(r: FileResult, writeback: WriteBack) -> FileResult:
@@ -81,11 +89,11 @@ def _slim(r: FileResult, writeback: WriteBack) -> FileResult:
 
 
 def _results(items: list[Any], mode: Mode, writeback: WriteBack, stdin: bytes | None,
-             jobs: int) -> Iterator[FileResult]:
+             jobs: int, scope: Scope | None = None) -> Iterator[FileResult]:
     workers = jobs or (os.cpu_count() or 1 if len(items) >= PARALLEL_FROM else 1)
     if workers <= 1 or len(items) < 2 or STDIN in items:
         for item in items:
-            yield _one(item, mode, writeback, stdin)
+            yield _one(item, mode, writeback, stdin, scope)
         return
     from concurrent.futures import ProcessPoolExecutor
 
@@ -94,7 +102,8 @@ def _results(items: list[Any], mode: Mode, writeback: WriteBack, stdin: bytes | 
     size = max(1, min(64, len(items) // (workers * 8) or 1))
     batches = [items[i:i + size] for i in range(0, len(items), size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for batch in pool.map(_batch, batches, [mode] * len(batches), [writeback] * len(batches)):
+        for batch in pool.map(_batch, batches, [mode] * len(batches), [writeback] * len(batches),
+                              [scope] * len(batches)):
             yield from batch
 
 
@@ -105,10 +114,10 @@ def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None 
     report = Report(writeback)
     items = list(discover(paths, selected, follow_symlinks))
     bar = _progress(len(items)) if progress and len(items) > 1 else None
-    for result in _results(items, mode, writeback, stdin, jobs):
+    for result in _results(items, mode, writeback, stdin, jobs, Scope.of(paths, follow_symlinks)):
         if bar is not None:
             bar.advance()
-        if writeback is WriteBack.WRITE and result.error is None and (result.changed or result.extra_files):
+        if writeback is WriteBack.WRITE and result.changed:
             report.written += 1
         report.add(result)
         if on_result is not None:
@@ -137,12 +146,43 @@ class _progress:
 
 
 def _write(result: FileResult) -> FileResult:
+    """Write the input and its side files, or none of them (a failure names the one that failed)."""
+    assert result.after is not None
+    pending: list[Pending] = []
     try:
-        for path, text in result.extra_files:
-            write_atomic(path, encode(text, False))
-        if result.changed:
-            assert result.after is not None
-            write_atomic(result.path, encode(result.after, result.bom), result.mtime_ns)
+        for side in result.extra_files:
+            pending.append(prepare(side.path, encode(side.text, False), side.mtime_ns, new=side.mtime_ns is None))
+        pending.append(prepare(result.path, encode(result.after, result.bom), result.mtime_ns))
     except InvalidInput as exc:
-        return FileResult(result.path, result.before, None, result.findings, str(exc))
+        for p in pending:
+            discard(p)
+        return _failed(result, exc)
+    # Side files first: a workload never names a template that is not on disk. If the input
+    # cannot be renamed after all, its side files get their old text back.
+    done: list[int] = []
+    for i, p in enumerate(pending):
+        try:
+            commit(p)
+            done.append(i)
+        except InvalidInput as exc:
+            for q in pending[i + 1:]:
+                discard(q)
+            for j in done:
+                _restore(result.extra_files[j])
+            return _failed(result, exc)
     return result
+
+
+def _failed(result: FileResult, exc: InvalidInput) -> FileResult:
+    msg = str(exc) if exc.path == result.path else f"{exc}; {result.path} not rewritten"
+    return FileResult(result.path, result.before, None, result.findings, msg)
+
+
+def _restore(side: SideFile) -> None:
+    try:
+        if side.mtime_ns is None:
+            os.unlink(side.path)
+        else:
+            write_atomic(side.path, encode(side.before, False))
+    except (OSError, InvalidInput):
+        pass

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from migrator.errors import InvalidInput
 
@@ -65,17 +69,87 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                     if not follow_symlinks and os.path.commonpath([root, real]) != root:
                         yield NotFollowed(f, real)
                         continue
+                    bad = _not_a_file(f, real)
+                    if bad is not None:
+                        yield bad
+                        continue
                     f = real
                 if f not in seen:
                     seen.add(f)
                     yield f
         elif p.exists():
             real = os.path.realpath(given) if os.path.islink(given) else given
+            bad = _not_a_file(given, real) if real != given else None
+            if bad is not None:
+                if keep(given):
+                    yield bad
+                continue
             if real not in seen and keep(given):
                 seen.add(real)
                 yield real
         else:
             yield InvalidInput(given, None, "no such file or directory")
+
+
+def _not_a_file(link: str, real: str) -> InvalidInput | None:
+    """A symlink to something that is not a regular file, reported under the link's own name."""
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        return None  # reading it says why
+    if stat.S_ISREG(mode):
+        return None
+    return InvalidInput(link, None, f"symlink to {real}: {_kind(mode)}, not a regular file: not read")
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([root, path]) == root
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a run was given, for the files it writes beside its inputs (``--templates file``).
+
+    A side file obeys the rules of an input found under a directory: read only if it is a
+    regular file, and a symlink is followed only when it points inside the root (the given
+    directory the input was found under; for a file given by name, the directory holding it)
+    or with ``follow_symlinks``.
+    """
+
+    roots: tuple[str, ...] = ()
+    follow_symlinks: bool = False
+
+    @classmethod
+    def of(cls, paths: list[str], follow_symlinks: bool = False) -> "Scope":
+        dirs = {os.path.realpath(p) for p in paths if p != STDIN and os.path.isdir(p)}
+        return cls(tuple(sorted(dirs, key=len, reverse=True)), follow_symlinks)
+
+    def root_for(self, path: str) -> str:
+        real = os.path.realpath(path)
+        return next((r for r in self.roots if _inside(real, r)), os.path.dirname(real))
+
+
+def side_file(path: str, scope: Scope, beside: str) -> tuple[str, "Source | None"]:
+    """Where to write the file ``path`` that belongs to input ``beside``, and what it holds now.
+
+    None when it does not exist. A symlink out of the root is InvalidInput: its target is
+    neither read nor written (nor copied into the repository, nor shown in a diff).
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path, None
+    except OSError as exc:
+        raise InvalidInput(path, None, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(st.st_mode):
+        real = os.path.realpath(path)
+        if not scope.follow_symlinks and not _inside(real, scope.root_for(beside)):
+            raise InvalidInput(path, None, f"symlink to {real}, outside the given directory: not followed "
+                                           "(--follow-symlinks to follow it)")
+        if not os.path.lexists(real):
+            raise InvalidInput(path, None, f"symlink to {real}, which does not exist: not followed")
+        path = real
+    return path, read(path)
 
 
 def decode(data: bytes, path: str) -> tuple[str, bool]:
@@ -90,21 +164,88 @@ def decode(data: bytes, path: str) -> tuple[str, bool]:
     return text, bom
 
 
-def read(path: str, stdin: bytes | None = None) -> Source:
-    if path == STDIN:
-        data = stdin if stdin is not None else b""
-        text, bom = decode(data, "<stdin>")
-        return Source(STDIN, text, bom, None)
+def _too_big(path: str) -> InvalidInput:
+    return InvalidInput(path, None, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def not_regular(path: str, mode: int) -> InvalidInput:
+    return InvalidInput(path, None, f"{_kind(mode)}, not a regular file: not read")
+
+
+def _read_bounded(fd: int, path: str) -> bytes:
+    """At most MAX_BYTES from ``fd``; one byte more is a refusal (sizes can lie: /proc, growing files)."""
+    chunks: list[bytes] = []
+    left = MAX_BYTES + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    if left <= 0:
+        raise _too_big(path)
+    return b"".join(chunks)
+
+
+def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file (symlinks followed), bounded; anything else is InvalidInput.
+
+    Special files are refused before they are opened (a FIFO would block, /dev/zero never
+    ends); O_NONBLOCK and the fstat on the open descriptor close the race where the path is
+    swapped for one between the check and the open.
+    """
     try:
         st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise not_regular(path, st.st_mode)
         if st.st_size > MAX_BYTES:
-            raise InvalidInput(path, None, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
-        with open(path, "rb") as fh:
-            data = fh.read()
+            raise _too_big(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise not_regular(path, st.st_mode)
+            data = _read_bounded(fd, path)
+        finally:
+            os.close(fd)
     except InvalidInput:
         raise
     except OSError as exc:
         raise InvalidInput(path, None, f"cannot read: {exc.strerror or exc}") from None
+    return data, st
+
+
+def read_stdin(stream: BinaryIO | None = None) -> bytes:
+    """All of stdin, bounded like a file (one reader for every command that takes ``-``)."""
+    if stream is None:
+        stream = sys.stdin.buffer if sys.stdin is not None else None
+        if stream is None:  # started with stdin closed
+            return b""
+    try:
+        data = stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput("<stdin>", None, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise InvalidInput("<stdin>", None, f"input is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    return data
+
+
+def read(path: str, stdin: bytes | None = None) -> Source:
+    if path == STDIN:
+        data = stdin if stdin is not None else b""
+        if len(data) > MAX_BYTES:
+            raise InvalidInput("<stdin>", None, f"input is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        text, bom = decode(data, "<stdin>")
+        return Source(STDIN, text, bom, None)
+    data, st = read_bytes(path)
     text, bom = decode(data, path)
     return Source(path, text, bom, st.st_mtime_ns)
 
@@ -113,32 +254,176 @@ def encode(text: str, bom: bool) -> bytes:
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
 
 
-def write_atomic(path: str, data: bytes, expected_mtime_ns: int | None = None) -> None:
-    """Write via a temp file in the same directory and rename: never a partial file.
+#: Our temp files, beside the file they replace: ".dra-migrate-<pid>-<8 random>.tmp". A run
+#: killed by SIGKILL leaves one behind; the next run that writes into that directory removes it
+#: (see sweep_temp_files), so nobody commits it.
+TEMP_PREFIX = ".dra-migrate-"
+_TEMP_NAME = re.compile(r"\.dra-migrate-(\d+)-[a-z0-9_]{8}\.tmp")
+_STARTED = time.time()
+_swept: set[str] = set()
+_umask: int | None = None
 
-    The file mode is kept. A file changed on disk since it was read is not overwritten, nor is
-    a read-only file. The rename is atomic: a process killed at any point leaves the old or the
-    new content (there is no fsync: like black and ruff, power loss is the filesystem's business).
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's live process
+        return True
+    return True
+
+
+def sweep_temp_files(directory: str) -> list[str]:
+    """Remove the temp files killed runs left in ``directory``; returns their paths.
+
+    Only our exact name pattern, only regular files, only when the process that made it is gone
+    and the file is older than this run: a live run's temp file is never touched.
     """
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _TEMP_NAME.fullmatch(e.name)
+        if not m:
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode) or st.st_mtime >= _STARTED or _alive(int(m.group(1))):
+                continue
+            os.unlink(e.path)
+            removed.append(e.path)
+        except OSError:
+            continue
+    return removed
+
+
+def _new_file_mode() -> int:
+    global _umask
+    if _umask is None:
+        _umask = os.umask(0o022)
+        os.umask(_umask)
+    return 0o666 & ~_umask
+
+
+def _check(path: str, expected_mtime_ns: int | None, new: bool) -> os.stat_result | None:
+    """Why ``path`` must not be replaced now (InvalidInput), or its stat (None: absent)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        st = None
-    if st is not None and expected_mtime_ns is not None and st.st_mtime_ns != expected_mtime_ns:
+        if expected_mtime_ns is not None:
+            raise InvalidInput(path, None, "deleted since it was read; not recreated") from None
+        return None
+    except OSError as exc:
+        raise InvalidInput(path, None, f"cannot write: {exc.strerror or exc}") from None
+    if new:
+        raise InvalidInput(path, None, "created by something else since this run looked; not overwritten")
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidInput(path, None, f"{_kind(st.st_mode)}, not a regular file: not written")
+    if expected_mtime_ns is not None and st.st_mtime_ns != expected_mtime_ns:
         raise InvalidInput(path, None, "changed on disk since it was read; not overwritten")
-    if st is not None and not st.st_mode & 0o222:
+    if not st.st_mode & 0o222:
         raise InvalidInput(path, None, "read-only file; not written")
+    if st.st_nlink > 1:
+        # Replacing it by rename would split it from its other links; writing in place (what
+        # black and ruff do, black/__init__.py format_file_in_place) is not atomic.
+        raise InvalidInput(path, None, f"has {st.st_nlink} hard links: not rewritten (a rename would split "
+                                       "it from the others; copy it to a file of its own to migrate it)")
+    return st
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """New content in a temp file beside ``path``, ready to be renamed over it (or discarded)."""
+
+    path: str
+    tmp: str
+    expected_mtime_ns: int | None
+    new: bool
+
+
+def prepare(path: str, data: bytes, expected_mtime_ns: int | None = None, *, new: bool = False) -> Pending:
+    """Write ``data`` to a temp file in ``path``'s directory with its mode, owner and group.
+
+    Refused (InvalidInput, nothing left behind): a file changed on disk since it was read
+    (``expected_mtime_ns``), deleted since (not recreated), created since (``new``), read-only,
+    not regular or with several hard links; an owner or group that cannot be kept.
+    """
+    if os.path.islink(path):
+        path = os.path.realpath(path)  # written through: links stay links
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".dra-migrate-", suffix=".tmp", dir=directory)
+    if directory not in _swept:
+        _swept.add(directory)
+        sweep_temp_files(directory)
+    st = _check(path, expected_mtime_ns, new)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        if st is not None:
-            os.chmod(tmp, st.st_mode & 0o7777)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+            if st is not None:
+                mine = os.fstat(fh.fileno())
+                if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+                    try:
+                        os.fchown(fh.fileno(), st.st_uid, st.st_gid)
+                    except PermissionError:
+                        raise InvalidInput(path, None, f"owned by {st.st_uid}:{st.st_gid}, which this user "
+                                                       "cannot keep on a rewritten file; not written") from None
+            # after chown, which clears set-id bits
+            os.fchmod(fh.fileno(), st.st_mode & 0o7777 if st is not None else _new_file_mode())
+    except (OSError, InvalidInput) as exc:
+        if tmp is not None:
+            _unlink(tmp)
+        if isinstance(exc, InvalidInput):
+            raise
         raise InvalidInput(path, None, f"cannot write: {exc.strerror or exc}") from None
+    return Pending(path, tmp, expected_mtime_ns, new)
+
+
+def commit(p: Pending) -> None:
+    """Rename the temp file over its target: the old or the new content, never a mix."""
+    try:
+        _check(p.path, p.expected_mtime_ns, p.new)
+        if p.new:
+            try:
+                os.link(p.tmp, p.path)  # fails if the name exists: never overwrites
+            except FileExistsError:
+                raise InvalidInput(p.path, None, "created by something else since this run looked; "
+                                                 "not overwritten") from None
+            except OSError:  # no hard links on this filesystem: checked just above
+                os.replace(p.tmp, p.path)
+                return
+            _unlink(p.tmp)
+        else:
+            os.replace(p.tmp, p.path)
+    except (OSError, InvalidInput) as exc:
+        discard(p)
+        if isinstance(exc, InvalidInput):
+            raise
+        raise InvalidInput(p.path, None, f"cannot write: {exc.strerror or exc}") from None
+
+
+def discard(p: Pending) -> None:
+    _unlink(p.tmp)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_atomic(path: str, data: bytes, expected_mtime_ns: int | None = None, *, new: bool = False) -> None:
+    """Write via a temp file in the same directory and rename: never a partial file.
+
+    Mode, owner and group are kept (see prepare for what is refused). The rename is atomic: a
+    process killed at any point leaves the old or the new content (there is no fsync: like black
+    and ruff, power loss is the filesystem's business) and at worst a temp file that the next
+    run removes.
+    """
+    commit(prepare(path, data, expected_mtime_ns, new=new))
