@@ -72,19 +72,14 @@ app.add_typer(rules_app, name="rules")
 # Each concept is defined once and every command that rewrites takes it under the same name.
 # Choices are enums so that completion offers them and a bad value is a usage error listing them.
 
-class KubeVersion(str, enum.Enum):
-    # the minors api_version_for maps (1.32 v1beta1, 1.33 v1beta2, 1.34+ v1); 1.38 is the newest
-    # release the claim API was checked against (shared/reference/dra-2026.md §1)
-    v1_32 = "1.32"
-    v1_33 = "1.33"
-    v1_34 = "1.34"
-    v1_35 = "1.35"
-    v1_36 = "1.36"
-    v1_37 = "1.37"
-    v1_38 = "1.38"
+def _kube_versions() -> dict[str, str]:
+    from migrator.mode import KUBE_VERSIONS  # one list for the flag and the config file
+
+    return {"v" + v.replace(".", "_"): v for v in KUBE_VERSIONS}
 
 
-KUBE_DEFAULT = KubeVersion.v1_35
+KubeVersion = enum.Enum("KubeVersion", _kube_versions(), type=str)  # type: ignore[misc]
+KUBE_DEFAULT = KubeVersion("1.35")
 
 
 class Templates(str, enum.Enum):
@@ -143,7 +138,7 @@ Paths = Annotated[List[str], typer.Argument(
     help="Files or directories (recursive *.yaml/*.yml); '-' alone reads stdin.")]
 KubeVersionOpt = Annotated[KubeVersion, typer.Option(
     "--kube-version", metavar="VERSION",
-    help=f"Target Kubernetes, {KubeVersion.v1_32.value} to {list(KubeVersion)[-1].value}: 1.34 and later get "
+    help=f"Target Kubernetes, {list(KubeVersion)[0].value} to {list(KubeVersion)[-1].value}: 1.34 and later get "
          "resource.k8s.io/v1, 1.33 v1beta2, 1.32 v1beta1 (flat request shape).")]
 TemplatesOpt = Annotated[Templates, typer.Option(
     "--templates", metavar=_choices(Templates),

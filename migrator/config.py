@@ -91,7 +91,7 @@ def _check(key: str, value: Any, text: str | None, toml: bool) -> Any:
         return value
     # kube-version
     from migrator.errors import MigratorError
-    from migrator.mode import api_version_for
+    from migrator.mode import KUBE_VERSIONS, api_version_for
 
     if not isinstance(value, str):
         if text is None or isinstance(value, bool):
@@ -102,6 +102,8 @@ def _check(key: str, value: Any, text: str | None, toml: bool) -> Any:
         api_version_for(value)
     except MigratorError as exc:
         raise ValueError(str(exc).replace("--kube-version ", "", 1)) from None
+    if value not in KUBE_VERSIONS:  # the same choices as --kube-version
+        raise ValueError(f"{value}: expected one of {', '.join(KUBE_VERSIONS)}")
     return value
 
 

@@ -27,6 +27,12 @@ class WriteBack(enum.Enum):
 
 # resource.k8s.io versions by Kubernetes minor (dra-api.md §1, §3: v1 from 1.34; v1beta2 in
 # 1.33 with the `exactly` shape; v1beta1 in 1.32 with the flat request shape).
+#: The target versions --kube-version and the config file accept: the minors api_version_for maps
+#: (1.32 v1beta1, 1.33 v1beta2, 1.34+ v1); 1.38 is the newest release the claim API was checked
+#: against (shared/reference/dra-2026.md §1).
+KUBE_VERSIONS = ("1.32", "1.33", "1.34", "1.35", "1.36", "1.37", "1.38")
+
+
 def api_version_for(kube_version: str) -> str:
     m = re.fullmatch(r"v?1\.(\d+)(?:\.\d+)?", kube_version.strip())
     if not m:
