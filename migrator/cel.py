@@ -216,7 +216,11 @@ class Evaluator:
         cel, add_stdlib = _engine()
         program = self._programs.get(expr)
         if program is None:
-            program = self._programs[expr] = cel.compile(expr)
+            try:
+                program = cel.compile(expr)
+            except Exception as exc:  # a selector that does not compile fails allocation too
+                raise RuntimeError(f"does not compile: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            self._programs[expr] = program
         ctx = cel.Context()
         add_stdlib(ctx)
         for name, fn in FUNCTIONS.items():

@@ -75,8 +75,9 @@ def test_snapshot_from_recorded_api(kubeconfig) -> None:
     assert set(snap.nodes) == {"dp-1", "dra-1"}
     assert snap.nodes["dp-1"].allocatable["nvidia.com/gpu"] == "1"
     assert [d.name for d in snap.nodes["dra-1"].devices] == ["gpu-0"]
-    assert snap.device_classes["gpu.nvidia.com"]["extendedResourceName"] == "nvidia.com/gpu"
-    assert [o["metadata"]["name"] for o in snap.other if o["kind"] == "Pod"] == ["web-5d4-abcde"]
+    assert snap.device_classes["gpu.nvidia.com"].extended_resource_name == "nvidia.com/gpu"
+    assert [p.name for p in snap.pods] == ["web-5d4-abcde"]
+    assert snap.pods[0].gpus == {"nvidia.com/gpu": 1} and snap.pods[0].owner == ("ReplicaSet", "web-5d4")
     assert all(method == "GET" for method, _ in _Handler.seen)  # read-only
 
 
