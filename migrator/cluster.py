@@ -259,6 +259,13 @@ class _Reader:
         text = f"{where}: {label}: {_fmt(path) + ': ' if path else ''}{message}"
         return text.replace("\r", "\\r").replace("\n", "\\n")
 
+    def sorted_errors(self) -> list[str]:
+        """In file order (errors are found kind by kind)."""
+        def key(text: str) -> int:
+            m = re.match(re.escape(self.source) + r":(\d+): ", text)
+            return int(m.group(1)) if m else 0
+        return sorted(self.errors, key=key)
+
 
 class _Obj:
     """One object being read: its errors name it (kind namespace/name, or its index) and the field."""
@@ -423,7 +430,7 @@ def load_snapshot(path: str) -> Snapshot:
         raise InvalidInput(path, None, f"cannot read snapshot: {exc.strerror or exc}") from None
     text = read(path).text  # bounded, UTF-8 checked
     reader = _Reader(path)
-    objs: list[tuple[dict[str, Any], Any, str]] = []
+    objs: list[tuple[Any, Any, str]] = []
     for doc in parse(text, path):
         if doc.root is None:
             continue
@@ -446,31 +453,22 @@ def load_snapshot(path: str) -> Snapshot:
             nodes = items(get(doc.root, "items"))
             for i, item in enumerate(members):
                 node = nodes[i] if i < len(nodes) else doc.root
-                if isinstance(item, dict):
-                    if "kind" not in item and list_kind.endswith("List") and list_kind != "List":
-                        item = dict(item, kind=list_kind[:-4])  # kubectl get --raw: NodeList items have no kind
+                if isinstance(item, dict) and "kind" not in item and list_kind.endswith("List") \
+                        and list_kind != "List":
+                    item = dict(item, kind=list_kind[:-4])  # kubectl get --raw: NodeList items have no kind
+                if item is not None:
                     objs.append((item, node, f"items[{i}]"))
-                elif item is not None:
-                    reader.errors.append(reader.line(node, (), f"{list_kind} ({where})",
-                                                     f"items[{i}]: expected an object, got {_tname(item)}"))
         else:
             objs.append((data, doc.root, where))
     return _build(reader, objs)
 
 
-def snapshot_from_objects(objs: list[dict[str, Any]], source: str = "<snapshot>") -> Snapshot:
+def snapshot_from_objects(objs: list[Any], source: str = "<snapshot>") -> Snapshot:
     """Objects already parsed (the live API, tests) into the model; raises InvalidSnapshot."""
-    reader = _Reader(source)
-    good: list[tuple[dict[str, Any], Any, str]] = []
-    for i, o in enumerate(objs):
-        if isinstance(o, dict):
-            good.append((o, None, f"items[{i}]"))
-        else:
-            reader.errors.append(reader.line(None, (), f"items[{i}]", f"expected an object, got {_tname(o)}"))
-    return _build(reader, good)
+    return _build(_Reader(source), [(o, None, f"items[{i}]") for i, o in enumerate(objs)])
 
 
-def _build(reader: _Reader, objs: list[tuple[dict[str, Any], Any, str]]) -> Snapshot:
+def _build(reader: _Reader, objs: list[tuple[Any, Any, str]]) -> Snapshot:
     nodes: dict[str, dict[str, Any]] = {}
     first: dict[tuple[str, str], int | None] = {}
     classes: dict[str, DeviceClass] = {}
@@ -480,6 +478,9 @@ def _build(reader: _Reader, objs: list[tuple[dict[str, Any], Any, str]]) -> Snap
     pdbs: list[PDB] = []
     slices: list[tuple[_Obj, dict[str, Any]]] = []
     for data, node, where in objs:
+        if not isinstance(data, dict):
+            reader.errors.append(reader.line(node, (), where, f"expected an object, got {_tname(data)}"))
+            continue
         o = _Obj(reader, data, node, where)
         kind = data.get("kind")
         if kind is None:
@@ -523,7 +524,7 @@ def _build(reader: _Reader, objs: list[tuple[dict[str, Any], Any, str]]) -> Snap
         pools[(s["driver"], s["pool"])] = (s["generation"], s["count"], seen + 1)
         n.setdefault("devices", []).extend(s["devices"])
     if reader.errors:
-        lines = reader.errors[:MAX_ERRORS]
+        lines = reader.sorted_errors()[:MAX_ERRORS]
         if len(reader.errors) > MAX_ERRORS:
             lines.append(f"{reader.source}: {len(reader.errors) - MAX_ERRORS} more error(s) not shown")
         raise InvalidSnapshot(lines)
@@ -630,7 +631,7 @@ def _attribute(o: _Obj, path: tuple[Any, ...], v: Any) -> Any:
 
 
 def _device_class(o: _Obj, name: str, ns: str | None) -> DeviceClass:
-    from migrator.cel import compile_expression
+    from migrator.cel import compile_error, compile_expression
 
     exprs: list[str] = []
     problem = None
@@ -643,10 +644,9 @@ def _device_class(o: _Obj, name: str, ns: str | None) -> DeviceClass:
             try:
                 compile_expression(expr)
             except Exception as exc:  # the engine raises ValueError (and others) on syntax errors
-                problem = f"{_fmt(path + ('cel', 'expression'))} does not compile: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                o.warn(path + ("cel", "expression"), f"does not compile "
-                       f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): requests for this "
-                       "class get no device (allocation fails for them)")
+                problem = f"{_fmt(path + ('cel', 'expression'))} does not compile: {compile_error(exc)}"
+                o.warn(path + ("cel", "expression"), f"does not compile ({compile_error(exc)}): requests "
+                       "for this class get no device (allocation fails for them)")
     return DeviceClass(name, tuple(exprs), o.string(("spec", "extendedResourceName")), problem)
 
 
