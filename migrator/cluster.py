@@ -395,7 +395,8 @@ class _Obj:
             return v
         if isinstance(v, str) and _PERCENT.match(v) and int(v[:-1]) <= 100:
             return v
-        self.fail(path, f"expected an integer or a percentage such as '50%', got {_show(v) if isinstance(v, str) else _tname(v)}")
+        got = _show(v) if isinstance(v, str) else _tname(v)
+        self.fail(path, f"expected an integer or a percentage such as '50%', got {got}")
         return None
 
 
@@ -439,7 +440,8 @@ def load_snapshot(path: str) -> Snapshot:
         if data is None:
             continue
         if not isinstance(data, dict):
-            reader.errors.append(reader.line(doc.root, (), where, f"expected a Kubernetes object or List, got {_tname(data)}"))
+            reader.errors.append(reader.line(doc.root, (), where,
+                                             f"expected a Kubernetes object or List, got {_tname(data)}"))
             continue
         if "items" in data or (isinstance(data.get("kind"), str) and data["kind"].endswith("List")):
             list_kind = data.get("kind") if isinstance(data.get("kind"), str) else "List"
@@ -541,7 +543,8 @@ def _node(o: _Obj, name: str, ns: str | None) -> dict[str, Any]:
         value = o.string(path + ("value",)) or ""
         effect = o.string(path + ("effect",), required=True)
         if effect is not None and effect not in _TAINT_EFFECTS:
-            o.fail(path + ("effect",), f"unknown taint effect {_show(effect)} (NoSchedule, PreferNoSchedule or NoExecute)")
+            o.fail(path + ("effect",),
+                   f"unknown taint effect {_show(effect)} (NoSchedule, PreferNoSchedule or NoExecute)")
         elif key is not None and effect is not None:
             taints.append(Taint(key, value, effect))
     allocatable: dict[str, str] = {}
@@ -673,10 +676,12 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
                         continue
                     n = _whole(q)
                     if n is None:
-                        o.fail(path + ("resources", which, k), f"an extended resource must be a whole number, got {_show(v)}")
+                        o.fail(path + ("resources", which, k),
+                               f"an extended resource must be a whole number, got {_show(v)}")
                     else:
                         asks.setdefault(which, {})[k] = n
-            spec.setdefault(section, []).append({"resources": asks, "restartPolicy": o.string(path + ("restartPolicy",))})
+            policy = o.string(path + ("restartPolicy",))
+            spec.setdefault(section, []).append({"resources": asks, "restartPolicy": policy})
     return Pod(ns, name, o.string(("spec", "nodeName")) or None, o.string(("status", "phase")) or "Running", owner,
                {r: n for r, n in _need(spec).items() if n})
 

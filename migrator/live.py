@@ -198,7 +198,8 @@ def snapshot_from_context(context: str) -> Snapshot:
             if probe is None:
                 continue
             for plural, kind in RESOURCE:
-                data = probe if plural == "deviceclasses" else _get(api, f"/apis/resource.k8s.io/{version}/{plural}") or {}
+                data = probe if plural == "deviceclasses" else \
+                    _get(api, f"/apis/resource.k8s.io/{version}/{plural}") or {}
                 objs += [dict(i, kind=kind, apiVersion=f"resource.k8s.io/{version}") if isinstance(i, dict) else i
                          for i in data.get("items") or []]
             break

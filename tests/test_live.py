@@ -160,7 +160,8 @@ def _bad_kubeconfigs() -> list[tuple[str, str | bytes]]:
             for key, sub in value.items():
                 for v in VALUES:
                     if type(v) is not type(sub):
-                        cases.append((f"{path}.{key}={v!r}", yaml.safe_dump(_with(GOOD, path, dict(value, **{key: v})))))
+                        bad = _with(GOOD, path, dict(value, **{key: v}))
+                        cases.append((f"{path}.{key}={v!r}", yaml.safe_dump(bad)))
     cases += [
         ("invalid YAML", "clusters: [\n"), ("invalid YAML (tab)", "clusters:\n\t- name: c\n"),
         ("not a mapping", "- a\n- b\n"), ("a scalar", "kubeconfig\n"), ("two documents", "a: 1\n---\nb: 2\n"),

@@ -200,8 +200,8 @@ def test_summary_counts_each_result(tmp_path: Path, capsys) -> None:
     snap = tmp_path / "snap.yaml"
     snap.write_text(yaml.safe_dump_all([_node("a", pool="a"), _slice("a"), _node("c", pool="c")]))
     wl = tmp_path / "wl.yaml"
-    wl.write_text("---\n".join(POD.replace("name: p", f"name: p-{n}").format(selector=f"  nodeSelector: {{pool: {n}}}\n")
-                              for n in ("a", "c")) + "---\n" + POD.replace("name: p", "name: any").format(selector=""))
+    pods = [POD.replace("name: p", f"name: p-{n}").format(selector=f"  nodeSelector: {{pool: {n}}}\n") for n in "ac"]
+    wl.write_text("---\n".join(pods + [POD.replace("name: p", "name: any").format(selector="")]))
     assert main(["verify", str(wl), "--cluster", str(snap), "--format", "json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert {w["workload"]: w["result"] for w in data["workloads"]} == {

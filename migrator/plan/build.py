@@ -51,7 +51,8 @@ def expected_devices(node: Node) -> list[Device]:
     if re.fullmatch(r"\d+(\.\d+){0,2}", full):
         parts = [str(int(p)) for p in full.split(".")] + ["0"] * (3 - len(full.split(".")))
         attrs["driverVersion"] = ("version", ".".join(parts))
-    caps = {"memory": f"{labels['nvidia.com/gpu.memory']}Mi"} if re.fullmatch(r"[0-9]+", labels.get("nvidia.com/gpu.memory", "")) else {}
+    memory = labels.get("nvidia.com/gpu.memory", "")
+    caps = {"memory": f"{memory}Mi"} if re.fullmatch(r"[0-9]+", memory) else {}
     out: list[Device] = []
     for i in range(_int(node.allocatable.get("nvidia.com/gpu", 0))):
         out.append(Device(node.name, "gpu.nvidia.com", node.name, f"expected-gpu-{i}",
