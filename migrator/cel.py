@@ -137,6 +137,14 @@ def _engine() -> Any:
     return cel, add_stdlib_to_context
 
 
+def compile_error(exc: BaseException) -> str:
+    """The engine's compile error as one short line (its parser lists every expected token)."""
+    text = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"^Failed to parse expression '.*?': (ERROR: <input>:)?", "", text)
+    text = re.sub(r" expecting \{.*$", "", text)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def compile_expression(expr: str) -> Any:
     """Parse ``expr``; raises ValueError with the engine's message on a syntax error."""
     cel, _ = _engine()
@@ -151,7 +159,7 @@ def static_problems(expr: str) -> list[str]:
     try:
         program = compile_expression(expr)
     except Exception as exc:  # the engine raises ValueError (and others) on syntax errors
-        return problems + [f"does not compile: {str(exc).splitlines()[0]}"]
+        return problems + [f"does not compile: {compile_error(exc)}"]
     problems += cost_problems(expr)
     refs = program.references() if hasattr(program, "references") else None
     if refs is not None:
@@ -216,7 +224,11 @@ class Evaluator:
         cel, add_stdlib = _engine()
         program = self._programs.get(expr)
         if program is None:
-            program = self._programs[expr] = cel.compile(expr)
+            try:
+                program = cel.compile(expr)
+            except Exception as exc:  # a selector that does not compile fails allocation too
+                raise RuntimeError(f"does not compile: {compile_error(exc)}") from None
+            self._programs[expr] = program
         ctx = cel.Context()
         add_stdlib(ctx)
         for name, fn in FUNCTIONS.items():

@@ -229,6 +229,22 @@ def _read_inputs(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     return files, errors
 
 
+def _snapshot(cluster: Optional[str], context: Optional[str] = None):  # type: ignore[no-untyped-def]
+    """The validated cluster snapshot (a file, or live from a kubeconfig context); the objects it
+    reports and leaves out (e.g. a DeviceClass whose CEL does not compile) go to stderr here."""
+    if cluster is not None:
+        from migrator.cluster import load_snapshot
+
+        snap = load_snapshot(cluster)
+    else:
+        from migrator.live import snapshot_from_context
+
+        snap = snapshot_from_context(context or "")
+    for line in snap.warnings:
+        sys.stderr.write(f"dra-migrate: warning: {line}\n")
+    return snap
+
+
 def _stdin(paths: list[str]) -> bytes | None:
     from migrator.sources import read_stdin
 
@@ -378,16 +394,17 @@ def verify(
 ) -> None:
     """Prove on a cluster snapshot that each migrated pod can get exactly the devices it could before.
 
-    Exit 0 when every converted workload reaches the same devices, 1 when any differs, 2 on bad input.
+    Exit 0 when every converted workload reaches the same (non-empty) set of devices; 1 when any
+    differs or has nothing to compare (no device reachable before or after: nothing is proven);
+    2 on bad input.
     """
     import json
 
-    from migrator.cluster import load_snapshot
-    from migrator.equivalence import Prover, prove_text
+    from migrator.equivalence import DIFFERENT, EQUIVALENT, NOTHING, Prover, prove_text
     from migrator.errors import InvalidInput
 
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing)
-    snap = load_snapshot(cluster)
+    snap = _snapshot(cluster)
     prover = Prover(snap, extended_resource_toleration)
     results = []
     files, errors = _read_inputs(list(paths))
@@ -396,21 +413,25 @@ def verify(
             results += [(item, o) for o in prove_text(text, item, snap, mode, prover)]
         except InvalidInput as exc:
             errors.append(str(exc))
+    counts = {r: sum(o.result == r for _, o in results) for r in (EQUIVALENT, DIFFERENT, NOTHING)}
     if format == "json":
         sys.stdout.write(json.dumps({"workloads": [
-            {"file": f, "workload": o.workload, "podSpec": o.where, "equivalent": o.equal, "details": o.lines}
-            for f, o in results], "errors": errors}, indent=2) + "\n")
+            {"file": f, "workload": o.workload, "podSpec": o.where, "equivalent": o.equal, "result": o.result,
+             "details": o.lines} for f, o in results],
+            "summary": {"checked": len(results), "equivalent": counts[EQUIVALENT], "different": counts[DIFFERENT],
+                        "nothingToCompare": counts[NOTHING]},
+            "errors": errors}, indent=2) + "\n")
     else:
         for f, o in results:
-            mark = "OK  " if o.equal else "DIFF"
+            mark = {EQUIVALENT: "OK  ", DIFFERENT: "DIFF", NOTHING: "NONE"}[o.result]
             sys.stdout.write(f"{mark} {f}: {o.workload} {o.where}\n")
             for line in o.lines:
                 sys.stdout.write(f"       {line}\n")
         for e in errors:
             sys.stderr.write(e + "\n")
-        differ = sum(not o.equal for _, o in results)
-        sys.stderr.write(f"{len(results)} workload(s) checked, {differ} with different devices\n")
-    raise typer.Exit(2 if errors else 1 if any(not o.equal for _, o in results) else 0)
+        sys.stderr.write(f"{len(results)} workload(s) checked: {counts[EQUIVALENT]} with the same devices, "
+                         f"{counts[DIFFERENT]} with different devices, {counts[NOTHING]} with nothing to compare\n")
+    raise typer.Exit(2 if errors else 1 if counts[DIFFERENT] or counts[NOTHING] else 0)
 
 
 @app.command(short_help="Rewrite Python that builds pod specs with nvidia.com/gpu.")
@@ -583,10 +604,9 @@ def preview(
     result = build_preview(files, mode)
     result = dataclasses.replace(result, errors=tuple(errors) + result.errors)
     if cluster:
-        from migrator.cluster import load_snapshot
         from migrator.plan.build import build_plan
 
-        plan_ = build_plan(files, load_snapshot(cluster), mode)
+        plan_ = build_plan(files, _snapshot(cluster), mode)
         risks = [f"{d.workload.key}: stalls without a plan ({d.reason}); run `dra-migrate plan`"
                  for d in plan_.decisions if d.deadlock_without_plan]
         if plan_.proof and not plan_.proof.ok:
@@ -634,14 +654,7 @@ def plan(
     if (cluster is None) == (context is None):
         raise MigratorError("give exactly one of --cluster SNAPSHOT or --context NAME")
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels)
-    if cluster is not None:
-        from migrator.cluster import load_snapshot
-
-        snap = load_snapshot(cluster)
-    else:
-        from migrator.live import snapshot_from_context
-
-        snap = snapshot_from_context(context or "")
+    snap = _snapshot(cluster, context)
     texts, errors = _read_inputs(list(paths))
     result = build_plan(texts, snap, mode, explain)
     errors += result.errors  # inputs that could not be read as manifests (the others are planned)
@@ -737,7 +750,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except MigratorError as exc:
-        sys.stderr.write(f"dra-migrate: {exc}\n")
+        for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per error
+            sys.stderr.write(f"dra-migrate: {line}\n")
         return 2
     except (KeyboardInterrupt, typer.Abort):
         return 130

@@ -26,20 +26,22 @@ from migrator.cel import Evaluator, device_value
 from migrator.cluster import Device, Node, Snapshot, selects, tolerates
 from migrator.documents import parse, to_python
 
-# The NVIDIA driver's classes, used when the snapshot has no DeviceClass objects
-# (NVIDIA DRA driver v25.12 templates/deviceclass-gpu.yaml, deviceclass-mig.yaml).
-DEFAULT_CLASSES = {
-    "gpu.nvidia.com": "device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'gpu'",
-    "mig.nvidia.com": "device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'mig'",
-}
+#: Outcome.result values
+EQUIVALENT, DIFFERENT, NOTHING = "equivalent", "different", "nothing-to-compare"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     workload: str
     where: str
-    equal: bool
+    #: EQUIVALENT (same non-empty device sets), DIFFERENT, or NOTHING: no device is reachable
+    #: before or after, so equality proves nothing (a proof over nothing is not a proof)
+    result: str
     lines: list[str] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        return self.result == EQUIVALENT
 
 
 def _kind(dev: Device, node: Node, mig_parents: set[str]) -> str | None:
@@ -177,11 +179,11 @@ class Prover:
                     out[r] |= {d.key for d in by_kind.get(r, [])}
         return out, []
 
-    def _class_exprs(self, name: str) -> list[str]:
-        spec = self.snap.device_classes.get(name)
-        if spec is None:
-            return [DEFAULT_CLASSES[name]] if name in DEFAULT_CLASSES else ["false"]
-        return [(s.get("cel") or {}).get("expression", "false") for s in spec.get("selectors") or []]
+    def _class_exprs(self, name: str, problems: list[str]) -> list[str]:
+        exprs, problem = self.snap.class_exprs(name)
+        if problem:
+            problems.append(problem)
+        return exprs
 
     def after(self, pod: dict[str, Any], claims: dict[str, dict[str, Any]]) -> tuple[dict[str, set[tuple[str, ...]]], list[str]]:
         problems: list[str] = []
@@ -199,7 +201,7 @@ class Prover:
                 continue
             for req in reqs:
                 alts = alternatives(req)
-                requests.append((count_of(alts[0]), [self._class_exprs(a.get("deviceClassName") or "") +
+                requests.append((count_of(alts[0]), [self._class_exprs(a.get("deviceClassName") or "", problems) +
                                                      selector_exprs(a) for a in alts]))
         out: dict[str, set[tuple[str, ...]]] = {}
         for node in self.snap.nodes.values():
@@ -280,13 +282,17 @@ def _prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover 
                 lines.append(f"{r}: {len(only_a)} device(s) reachable after, not before: "
                              + ", ".join(f"{k[0]}/{k[3]}" for k in sorted(only_a)))
         lines += sorted(set(problems))
-        equal = not lines
-        if equal:
+        result = DIFFERENT if lines else EQUIVALENT
+        if not lines:
             n = sum(len(v) for v in b.values())
             nodes = len({k[0] for v in b.values() for k in v})
-            lines.append(f"same devices before and after: {n} device(s) on {nodes} node(s)" if n else
-                         "no device is reachable before or after on this snapshot (nothing to compare)")
-        outcomes.append(Outcome(f.workload, f.where, equal, lines))
+            if n:
+                lines.append(f"same devices before and after: {n} device(s) on {nodes} node(s)")
+            else:
+                result = NOTHING
+                lines.append(f"no device is reachable before or after: {_why_nothing(snap)}; nothing to "
+                             "compare, so nothing is proven")
+        outcomes.append(Outcome(f.workload, f.where, result, lines))
     return outcomes
 
 
@@ -298,6 +304,15 @@ def claim_index(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim") and name is not None:
             out[name] = o
     return out
+
+
+def _why_nothing(snap: Snapshot) -> str:
+    if not snap.nodes:
+        return "the snapshot has no nodes"
+    if not any(True for _ in snap.devices()):
+        return ("the snapshot has no ResourceSlice devices (verify names devices by the DRA driver's "
+                "ResourceSlices: take the snapshot where the driver publishes them)")
+    return "no node this pod may use publishes the devices it asks for"
 
 
 def _objects(docs: list[Any]) -> list[dict[str, Any]]:

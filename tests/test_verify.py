@@ -133,3 +133,81 @@ def test_cel_cost_bound() -> None:
     assert cost_bound("device.attributes['gpu.nvidia.com'].productName.matches('^H1')") is None
     # a macro name inside a string literal is just text
     assert cost_bound("device.driver == '.exists(x'") is not None
+
+
+# --- a proof over nothing is not a proof: "nothing to compare" is its own result, exit 1 ---------
+
+T4_DEVICE = {"name": "gpu-0", "attributes": {"type": {"string": "gpu"}, "productName": {"string": "Tesla T4"},
+                                             "uuid": {"string": "GPU-0"}}, "capacity": {"memory": {"value": "15Gi"}}}
+
+
+def _node(name: str, gpus: int = 0, **labels: str) -> dict:
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+    if gpus:
+        node["status"] = {"allocatable": {"nvidia.com/gpu": str(gpus)}}
+    return node
+
+
+def _slice(node: str, driver: str = "gpu.nvidia.com", device: dict = T4_DEVICE) -> dict:
+    return {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": f"{node}-s"},
+            "spec": {"driver": driver, "nodeName": node, "pool": {"name": node, "resourceSliceCount": 1},
+                     "devices": [device]}}
+
+
+NOTHING = {
+    "empty file": [],
+    "empty List": [{"apiVersion": "v1", "kind": "List", "items": []}],
+    "DeviceClasses only": [{"kind": "DeviceClass", "metadata": {"name": "gpu.nvidia.com"},
+                            "spec": {"selectors": [{"cel": {"expression": "true"}}]}}],
+    "CPU nodes only": [_node("cpu-1"), _node("cpu-2", **{"kubernetes.io/arch": "amd64"})],
+    "device-plugin nodes only (no ResourceSlices)": [_node("dp-1", 2), _node("dp-2", 8)],
+    "other drivers' devices only": [_node("n"), _slice("n", "net.example.com", {"name": "nic-0"})],
+    "DRA GPUs the pod's selector excludes": [_node("n", **{"pool": "b"}), _slice("n")],
+    "DRA GPUs behind a taint the pod does not tolerate": [
+        dict(_node("n"), spec={"taints": [{"key": "dedicated", "value": "infra", "effect": "NoSchedule"}]}),
+        _slice("n")],
+    "MIG devices only, the pod asks for whole GPUs": [
+        _node("n"), _slice("n", device={"name": "mig-0", "attributes": {"type": {"string": "mig"},
+                                                                        "profile": {"string": "1g.10gb"}}})],
+}
+POD = ("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n{selector}  containers:\n"
+       "  - {{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}\n")
+
+
+@pytest.mark.parametrize("case", sorted(NOTHING))
+@pytest.mark.parametrize("selector", ["", "  nodeSelector: {pool: a}\n"])
+def test_nothing_to_compare_is_not_a_proof(case: str, selector: str, tmp_path: Path, capsys) -> None:
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(yaml.safe_dump_all(NOTHING[case]))
+    if "selector" in case:
+        selector = "  nodeSelector: {pool: a}\n"  # the node is labelled pool=b
+    wl = tmp_path / "wl.yaml"
+    wl.write_text(POD.format(selector=selector))
+    assert main(["verify", str(wl), "--cluster", str(snap)]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("NONE ") and "nothing to compare" in out
+    assert "1 workload(s) checked: 0 with the same devices, 0 with different devices, 1 with nothing to compare" in err
+    if not NOTHING[case] or case in ("empty List", "DeviceClasses only"):
+        assert "the snapshot has no nodes" in out
+    assert main(["verify", str(wl), "--cluster", str(snap), "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"] == {"checked": 1, "equivalent": 0, "different": 0, "nothingToCompare": 1}
+    assert data["workloads"][0]["result"] == "nothing-to-compare" and data["workloads"][0]["equivalent"] is False
+
+
+def test_summary_counts_each_result(tmp_path: Path, capsys) -> None:
+    """Same, different and nothing-to-compare side by side: each counted once, exit 1."""
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(yaml.safe_dump_all([_node("a", pool="a"), _slice("a"), _node("c", pool="c")]))
+    wl = tmp_path / "wl.yaml"
+    pods = [POD.replace("name: p", f"name: p-{n}").format(selector=f"  nodeSelector: {{pool: {n}}}\n") for n in "ac"]
+    wl.write_text("---\n".join(pods + [POD.replace("name: p", "name: any").format(selector="")]))
+    assert main(["verify", str(wl), "--cluster", str(snap), "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {w["workload"]: w["result"] for w in data["workloads"]} == {
+        "Pod p-a": "equivalent", "Pod p-c": "nothing-to-compare", "Pod any": "equivalent"}
+    assert data["summary"] == {"checked": 3, "equivalent": 2, "different": 0, "nothingToCompare": 1}
+    # without the empty one the proof holds
+    wl.write_text(POD.replace("name: p", "name: p-a").format(selector="  nodeSelector: {pool: a}\n"))
+    assert main(["verify", str(wl), "--cluster", str(snap)]) == 0
+    assert "1 with the same devices, 0 with different devices, 0 with nothing to compare" in capsys.readouterr().err

@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from migrator.cel import Evaluator
-from migrator.cluster import Device, Node, Snapshot, selects, tolerates
+from migrator.cluster import PDB, Device, Node, Pod, Snapshot, selects, tolerates
 from migrator.documents import parse, to_python
 from migrator.engine import migrate_text
-from migrator.equivalence import (DEFAULT_CLASSES, _at, _dict, _label, _list, _need, _objects, alternatives,
+from migrator.equivalence import (_at, _dict, _label, _list, _need, _objects, alternatives,
                                   claim_index, claim_requests, count_of, selector_exprs)
 from migrator.errors import InvalidInput
 from migrator.shape import ShapeError
@@ -52,13 +52,14 @@ def expected_devices(node: Node) -> list[Device]:
     if labels.get("nvidia.com/gpu.family") in FAMILY:
         attrs["architecture"] = FAMILY[labels["nvidia.com/gpu.family"]]
     major, minor = labels.get("nvidia.com/gpu.compute.major"), labels.get("nvidia.com/gpu.compute.minor")
-    if major and major.isdigit():
+    if major and major.isascii() and major.isdigit():
         attrs["cudaComputeCapability"] = ("version", f"{int(major)}.{_int(minor)}.0")
     full = labels.get("nvidia.com/cuda.driver-version.full", "")
     if re.fullmatch(r"\d+(\.\d+){0,2}", full):
         parts = [str(int(p)) for p in full.split(".")] + ["0"] * (3 - len(full.split(".")))
         attrs["driverVersion"] = ("version", ".".join(parts))
-    caps = {"memory": f"{labels['nvidia.com/gpu.memory']}Mi"} if labels.get("nvidia.com/gpu.memory", "").isdigit() else {}
+    memory = labels.get("nvidia.com/gpu.memory", "")
+    caps = {"memory": f"{memory}Mi"} if re.fullmatch(r"[0-9]+", memory) else {}
     out: list[Device] = []
     for i in range(_int(node.allocatable.get("nvidia.com/gpu", 0))):
         out.append(Device(node.name, "gpu.nvidia.com", node.name, f"expected-gpu-{i}",
@@ -93,10 +94,7 @@ def _requests(template: dict[str, Any], snap: Snapshot) -> list[Request]:
         alts = alternatives(req)
         lists: list[list[str]] = []
         for a in alts:
-            name = a.get("deviceClassName") or ""
-            cls = snap.device_classes.get(name)
-            exprs = [(s.get("cel") or {}).get("expression", "false") for s in (cls or {}).get("selectors") or []] \
-                if cls is not None else [DEFAULT_CLASSES.get(name, "false")]
+            exprs, _ = snap.class_exprs(a.get("deviceClassName") or "")  # an unusable class matches nothing
             lists.append(exprs + selector_exprs(a))
         out.append(Request(count_of(alts[0]), lists))
     return out
@@ -128,21 +126,12 @@ def kubectl_selector(selector: Any) -> str:
         parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": f"{key}",
                       "DoesNotExist": f"!{key}"}.get(str(op), ""))
     return ",".join(p for p in parts if p)
+
+
 def _replicas(spec: dict[str, Any]) -> int:
     """spec.replicas (checked for the core kinds by the engine); 1 when absent or not an integer."""
     n = spec.get("replicas", 1)
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else 1
-
-
-def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller", True):
-            return str(ref.get("kind")), str(ref.get("name"))
-    return None
-
-
-def _pod_gpus(pod: dict[str, Any]) -> dict[str, int]:
-    return {r: n for r, n in _need(pod.get("spec") or {}).items() if GPU_RESOURCE.match(r)}
 
 
 def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain: bool = False) -> Plan:
@@ -154,7 +143,6 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     notes: list[str] = []
     classes_used: set[str] = set()
     uses_first_available = False
-    pdbs = [o for o in snap.other if o.get("kind") == "PodDisruptionBudget"]
     results: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
     template_files: dict[str, set[tuple[str, bool]]] = {}  #: "namespace/name" -> (file, written by the rewrite)
     errors: list[str] = []
@@ -213,7 +201,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             strategy = dict(_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy")))
             modelled = kind in MODELLED and f.where == "/spec/template/spec"
             template_meta = _dict(_dict(spec.get("template")).get("metadata"))
-            pdb = _pdb_for(pdbs, ns, _dict(template_meta.get("labels")))
+            pdb = _pdb_for(snap.pdbs, ns, _dict(template_meta.get("labels")))
             w = Workload(key=key, kind=kind, namespace=ns, name=str(meta.get("name") or meta.get("generateName")),
                          replicas=_replicas(spec) if kind != "DaemonSet" else 0,
                          strategy=strategy, old_pod=old_pod, new_pod=new_pod,
@@ -291,12 +279,12 @@ def _normal(value: Any) -> Any:
 
 def _conflicting_templates(snap: Snapshot, results: dict[str, Any]) -> list[str]:
     """Templates the rewrite would create under a name the cluster already uses for another spec."""
-    stored = {_ref(o): o for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
+    stored = {t.ref: t.spec for t in snap.claim_templates}
     out: set[str] = set()
     for _, objs in results.values():
         for t in (o for o in objs if o.get("kind") == "ResourceClaimTemplate"):
             key = _ref(t)
-            if key in stored and _normal(stored[key].get("spec")) != _normal(t.get("spec")):
+            if key in stored and _normal(stored[key]) != _normal(t.get("spec")):
                 out.add(key)
     return sorted(out)
 
@@ -309,7 +297,7 @@ def _ref(obj: dict[str, Any]) -> str:
 
 def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, results: dict[str, Any]) -> list[tuple[str, str]]:
     """ResourceClaimTemplates named by pod specs (after the rewrite) that exist nowhere."""
-    have = {_ref(o) for o in snap.other if o.get("kind") == "ResourceClaimTemplate"}
+    have = {t.ref for t in snap.claim_templates}
     refs: list[tuple[str, str]] = []
     for path, _ in paths:
         objs = results[path][1]
@@ -331,37 +319,28 @@ def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, results: di
     return sorted({(t, who) for t, who in refs if t not in have})
 
 
-def _pdb_for(pdbs: list[dict[str, Any]], ns: str | None, labels: dict[str, Any]) -> dict[str, Any] | None:
+def _pdb_for(pdbs: tuple[PDB, ...], ns: str | None, labels: dict[str, Any]) -> dict[str, Any] | None:
     for p in pdbs:
-        meta = p.get("metadata") or {}
-        if (meta.get("namespace") or None) != (ns or None):
+        if (p.namespace or None) != (ns or None):
             continue
-        want = ((p.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        if want and all(labels.get(k) == v for k, v in want.items()):
-            return dict(p.get("spec") or {})
+        if p.match_labels and all(labels.get(k) == v for k, v in p.match_labels.items()):
+            return p.spec()
     return None
 
 
 def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
     """Pods from the snapshot hold what they hold; planned workloads without pods are placed."""
-    by_owner: dict[tuple[str | None, str, str], list[dict[str, Any]]] = {}
-    for o in snap.other:
-        if o.get("kind") != "Pod" or not (o.get("spec") or {}).get("nodeName"):
+    by_owner: dict[tuple[str | None, str, str], list[Pod]] = {}
+    for pod in snap.pods:
+        if not pod.node or pod.phase in ("Succeeded", "Failed"):
             continue
-        phase = (o.get("status") or {}).get("phase", "Running")
-        if phase in ("Succeeded", "Failed"):
-            continue
-        owner = _owner(o) or ("Pod", (o.get("metadata") or {}).get("name", ""))
-        by_owner.setdefault(((o.get("metadata") or {}).get("namespace"), owner[0], owner[1]), []).append(o)
+        owner = pod.owner or ("Pod", pod.name)
+        by_owner.setdefault((pod.namespace, owner[0], owner[1]), []).append(pod)
     claimed: set[tuple[str, ...]] = set()
-    for o in snap.other:
-        if o.get("kind") != "ResourceClaim":
-            continue
-        for r in (((o.get("status") or {}).get("allocation") or {}).get("devices") or {}).get("results") or []:
-            pool = r.get("pool", "")
-            node = pool if pool in model.nodes else None
-            if node:
-                claimed.add((node, r.get("driver", ""), pool, r.get("device", "")))
+    for claim in snap.claims:
+        for driver, pool, device in claim.allocated:
+            if pool in model.nodes:
+                claimed.add((pool, driver, pool, device))
     if claimed:
         for node in sorted({k[0] for k in claimed}):
             model.add(SimPod("allocated claims", "new", node, "running",
@@ -374,12 +353,12 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
         target = ("Deployment", name.rsplit("-", 1)[0]) if kind == "ReplicaSet" else (kind, name)
         by_target.setdefault((ns or None, target[0], target[1]), []).append(owner_key)
     for w in model.workloads.values():
-        pods: list[dict[str, Any]] = []
+        pods: list[Pod] = []
         for owner_key in by_target.get((w.namespace or None, w.kind, w.name), []):
             pods += by_owner[owner_key]
             used.add(owner_key)
         if w.kind == "DaemonSet":
-            nodes = [p["spec"]["nodeName"] for p in pods] or sorted(
+            nodes = [p.node for p in pods if p.node] or sorted(
                 n.name for n in model.nodes.values() if n.dp_on and selects(w.old_pod, n) and tolerates(
                     dict(w.old_pod, tolerations=list(w.old_pod.get("tolerations") or []) +
                          [{"key": r, "operator": "Exists"} for r in w.dp_need]), n))  # type: ignore[arg-type]
@@ -392,9 +371,9 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
             for p in pods[: w.replicas or len(pods)]:
                 ordinal = None
                 if w.kind == "StatefulSet":
-                    tail = p["metadata"]["name"].rsplit("-", 1)[-1]
-                    ordinal = int(tail) if tail.isdigit() else None
-                model.add(SimPod(w.key, "old", p["spec"]["nodeName"], "running", dp=dict(w.dp_need),
+                    tail = p.name.rsplit("-", 1)[-1]
+                    ordinal = int(tail) if re.fullmatch(r"[0-9]+", tail) else None
+                model.add(SimPod(w.key, "old", p.node, "running", dp=dict(w.dp_need),
                                  ordinal=ordinal))
         else:
             notes.append(f"{w.key}: no pods in the snapshot; assumed {w.replicas} running where the scheduler "
@@ -405,10 +384,9 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
         if (ns, kind, name) in used:
             continue
         for p in items:
-            gpus = _pod_gpus(p)
+            gpus = {r: n for r, n in p.gpus.items() if GPU_RESOURCE.match(r)}
             if gpus:
-                model.add(SimPod(f"{kind} {ns + '/' if ns else ''}{name}", "old", p["spec"]["nodeName"],
-                                 "running", dp=gpus))
+                model.add(SimPod(f"{kind} {ns + '/' if ns else ''}{name}", "old", p.node, "running", dp=gpus))
     model._schedule()
 
 
@@ -416,7 +394,10 @@ def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first
                mode: Mode) -> list[str]:
     checks: list[str] = []
     for c in sorted(classes):
-        if c in snap.device_classes:
+        problem = snap.class_exprs(c)[1] if c in snap.device_classes else None
+        if problem:
+            checks.append(f"{problem}: fix the class (its selector must compile) before anything else")
+        elif c in snap.device_classes:
             checks.append(f"DeviceClass {c} exists")
         else:
             checks.append(f"DeviceClass {c} is MISSING: install the NVIDIA DRA driver (it creates "
@@ -512,8 +493,8 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
 
 
 def _kep5004(snap: Snapshot, nodes: dict[str, PNode]) -> list[str]:
-    mapped = sorted(name for name, spec in snap.device_classes.items()
-                    if spec.get("extendedResourceName") == "nvidia.com/gpu")
+    mapped = sorted(name for name, cls in snap.device_classes.items()
+                    if cls.extended_resource_name == "nvidia.com/gpu" and not cls.problem)
     if not mapped:
         return []
     versions = sorted({n.kubelet_version for n in snap.nodes.values() if n.kubelet_version})

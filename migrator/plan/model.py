@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrator.cel import Evaluator, device_value
-from migrator.cluster import Device, selects, tolerates
+from migrator.cluster import Device, Taint, selects, tolerates
 
 GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
 DevKey = tuple[str, ...]
@@ -66,7 +66,7 @@ class Request:
 class PNode:
     name: str
     labels: dict[str, str]
-    taints: list[dict[str, Any]]
+    taints: tuple[Taint, ...]
     dp_alloc: dict[str, int]  #: device-plugin allocatable GPU resources
     devices: list[Device]  #: DRA devices published now (or expected after a cut-over)
     dp_on: bool
