@@ -166,7 +166,7 @@ def test_gpu005_rewritten_pod_tolerates_what_the_admission_plugin_made_it_tolera
     """Oracle: the ExtendedResourceToleration plugin's Exists toleration, checked on taints of several values."""
     import yaml
 
-    from migrator.cluster import Node, tolerates
+    from migrator.cluster import Node, Taint, tolerates
 
     text = textwrap.dedent(pod("      limits: {nvidia.com/gpu: 1}", extra=f"  tolerations: {tolerations}"))
     before = yaml.safe_load(text)["spec"]
@@ -174,7 +174,7 @@ def test_gpu005_rewritten_pod_tolerates_what_the_admission_plugin_made_it_tolera
                   [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
     after = next(d for d in yaml.safe_load_all(migrate_text(text, "t.yaml", Mode()).text) if d["kind"] == "Pod")["spec"]
     for value in ("present", "true", ""):
-        node = Node("n", {}, [{"key": "nvidia.com/gpu", "value": value, "effect": "NoSchedule"}], {})
+        node = Node("n", {}, (Taint("nvidia.com/gpu", value, "NoSchedule"),), {})
         assert tolerates(after, node) == tolerates(before, node), (tolerations, value)
 
 
