@@ -318,11 +318,27 @@ def krm() -> None:
 
     Use with kustomize (--enable-alpha-plugins --enable-exec) or kpt (fn eval --exec).
     """
-    from migrator.krm import run_krm
-    from migrator.sources import decode
+    from migrator.errors import InvalidInput
+    from migrator.krm import Problem, failure, run_krm
+    from migrator.sources import MAX_BYTES, decode
 
-    text, _ = decode(sys.stdin.buffer.read(), "<stdin>")
-    out, code = run_krm(text)
+    # The specification reserves stdout for a ResourceList and reads a non-zero exit as failure:
+    # every input we cannot process becomes error results in one, exit 1, and a line on stderr.
+    try:
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise InvalidInput("<stdin>", None, f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        text, _ = decode(data, "<stdin>")
+        res = run_krm(text)
+        out, code, errors = res.text, res.code, list(res.errors)
+    except MigratorError as exc:
+        p = Problem(exc.message, line=exc.line) if isinstance(exc, InvalidInput) else Problem(str(exc))
+        out, code, errors = failure([p]), 1, [p.line_text]
+    except Exception as exc:  # a bug of ours: still a ResourceList, so the orchestrator can say why
+        p = Problem(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        out, code, errors = failure([p]), 1, [p.line_text]
+    for e in errors:
+        sys.stderr.write(f"dra-migrate krm: {e}\n")
     sys.stdout.write(out)
     raise typer.Exit(code)
 
