@@ -34,8 +34,11 @@ class Source:
 
 
 def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
-             follow_symlinks: bool = False) -> Iterator[str | InvalidInput | NotFollowed]:
+             follow_symlinks: bool = False,
+             suffixes: tuple[str, ...] = YAML_SUFFIXES) -> Iterator[str | InvalidInput | NotFollowed]:
     """Every input path in a stable order; missing paths come back as errors.
+
+    Under a directory, the files whose names end with one of ``suffixes`` are found.
 
     ``selected`` (the config's include/exclude globs) filters found and given files alike.
     Under a directory, symlinked directories are not entered and a symlinked file is read only
@@ -55,7 +58,7 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
             for dirpath, dirnames, filenames in os.walk(p, followlinks=follow_symlinks):
                 dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
                 for name in filenames:
-                    if name.endswith(YAML_SUFFIXES):
+                    if name.endswith(suffixes):
                         found.append(os.path.join(dirpath, name))
             for f in sorted(found):
                 if not keep(f):
@@ -142,3 +145,28 @@ def write_atomic(path: str, data: bytes, expected_mtime_ns: int | None = None) -
         except OSError:
             pass
         raise InvalidInput(path, None, f"cannot write: {exc.strerror or exc}") from None
+
+
+def write_together(writes: list[tuple[str, bytes, int | None, bytes | None]]) -> None:
+    """Write several files as one change: all of them, or (as far as the disk allows) none.
+
+    Each entry is ``(path, data, expected_mtime_ns, old)`` where ``old`` is the content the
+    file had when it was read (None: it did not exist). Each file is written with
+    ``write_atomic``, in order; when one fails, the ones already written get their old content
+    back (or are removed when they are new) and the error is raised.
+    """
+    done: list[tuple[str, bytes | None]] = []
+    try:
+        for path, data, mtime, old in writes:
+            write_atomic(path, data, mtime)
+            done.append((path, old))
+    except InvalidInput:
+        for path, old in reversed(done):
+            try:
+                if old is None:
+                    os.unlink(path)
+                else:
+                    write_atomic(path, old)
+            except (OSError, InvalidInput):
+                pass
+        raise
