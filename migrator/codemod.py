@@ -66,6 +66,7 @@ _LEX = re.compile(r"""
 |(?P<word>\w+)
 |(?P<other>\S)
 """, re.X)
+_TEMPLATE_PREFIX = re.compile(r"[rRbB]?[fFtT]")  #: an f-string (or a 3.14 t-string)
 #: Keywords that nest what follows them (``not not x``, ``lambda: lambda: x``, ``a if b else c``).
 _NESTING_WORDS = frozenset({"not", "lambda", "await", "and", "or", "if", "else", "yield"})
 
@@ -77,7 +78,7 @@ def nesting(source: str) -> tuple[int, int]:
     levels (a call, its argument, the value); an operator or a nesting keyword one (``a + b + c``
     and ``a.b.c`` nest to the left, ``-``, ``not``, ``lambda``, ``**`` to the right), and so do a
     string after a string (implicit concatenation) and a bracket right after a bracket (``f()()``);
-    a block indentation three. Commas, assignments and ends of logical lines close a chain.
+    a replacement field of an f-string two; a block indentation three. Commas, assignments and ends of logical lines close a chain.
     """
     stack: list[int] = []
     cur = base = best = best_pos = 0
@@ -112,6 +113,8 @@ def nesting(source: str) -> tuple[int, int]:
         elif kind == "op" or kind == "other" or (kind == "str" and prev == "str") or \
                 (kind == "word" and m.group() in _NESTING_WORDS):
             cur += 1
+        if kind == "str" and _TEMPLATE_PREFIX.match(m.group()):
+            cur += 2 * m.group().count("{")  # a replacement field nests an expression (and f-strings nest)
         prev = kind
         if base + cur + 3 * len(indents) > best:
             best, best_pos = base + cur + 3 * len(indents), m.start()
@@ -652,11 +655,15 @@ def side_file(py_path: str, templates: list[dict[str, Any]]) -> SideFile:
         raise InvalidInput(path, None, f"is a symlink: {keep}")
     if not stat.S_ISREG(st.st_mode):
         raise InvalidInput(path, None, f"is not a regular file: {keep}")
-    src = read(path)
-    if not src.text.startswith(SIDE_MARKER):
-        raise InvalidInput(path, None, f"exists and was not written by dra-migrate codemod: {keep} "
-                           "(move it away, or merge by hand)")
-    names = {str_at(d.root, "metadata", "name") for d in parse(src.text, path)
+    try:
+        src = read(path)
+        if not src.text.startswith(SIDE_MARKER):
+            raise InvalidInput(path, None, "exists and was not written by dra-migrate codemod (move it away, or "
+                               "merge by hand)")
+        docs = parse(src.text, path)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.path, exc.line, f"{exc.message}: {keep}") from None
+    names = {str_at(d.root, "metadata", "name") for d in docs
              if d.root is not None and str_at(d.root, "kind") == "ResourceClaimTemplate" and get(d.root, "metadata")}
     new = [t for t in templates if t["metadata"]["name"] not in names]
     after = src.text
