@@ -41,8 +41,8 @@ TRIGGER = re.compile(r"nvidia\.com/|\bgpus\b|" + "|".join(sorted(REPORT_CALLS)))
 
 #: The input guard, measured with libcst 1.9 on Linux (8 MiB stack; ``python -m
 #: benchmarks.codemod_limits --crash``). The native parser recurses per nesting level and per
-#: chained operator and dies with SIGSEGV from a ``nesting`` estimate of about 1,650 (1,110 nested
-#: f-strings; 1,220 nested brackets at 3,650; 5,000 ``+`` terms at 5,000); files above
+#: chained operator and dies with SIGSEGV from a ``nesting`` estimate of about 2,700 (1,110 nested
+#: f-strings; 1,220 nested brackets are 3,650; between 4,000 and 8,000 ``+`` terms); files above
 #: MAX_NESTING are not parsed. libcst's Python side (code generation, transformers) raises
 #: RecursionError from a tree depth of about 245 (120 nested calls, 290 ``+`` terms); trees deeper
 #: than MAX_DEPTH are not processed. Real code stays well below both: over the 11,780 files of
