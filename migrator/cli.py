@@ -262,7 +262,7 @@ def codemod(
     from migrator.errors import InvalidInput
     from migrator.mode import WriteBack
     from migrator.output import finding_line, unified_diff
-    from migrator.sources import STDIN, NotFollowed, discover, encode, read, write_together
+    from migrator.sources import STDIN, NotFollowed, Write, discover, encode, read, write_together
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
     failed = changed = 0
@@ -295,10 +295,10 @@ def codemod(
             # templates first: a run killed between the two renames leaves templates nothing
             # names yet (the next run finds them ours and complete), never code that names
             # templates that do not exist; a failure of the second write takes the first back
-            writes = [(f, encode(res.after, src.bom), src.mtime_ns, encode(src.text, src.bom))]
+            writes = [Write(f, encode(res.after, src.bom), src.mtime_ns, encode(src.text, src.bom))]
             if side.after != side.before:
-                writes.insert(0, (side.path, encode(side.after, side.bom), side.mtime_ns,
-                                  None if side.before is None else encode(side.before, side.bom)))
+                writes.insert(0, Write(side.path, encode(side.after, side.bom), side.mtime_ns,
+                                       None if side.before is None else encode(side.before, side.bom)))
             try:
                 write_together(writes)
             except InvalidInput as exc:

@@ -147,26 +147,34 @@ def write_atomic(path: str, data: bytes, expected_mtime_ns: int | None = None) -
         raise InvalidInput(path, None, f"cannot write: {exc.strerror or exc}") from None
 
 
-def write_together(writes: list[tuple[str, bytes, int | None, bytes | None]]) -> None:
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One file of a ``write_together`` change."""
+
+    path: str
+    data: bytes
+    expected_mtime_ns: int | None = None  #: as for write_atomic
+    old: bytes | None = None  #: its content when it was read; None: it did not exist
+
+
+def write_together(writes: list[Write]) -> None:
     """Write several files as one change: all of them, or (as far as the disk allows) none.
 
-    Each entry is ``(path, data, expected_mtime_ns, old)`` where ``old`` is the content the
-    file had when it was read (None: it did not exist). Each file is written with
-    ``write_atomic``, in order; when one fails, the ones already written get their old content
-    back (or are removed when they are new) and the error is raised.
+    Each file is written with ``write_atomic``, in order; when one fails, the ones already
+    written get their old content back (or are removed when they are new) and the error is raised.
     """
-    done: list[tuple[str, bytes | None]] = []
+    done: list[Write] = []
     try:
-        for path, data, mtime, old in writes:
-            write_atomic(path, data, mtime)
-            done.append((path, old))
+        for w in writes:
+            write_atomic(w.path, w.data, w.expected_mtime_ns)
+            done.append(w)
     except InvalidInput:
-        for path, old in reversed(done):
+        for w in reversed(done):
             try:
-                if old is None:
-                    os.unlink(path)
+                if w.old is None:
+                    os.unlink(w.path)
                 else:
-                    write_atomic(path, old)
+                    write_atomic(w.path, w.old)
             except (OSError, InvalidInput):
                 pass
         raise
