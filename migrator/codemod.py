@@ -41,14 +41,14 @@ TRIGGER = re.compile(r"nvidia\.com/|\bgpus\b|" + "|".join(sorted(REPORT_CALLS)))
 
 #: The input guard, measured with libcst 1.9 on Linux (8 MiB stack; ``python -m
 #: benchmarks.codemod_limits --crash``). The native parser recurses per nesting level and per
-#: chained operator and dies with SIGSEGV from a ``nesting`` estimate of about 2,700 (1,110 nested
-#: f-strings; 1,220 nested brackets are 3,650; between 4,000 and 8,000 ``+`` terms); files above
-#: MAX_NESTING are not parsed. libcst's Python side (code generation, transformers) raises
-#: RecursionError from a tree depth of about 245 (120 nested calls, 290 ``+`` terms); trees deeper
-#: than MAX_DEPTH are not processed. Real code stays well below both: over the 11,780 files of
-#: a Python 3.11 installation with sympy and pip, only generated tables exceed the estimate
-#: (sympy's polynomial tables, pydoc's topics), and 400 files of the standard library,
-#: site-packages and the corpus have trees at most 65 deep.
+#: chained operator and dies with SIGSEGV from a ``nesting`` estimate of about 2,800 (1,130 nested
+#: f-strings; 1,210 nested calls are 3,630; 7,000 ``+`` terms 7,030); files above MAX_NESTING
+#: are not parsed. libcst's Python side (code generation, transformers) raises RecursionError
+#: from a tree depth of about 495 in a fresh process and 245 when the caller is 120 frames deep;
+#: trees deeper than MAX_DEPTH are not processed. Real code stays well below both: over the
+#: 11,780 files of a Python 3.11 installation with sympy and pip, only generated tables exceed
+#: the estimate (sympy's polynomial tables, pydoc's topics), and 400 files of the standard
+#: library, site-packages and the corpus have trees at most 65 deep.
 MAX_NESTING = 500
 MAX_DEPTH = 150
 
