@@ -449,64 +449,66 @@ def codemod(
 
     Values it cannot resolve statically are reported with file:line, not guessed.
     """
-    import os
-
-    from migrator.codemod import run_codemod
-    from migrator.documents import Layout
-    from migrator.edit import block_entries
+    from migrator.codemod import run_codemod, side_file
     from migrator.errors import InvalidInput
     from migrator.mode import WriteBack
     from migrator.mode import api_version_for
     from migrator.output import finding_line, unified_diff
-    from migrator.sources import encode, read, write_atomic
+    from migrator.sources import STDIN, NotFollowed, Write, discover, encode, read, write_together
     from migrator.term import painter
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
     api_version = api_version_for(_value(kube_version))
     paint_out, paint_err = painter(sys.stdout, color), painter(sys.stderr, color)
-    files: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            for d, dirs, names in os.walk(p):
-                dirs[:] = sorted(x for x in dirs if not x.startswith(".") and x not in ("node_modules", "venv"))
-                files += sorted(os.path.join(d, n) for n in names if n.endswith(".py"))
-        else:
-            files.append(p)
+    seen = 0
     failed = changed = 0
-    for f in files:
+    # the same inputs as the YAML commands: regular files, bounded reads, no symlink out of a
+    # given directory (reported), only *.py under a directory
+    for item in discover(paths, suffixes=(".py",)):
+        if isinstance(item, NotFollowed):
+            sys.stderr.write(f"{item.path}: symlink to {item.target}, outside the given directory: not followed\n")
+            continue
         try:
+            if isinstance(item, InvalidInput):
+                raise item
+            if item == STDIN:
+                raise InvalidInput("<stdin>", None, "codemod rewrites files, not stdin")
+            f = item
             src = read(f)
+            seen += 1
             res = run_codemod(src.text, f, api_version)
+            for finding in res.findings:
+                if verbose or finding.status.value != "converted":
+                    sys.stderr.write(finding_line(finding, paint_err) + "\n")
+            if res.after == res.before:
+                continue
+            side = side_file(f, res.templates)  # InvalidInput when it is not ours: neither is written
         except InvalidInput as exc:
             sys.stderr.write(str(exc) + "\n")
             failed += 1
             continue
-        for finding in res.findings:
-            if verbose or finding.status.value != "converted":
-                sys.stderr.write(finding_line(finding, paint_err) + "\n")
-        if res.after == res.before:
-            continue
         changed += 1
-        side = os.path.splitext(f)[0] + "-claim-templates.yaml"
-        layout = Layout("\n", 2, False)
-        side_text = "".join("---\n" + "".join(line + "\n" for line in block_entries(t, 0, layout))
-                            for t in res.templates)
         if wb is WriteBack.WRITE:
+            # templates first: a run killed between the two renames leaves templates nothing
+            # names yet (the next run finds them ours and complete), never code that names
+            # templates that do not exist; a failure of the second write takes the first back
+            writes = [Write(f, encode(res.after, src.bom), src.mtime_ns, encode(src.text, src.bom))]
+            if side.after != side.before:
+                writes.insert(0, Write(side.path, encode(side.after, side.bom), side.mtime_ns,
+                                       None if side.before is None else encode(side.before, side.bom)))
             try:
-                write_atomic(side, encode(side_text, False))
-                write_atomic(f, encode(res.after, src.bom), src.mtime_ns)
+                write_together(writes)
             except InvalidInput as exc:
-                sys.stderr.write(str(exc) + "\n")
+                sys.stderr.write(f"{exc} (nothing written)\n")
                 failed += 1
         elif wb is WriteBack.DIFF or diff:
             sys.stdout.write(paint_out.diff(unified_diff(res.before, res.after, f)))
-            before_side = open(side, encoding="utf-8").read() if os.path.exists(side) else None
-            sys.stdout.write(paint_out.diff(unified_diff(before_side, side_text, side)))
+            sys.stdout.write(paint_out.diff(unified_diff(side.before, side.after, side.path)))
         if wb is WriteBack.CHECK:
             sys.stderr.write(f"would rewrite {f}\n")
     if not quiet:
         verb = "rewritten" if wb is WriteBack.WRITE else "would be rewritten"
-        sys.stderr.write(f"{changed} file(s) {verb}, {len(files) - changed - failed} unchanged"
+        sys.stderr.write(f"{changed} file(s) {verb}, {max(seen - changed - failed, 0)} unchanged"
                          + (f", {failed} could not be processed" if failed else "") + "\n")
     raise typer.Exit(2 if failed else 1 if (wb is WriteBack.CHECK and changed) else 0)
 
@@ -517,11 +519,24 @@ def krm() -> None:
 
     Use with kustomize (--enable-alpha-plugins --enable-exec) or kpt (fn eval --exec).
     """
-    from migrator.krm import run_krm
+    from migrator.errors import InvalidInput
+    from migrator.krm import Problem, failure, run_krm
     from migrator.sources import decode, read_stdin
 
-    text, _ = decode(read_stdin(), "<stdin>")
-    out, code = run_krm(text)
+    # The specification reserves stdout for a ResourceList and reads a non-zero exit as failure:
+    # every input we cannot process becomes error results in one, exit 1, and a line on stderr.
+    try:
+        text, _ = decode(read_stdin(), "<stdin>")
+        res = run_krm(text)
+        out, code, errors = res.text, res.code, list(res.errors)
+    except MigratorError as exc:
+        p = Problem(exc.message, line=exc.line) if isinstance(exc, InvalidInput) else Problem(str(exc))
+        out, code, errors = failure([p]), 1, [p.line_text]
+    except Exception as exc:  # a bug of ours: still a ResourceList, so the orchestrator can say why
+        p = Problem(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        out, code, errors = failure([p]), 1, [p.line_text]
+    for e in errors:
+        sys.stderr.write(f"dra-migrate krm: {e}\n")
     sys.stdout.write(out)
     raise typer.Exit(code)
 

@@ -38,8 +38,11 @@ class Source:
 
 
 def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
-             follow_symlinks: bool = False) -> Iterator[str | InvalidInput | NotFollowed]:
+             follow_symlinks: bool = False,
+             suffixes: tuple[str, ...] = YAML_SUFFIXES) -> Iterator[str | InvalidInput | NotFollowed]:
     """Every input path in a stable order; missing paths come back as errors.
+
+    Under a directory, the files whose names end with one of ``suffixes`` are found.
 
     ``selected`` (the config's include/exclude globs) filters found and given files alike.
     Under a directory, symlinked directories are not entered and a symlinked file is read only
@@ -59,7 +62,7 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
             for dirpath, dirnames, filenames in os.walk(p, followlinks=follow_symlinks):
                 dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
                 for name in filenames:
-                    if name.endswith(YAML_SUFFIXES):
+                    if name.endswith(suffixes):
                         found.append(os.path.join(dirpath, name))
             for f in sorted(found):
                 if not keep(f):
@@ -427,3 +430,37 @@ def write_atomic(path: str, data: bytes, expected_mtime_ns: int | None = None, *
     run removes.
     """
     commit(prepare(path, data, expected_mtime_ns, new=new))
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One file of a ``write_together`` change."""
+
+    path: str
+    data: bytes
+    expected_mtime_ns: int | None = None  #: as for write_atomic
+    old: bytes | None = None  #: its content when it was read; None: it did not exist
+
+
+def write_together(writes: list[Write]) -> None:
+    """Write several files as one change: all of them, or (as far as the disk allows) none.
+
+    Each file is written with ``write_atomic``, in order; when one fails, the ones already
+    written get their old content back (or are removed when they are new) and the error is raised.
+    """
+    done: list[Write] = []
+    try:
+        for w in writes:
+            # a file that did not exist must not exist now either (never overwrite one we did not read)
+            write_atomic(w.path, w.data, w.expected_mtime_ns, new=w.old is None and w.expected_mtime_ns is None)
+            done.append(w)
+    except InvalidInput:
+        for w in reversed(done):
+            try:
+                if w.old is None:
+                    os.unlink(w.path)
+                else:
+                    write_atomic(w.path, w.old)
+            except (OSError, InvalidInput):
+                pass
+        raise

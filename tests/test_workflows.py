@@ -184,8 +184,12 @@ def test_krm_function_per_specification() -> None:
 
 
 def test_krm_rejects_other_input() -> None:
+    # KRM Functions Specification v1: stdout is always a ResourceList; failure is a non-zero exit
     proc = run_krm("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
-    assert proc.returncode == 2 and "ResourceList" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "ResourceList" in proc.stderr and "Traceback" not in proc.stderr
+    out = yaml.safe_load(proc.stdout)
+    assert out["kind"] == "ResourceList" and out["items"] == []
+    assert [r["severity"] for r in out["results"]] == ["error"] * len(out["results"]) != []
 
 
 # ---- Helm post-renderer (real Helm 3 and Helm 4) ----------------------------------------------------
