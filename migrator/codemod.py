@@ -377,7 +377,7 @@ def run_codemod(source: str, path: str, api_version: str = "resource.k8s.io/v1")
         raise InvalidInput(path, None, "nested too deeply to process: not processed") from None
 
 
-def _run(source: str, path: str, module: Any, tree: Tree, api_version: str) -> CodemodResult:
+def _run(source: str, path: str, module: Any, tree: Tree, api_version: str = "resource.k8s.io/v1") -> CodemodResult:
     import libcst as cst
 
     parents = tree.parents
