@@ -1,0 +1,36 @@
+"""Fixtures of the e2e tier (tests/e2e): a real control plane per Kubernetes version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from controlplane import INPUT_ERRORS, NOT_VALIDATED, VERSIONS, ControlPlane, control_plane_for
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session", params=VERSIONS, ids=[f"k8s-{v}" for v in VERSIONS])
+def control_plane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver of one version; the tests that use it run once per version."""
+    tmp = tmp_path_factory.mktemp(f"k8s-{request.param}")
+    with control_plane_for(request.param, tmp, request.config) as cp:
+        yield cp
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if NOT_VALIDATED:
+        terminalreporter.section("e2e: kinds whose CRD is not installed")
+        for kind, where in sorted(NOT_VALIDATED.items()):
+            terminalreporter.write_line(f"{kind}: pod templates validated, the object itself not ({', '.join(sorted(where))})")
+    if INPUT_ERRORS:
+        terminalreporter.section("e2e: rejected only for errors already in the input")
+        for where, reasons in sorted(INPUT_ERRORS.items()):
+            terminalreporter.write_line(f"{where}: {', '.join(sorted(reasons))}")
