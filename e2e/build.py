@@ -230,12 +230,36 @@ def _ldflags(version: str) -> str:
     return " ".join(["-s", "-w", *xs])
 
 
+def _k8s_target(version: str, root: Path, go: str, env: dict[str, str]) -> tuple[Path, str]:
+    return root / "k8s" / version, stamp_for("kubernetes", version, go_version(go, env), MAIN_GO.read_bytes())
+
+
+def _tool_target(name: str, root: Path, go: str, env: dict[str, str]) -> tuple[Path, str]:
+    version = {"etcd": ETCD, "kwok": KWOK}[name]
+    return root / "k8s" / "tools" / f"{name}-{version}", stamp_for(name, version, go_version(go, env))
+
+
+def is_fresh(version: str, need: tuple[str, ...] = BINARIES) -> bool:
+    """Whether ensure(version, need=need) would build nothing (also True when it cannot: no Go)."""
+    version = resolve(version)
+    paths = _assets(version)
+    if all(n in paths for n in need) or shutil.which("go") is None:
+        return True
+    root = cache_root()
+    go = go_binary()
+    env = go_env(root)
+    if any(c in need and c not in paths for c in COMPONENTS) and \
+            not _fresh(*_k8s_target(version, root, go, env), COMPONENTS):
+        return False
+    return all(t not in need or t in paths or _fresh(*_tool_target(t, root, go, env), (t,))
+               for t in ("etcd", "kwok"))
+
+
 def build_kubernetes(version: str, root: Path, force: bool = False) -> tuple[Path, float]:
     """kube-apiserver, kube-scheduler, kube-controller-manager for `version` -> (bin folder, seconds)."""
     go = go_binary()
     env = go_env(root)
-    dest = root / "k8s" / version
-    stamp = stamp_for("kubernetes", version, go_version(go, env), MAIN_GO.read_bytes())
+    dest, stamp = _k8s_target(version, root, go, env)
     with _Lock(root / "k8s" / f".{version}.lock"):
         if not force and _fresh(dest, stamp, COMPONENTS):
             return dest / "bin", 0.0
@@ -265,8 +289,7 @@ def build_tool(name: str, root: Path, force: bool = False) -> tuple[Path, float]
     go = go_binary()
     env = go_env(root)
     version = {"etcd": ETCD, "kwok": KWOK}[name]
-    dest = root / "k8s" / "tools" / f"{name}-{version}"
-    stamp = stamp_for(name, version, go_version(go, env))
+    dest, stamp = _tool_target(name, root, go, env)
     with _Lock(root / "k8s" / "tools" / f".{name}-{version}.lock"):
         if not force and _fresh(dest, stamp, (name,)):
             return dest / "bin" / name, 0.0
@@ -322,20 +345,21 @@ def _assets(version: str) -> dict[str, Path]:
     return found if m and [m.group(1), m.group(2)] == want else {}
 
 
-def ensure(version: str, force: bool = False) -> Binaries:
-    """The five binaries for `version` ('1.35', 'v1.37.2'...), built only when not cached."""
+def ensure(version: str, force: bool = False, need: tuple[str, ...] = BINARIES) -> Binaries:
+    """The binaries `need` names for `version` ('1.35', 'v1.37.2'...), built only when not cached."""
     version = resolve(version)
     root = cache_root()
-    paths = {} if force else _assets(version)
+    paths = {} if force else {n: p for n, p in _assets(version).items() if n in need}
     source = "KUBEBUILDER_ASSETS" if paths else "cache"
     seconds, folder = 0.0, None
-    if not all(c in paths for c in COMPONENTS):
+    if any(c in need and c not in paths for c in COMPONENTS):
         folder, s = build_kubernetes(version, root, force)
         seconds += s
         for c in COMPONENTS:
-            paths.setdefault(c, folder / c)
+            if c in need:
+                paths.setdefault(c, folder / c)
     for tool in ("etcd", "kwok"):
-        if tool not in paths:
+        if tool in need and tool not in paths:
             paths[tool], s = build_tool(tool, root, force)
             seconds += s
             if folder is not None:  # keep the version folder a complete envtest-style folder
@@ -347,6 +371,12 @@ def ensure(version: str, force: bool = False) -> Binaries:
     if seconds and source == "cache":
         source = "built"
     return Binaries(version=version, paths=paths, source=source, seconds=seconds)
+
+
+def missing_assets(version: str, need: tuple[str, ...] = BINARIES) -> list[str]:
+    """What KUBEBUILDER_ASSETS lacks of `need` for `version` (all of it when it serves another)."""
+    have = _assets(resolve(version))
+    return [n for n in need if n not in have]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # One line per reason in the summary, not one per test function: every e2e skip is reported
+    # at the place that decides it.
+    rep = yield
+    if rep.skipped and isinstance(rep.longrepr, tuple) and item.get_closest_marker("e2e"):
+        rep.longrepr = (str(Path(__file__).with_name("controlplane.py")), 0, rep.longrepr[2])
+    return rep
+
+
 @pytest.fixture(scope="session", params=VERSIONS, ids=[f"k8s-{v}" for v in VERSIONS])
 def control_plane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """etcd + kube-apiserver of one version; the tests that use it run once per version."""
@@ -27,7 +37,7 @@ def control_plane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if NOT_VALIDATED:
-        terminalreporter.section("e2e: kinds whose CRD is not installed")
+        terminalreporter.section("e2e: kinds this apiserver does not serve (no CRD installed, or a removed version)")
         for kind, where in sorted(NOT_VALIDATED.items()):
             terminalreporter.write_line(f"{kind}: pod templates validated, the object itself not ({', '.join(sorted(where))})")
     if INPUT_ERRORS:

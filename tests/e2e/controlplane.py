@@ -106,9 +106,11 @@ class Processes:
         self.procs.append((name, proc, log))
         return proc
 
-    def tail(self, name: str, lines: int = 5) -> str:
-        text = (self.logdir / f"{name}.log").read_text(errors="replace").strip().splitlines()
-        return " | ".join(text[-lines:])
+    def tail(self, name: str) -> str:
+        """The last error line of a component's log (klog E lines), else its last line."""
+        lines = (self.logdir / f"{name}.log").read_text(errors="replace").strip().splitlines() or ["(no output)"]
+        errors = [ln for ln in lines if ln.startswith(("E", "F")) or '"level":"error"' in ln or "fatal" in ln]
+        return (errors or lines)[-1][:400]
 
     def check_alive(self) -> None:
         for name, proc, _ in self.procs:
@@ -159,18 +161,35 @@ def _service_account_key(path: Path) -> None:
     subprocess.run(["openssl", "genrsa", "-out", str(path), "2048"], check=True, capture_output=True)
 
 
-def binaries_for(minor: str, config: pytest.Config) -> Any:
+def say(config: pytest.Config, line: str) -> None:
+    """A progress line on the terminal, past pytest's output capture (a cold build takes minutes)."""
     tr = config.pluginmanager.get_plugin("terminalreporter")
+    cap = config.pluginmanager.get_plugin("capturemanager")
+    if tr is None:
+        return
+    with cap.global_and_fixture_disabled() if cap else contextlib.nullcontext():
+        tr.write_line(line)
+
+
+# What this tier runs so far; the scheduler, controller-manager and kwok join with their slices.
+NEEDED = ("kube-apiserver", "etcd")
+
+
+def binaries_for(minor: str, config: pytest.Config) -> Any:
+    if not build.is_fresh(minor, NEEDED):
+        say(config, f"e2e: building the Kubernetes {minor} control plane into {build.cache_root()} "
+                    "(once; see BENCHMARKS.md for how long)")
     try:
-        b = build.ensure(minor)
+        b = build.ensure(minor, need=NEEDED)
     except build.NoGo as e:
         assets = os.environ.get("KUBEBUILDER_ASSETS")
-        why = f"KUBEBUILDER_ASSETS={assets} has no kube-apiserver {minor}" if assets else "KUBEBUILDER_ASSETS is unset"
-        pytest.skip(f"e2e {minor}: {e}; {why}")
+        why = (f"KUBEBUILDER_ASSETS={assets} lacks {', '.join(build.missing_assets(minor, NEEDED))} for {minor}"
+               if assets else "KUBEBUILDER_ASSETS is unset")
+        pytest.skip(f"e2e: {e}; {why}")
     except build.BuildError as e:
         pytest.fail(f"e2e {minor}: {e}", pytrace=False)
-    if tr is not None and b.seconds:
-        tr.write_line(f"e2e: built Kubernetes {b.version} in {b.seconds:.0f} s into {b.folder}")
+    if b.seconds:
+        say(config, f"e2e: built Kubernetes {b.version} in {b.seconds:.0f} s into {b.folder}")
     return b
 
 
@@ -208,6 +227,9 @@ def control_plane_for(minor: str, tmp: Path, config: pytest.Config) -> Iterator[
             f"--service-account-issuer={server}",
             f"--service-account-key-file={sa_key}", f"--service-account-signing-key-file={sa_key}",
             "--service-cluster-ip-range=10.0.0.0/24",
+            # 1.37 refuses a loopback advertise address for the `kubernetes` Service endpoints;
+            # nothing here needs that Service.
+            "--endpoint-reconciler-type=none",
             "--authorization-mode=AlwaysAllow",  # loopback only; nothing else can reach it
             f"--token-auth-file={tmp / 'tokens.csv'}",
             f"--runtime-config={RUNTIME_CONFIG}",
@@ -232,9 +254,7 @@ def control_plane_for(minor: str, tmp: Path, config: pytest.Config) -> Iterator[
         assert served == binaries.version, f"the apiserver reports {served}, built {binaries.version}"
         cp = ControlPlane(version=served, minor=minor, server=server, kubeconfig=kubeconfig,
                           api_client=client, binaries=binaries, startup_seconds=time.monotonic() - start)
-        tr = config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
-            tr.write_line(f"e2e: {served} apiserver ready in {cp.startup_seconds:.1f} s ({binaries.source})")
+        say(config, f"e2e: {served} etcd + kube-apiserver ready in {cp.startup_seconds:.1f} s ({binaries.source})")
         try:
             yield cp
         finally:
