@@ -13,14 +13,14 @@ Everything comes from the Go module proxy; no Kubernetes source is kept in this 
 generated that requires `k8s.io/kubernetes` at that release and replaces every staging module with
 its published `v0.X.Y`; the list is read from the release's own go.mod (`go mod download -json`),
 never written by hand (source: ../shared/reference/dra-2026.md §5; kubernetes-sigs/scheduler-plugins'
-go.mod uses the same pattern). etcd's server module also carries sibling replaces, so it gets a
-wrapper module too; kwok has none and is `go install`ed.
+go.mod uses the same pattern). etcd (whose server module also carries local replaces) and kwok are
+built inside one release's module graph (see TOOLS), so the packages they share with it compile once.
 
 Cache: $DRA_MIGRATE_CACHE, else $XDG_CACHE_HOME/dra-migrate, else ~/.cache/dra-migrate:
   go/mod, go/build        one GOMODCACHE and GOCACHE shared by every build
   k8s/v1.X.Y/bin          the binaries (k8s is the multi-call binary; the three names link to it)
   k8s/v1.X.Y/stamp.json   written last; a build is reused only when its stamp matches the recipe
-  k8s/tools/<name>-<ver>  etcd and kwok, shared by the versions
+  k8s/tools/<name>-...    etcd and kwok, shared by the versions (linked into each bin folder)
 KUBEBUILDER_ASSETS (envtest's convention: a folder with kube-apiserver and etcd) is honoured for the
 version its kube-apiserver reports: its kube-apiserver and etcd are used, and its kwok, kube-scheduler
 and kube-controller-manager when present; only what is missing is built.
@@ -44,8 +44,16 @@ from pathlib import Path
 
 # One patch release per minor. 1.35 is the seed post's cluster; 1.37 is current (KEP-5004 GA).
 KUBERNETES = {"1.35": "v1.35.4", "1.37": "v1.37.2"}
-ETCD = "v3.6.16"  # kubeadm pins etcd 3.6.x for 1.34-1.36 (dra-2026.md §5)
-KWOK = "v0.8.0"
+# etcd and kwok are built inside the module graph of one pinned release (its go.mod requires and
+# replaces, plus the tool), so what they share with it (client-go, grpc, otel...) compiles once.
+# etcd: the go.etcd.io/etcd/server/v3 that release requires (1.35.4: v3.6.5; kubeadm pins 3.6.x for
+# 1.34-1.36, dra-2026.md §5); its own go.mod replaces its siblings with ../api and so on, so it
+# cannot be `go install`ed. kwok v0.8.0 requires k8s.io/* v0.36.1; here it gets 1.37's v0.37.2
+# (same kwok source, newer client libraries; it builds and reports v0.8.0).
+TOOLS = {  # name -> (module, version or None for "as the host release requires", package, host)
+    "etcd": ("go.etcd.io/etcd/server/v3", None, "go.etcd.io/etcd/server/v3", "1.35"),
+    "kwok": ("sigs.k8s.io/kwok", "v0.8.0", "sigs.k8s.io/kwok/cmd/kwok", "1.37"),
+}
 # Bump when the way things are built changes (flags, layout); stamps from another recipe rebuild.
 RECIPE = 1
 BINARIES = ("kube-apiserver", "kube-scheduler", "kube-controller-manager", "etcd", "kwok")
@@ -188,7 +196,8 @@ def module_info(go: str, env: dict[str, str], module: str, version: str) -> dict
     return info
 
 
-def wrapper_gomod(name: str, module: str, version: str, mod: dict) -> str:
+def wrapper_gomod(name: str, module: str, version: str, mod: dict,
+                  extra: tuple[tuple[str, str], ...] = ()) -> str:
     """go.mod of a module that requires `module@version` and rewrites its local replaces.
 
     A replace is kept only in the main module, so the dependency's own `=> ./staging/...` (or
@@ -200,7 +209,7 @@ def wrapper_gomod(name: str, module: str, version: str, mod: dict) -> str:
     sibling = "v0" + version[2:] if module == "k8s.io/kubernetes" else version
     lines = [f"module dra-migrate.local/{name}", "", f"go {mod['Go']}"]
     lines += [f"godebug {d['Key']}={d['Value']}" for d in mod.get("GoDebug") or []]
-    lines += ["", f"require {module} {version}", ""]
+    lines += ["", "require ("] + [f"\t{m} {v}" for m, v in [(module, version), *extra]] + [")", ""]
     lines += [f"exclude {e['Path']} {e['Version']}" for e in mod.get("Exclude") or []]
     lines += ["replace ("]
     for r in mod.get("Replace") or []:
@@ -235,8 +244,10 @@ def _k8s_target(version: str, root: Path, go: str, env: dict[str, str]) -> tuple
 
 
 def _tool_target(name: str, root: Path, go: str, env: dict[str, str]) -> tuple[Path, str]:
-    version = {"etcd": ETCD, "kwok": KWOK}[name]
-    return root / "k8s" / "tools" / f"{name}-{version}", stamp_for(name, version, go_version(go, env))
+    module, version, package, host = TOOLS[name]
+    host = KUBERNETES[host]
+    folder = f"{name}-{version}-k8s-{host}" if version else f"{name}-k8s-{host}"
+    return root / "k8s" / "tools" / folder, stamp_for(name, TOOLS[name], host, go_version(go, env))
 
 
 def is_fresh(version: str, need: tuple[str, ...] = BINARIES) -> bool:
@@ -288,32 +299,32 @@ def build_tool(name: str, root: Path, force: bool = False) -> tuple[Path, float]
     """etcd or kwok -> (executable, seconds)."""
     go = go_binary()
     env = go_env(root)
-    version = {"etcd": ETCD, "kwok": KWOK}[name]
+    module, version, package, host = TOOLS[name]
+    host = KUBERNETES[host]
     dest, stamp = _tool_target(name, root, go, env)
-    with _Lock(root / "k8s" / "tools" / f".{name}-{version}.lock"):
+    with _Lock(dest.with_name(f".{dest.name}.lock")):
         if not force and _fresh(dest, stamp, (name,)):
             return dest / "bin" / name, 0.0
         start = time.monotonic()
-        new = dest / "bin.new"
+        src, new = dest / "src", dest / "bin.new"
+        shutil.rmtree(src, ignore_errors=True)
         shutil.rmtree(new, ignore_errors=True)
-        new.mkdir(parents=True)
+        src.mkdir(parents=True)
+        new.mkdir()
         log = dest / "build.log"
         log.write_text("")
-        if name == "kwok":  # no replace directives (dra-2026.md §5), so go install works
-            run([go, "install", *GO_FLAGS, "-ldflags=-s -w", f"sigs.k8s.io/kwok/cmd/kwok@{version}"],
-                dest, env | {"GOBIN": str(new)}, log)
-        else:  # go.etcd.io/etcd/server/v3's go.mod replaces its siblings with ../api and so on
-            src = dest / "src"
-            shutil.rmtree(src, ignore_errors=True)
-            src.mkdir()
-            module = "go.etcd.io/etcd/server/v3"
-            info = module_info(go, env, module, version)
-            (src / "go.mod").write_text(wrapper_gomod("etcd", module, version, info["Mod"]))
-            run([go, "build", "-mod=mod", *GO_FLAGS, "-ldflags=-s -w", "-o", str(new / "etcd"), module],
-                src, env, log)
+        mod = module_info(go, env, "k8s.io/kubernetes", host)["Mod"]
+        if version is None:
+            version = next((r["Version"] for r in mod.get("Require") or [] if r["Path"] == module), None)
+            if version is None:
+                raise BuildError(f"k8s.io/kubernetes {host} does not require {module}")
+        gomod = wrapper_gomod(name, "k8s.io/kubernetes", host, mod, extra=((module, version),))
+        (src / "go.mod").write_text(gomod)
+        run([go, "build", "-mod=mod", *GO_FLAGS, "-ldflags=-s -w", "-o", str(new / name), package],
+            src, env, log)
         _swap(new, dest / "bin")
         seconds = time.monotonic() - start
-        _write_stamp(dest, stamp, seconds, **{name: version})
+        _write_stamp(dest, stamp, seconds, **{name: version, "graph": f"k8s.io/kubernetes {host}"})
         return dest / "bin" / name, seconds
 
 

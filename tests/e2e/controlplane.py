@@ -43,6 +43,8 @@ TOKEN = "e2e-admin-token"
 
 
 def _load_build() -> Any:
+    if "dra_migrate_e2e_build" in sys.modules:  # tests/test_e2e_build.py loads it too
+        return sys.modules["dra_migrate_e2e_build"]
     spec = importlib.util.spec_from_file_location("dra_migrate_e2e_build", REPO / "e2e" / "build.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
