@@ -1,0 +1,51 @@
+"""Fixtures of the e2e tier (tests/e2e): a real control plane per Kubernetes version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from controlplane import INPUT_ERRORS, NOT_VALIDATED, VERSIONS, ControlPlane, control_plane_for
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # One line per reason in the summary, not one per test function: every e2e skip is reported
+    # at the place that decides it.
+    rep = yield
+    if rep.skipped and isinstance(rep.longrepr, tuple) and item.get_closest_marker("e2e"):
+        rep.longrepr = (str(Path(__file__).with_name("controlplane.py")), 0, rep.longrepr[2])
+    return rep
+
+
+@pytest.fixture(scope="session", params=VERSIONS, ids=[f"k8s-{v}" for v in VERSIONS])
+def control_plane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver of one version; the tests that use it run once per version."""
+    tmp = tmp_path_factory.mktemp(f"k8s-{request.param}")
+    with control_plane_for(request.param, tmp, request.config) as cp:
+        yield cp
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if NOT_VALIDATED:
+        terminalreporter.section("e2e: kinds this apiserver does not serve (no CRD installed, or a removed version)")
+        verbose = terminalreporter.config.option.verbose > 0
+        for kind, where in sorted(NOT_VALIDATED.items()):
+            files = ", ".join(sorted(where)) if verbose else f"{len(where)} file(s); -v lists them"
+            terminalreporter.write_line(f"{kind}: its pod templates validated, not the object ({files})")
+    if INPUT_ERRORS:
+        terminalreporter.section("e2e: rejected only for errors already in the input")
+        if terminalreporter.config.option.verbose > 0:
+            for where, reasons in sorted(INPUT_ERRORS.items()):
+                terminalreporter.write_line(f"{where}: {', '.join(sorted(reasons))}")
+        else:
+            terminalreporter.write_line(f"{len(INPUT_ERRORS)} objects (fragments in the fixtures and the corpus; -v lists them)")
