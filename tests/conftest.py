@@ -4,10 +4,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus"
-CASES = Path(__file__).resolve().parent / "cases"
+from paths import CASES, CORPUS, REPO, SHARED  # noqa: F401  (fixtures below use them)
 
 
 @pytest.fixture

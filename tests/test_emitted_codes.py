@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CASES, REPO
+from paths import CASES, REPO
 from migrator.cli import main
 from migrator.codemod import run_codemod
 from migrator.errors import InvalidInput

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CASES, CORPUS
+from paths import CASES, CORPUS
 from migrator.cli import main
 from migrator.mode import WriteBack
 from migrator.model import FileResult, Finding, ObjectRef, Status
