@@ -211,6 +211,8 @@ class Translation:
     remove_required_all: bool = False
     #: preferences that became firstAvailable alternatives: (weight, CEL, term index)
     preferences: list[tuple[int, str, int]] = field(default_factory=list)
+    #: indexes of preferred terms that leave the pod spec (a term on a label that stays, stays too)
+    remove_preferred: list[int] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  #: GPU labels left in the node selection, why
     translated: list[str] = field(default_factory=list)  #: human summary of what moved
 
@@ -219,13 +221,27 @@ def _expr_fields(expr: dict[str, Any]) -> tuple[str, str, list[str]]:
     return str(expr.get("key", "")), str(expr.get("operator", "")), [str(v) for v in expr.get("values") or []]
 
 
+def untranslated(pod: dict[str, Any], rules: dict[str, LabelRule], fam: Families,
+                 handled: frozenset[str] = frozenset()) -> list[str]:
+    """GPU-family labels in the node selection (any term, preferences too) that no rule translates."""
+    seen: list[str] = []
+    for key, _, _ in all_reqs(pod):
+        if key not in rules and key not in handled and key not in seen and fam.is_gpu_label(key):
+            seen.append(key)
+    return seen
+
+
 def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: bool,
-              allow_preferences: bool, where: str = "") -> Translation:
+              allow_preferences: bool, where: str = "", fam: Families | None = None,
+              handled: frozenset[str] = frozenset()) -> Translation:
     """Raises ShapeError (naming the field under ``where``) when the node selection has a wrong type."""
     from migrator.shape import NODE_SELECTION, require
 
     require(pod, NODE_SELECTION, where)
     out = Translation()
+    if fam is not None:
+        out.kept += [f"{key} (a GPU label with no DRA translation; check that migrated nodes keep it)"
+                     for key in untranslated(pod, rules, fam, handled)]
     parts: list[str] = []
     for key, value in (pod.get("nodeSelector") or {}).items():
         rule = rules.get(str(key))
@@ -301,6 +317,11 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
             continue
         weight = pref.get("weight")  # null reads as absent
         out.preferences.append((1 if weight is None else int(weight), conj([c for c in cels if c]), t))
+        # Karpenter provisions for preferences as if they were requirements (relaxing them only
+        # when nothing fits: https://karpenter.sh/docs/concepts/scheduling/#preferences), and the
+        # cloud autoscalers read the same labels: a preference on a label that stays, stays.
+        if not keep_labels and all(r is not None and r.remove for r, _ in rows):
+            out.remove_preferred.append(t)
     out.preferences.sort(key=lambda p: (-p[0], p[2]))
     return out
 
