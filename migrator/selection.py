@@ -454,7 +454,7 @@ def mig_term(alt: list[Req], fam: Families) -> MigTerm:
             if op == "In" and values and all(pattern.fullmatch(v) for v in values):
                 slices |= {(None, v) for v in values}
             elif op != "DoesNotExist":
-                return MigTerm("unknown", why=f"{key} {op} {list(values)} does not name one partition size")
+                return MigTerm("unknown", why=f"{key} {op}{' ' + str(list(values)) if values else ''} does not name the partition size")
     if slices and whole:
         return MigTerm("unknown", why="a term names both a MIG and a whole-GPU product")
     return MigTerm("mig", frozenset(slices)) if slices else MigTerm("whole")

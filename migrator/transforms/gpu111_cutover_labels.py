@@ -1,10 +1,9 @@
 """GPU111 cutover-labels: a pod that selects nodes by a label the migration itself changes.
 
 ## What it does
-Reports, and does not convert, a pod whose node selection (nodeSelector, any required term or
-preference, any operator) names a label that the move from the device plugin to the DRA driver
+Reports, and does not convert, a pod whose node selection (nodeSelector or any required term, any operator) names a label that the move from the device plugin to the DRA driver
 changes on the nodes: ``nvidia.com/gpu.deploy.device-plugin`` (the runbook sets it to ``false``
-per pool), ``nvidia.com/gpu.deploy.operands``, GPU Operator 26.7's
+per pool), GPU Operator 26.7's
 ``nvidia.com/gpu.deploy.dra-driver`` and its siblings (list: ``rules/selection.yaml`` ``cutover``).
 
 ## Why
@@ -39,10 +38,11 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             a.count and a.resource in ctx.tables.shared_resources for a in ctx.asks):
         return
     from migrator.documents import to_python
-    from migrator.selection import all_reqs, families
+    from migrator.selection import alternatives, families
 
     cutover = families(str(ctx.tables.source)).cutover
-    keys = sorted({key for key, _, _ in all_reqs(to_python(ctx.pod)) if key in cutover})
+    # required selection only: a preference for such nodes strands nothing (GPU008 reports it)
+    keys = sorted({key for alt in alternatives(to_python(ctx.pod)) for key, _, _ in alt if key in cutover})
     if keys:
         yield plan.block(ctx.finding(CODE, Status.MANUAL,
                                      f"node selection on {', '.join(keys)}: the migration changes this "
