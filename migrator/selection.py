@@ -453,7 +453,7 @@ def mig_term(alt: list[Req], fam: Families) -> MigTerm:
                 continue
             if op == "In" and values and all(pattern.fullmatch(v) for v in values):
                 slices |= {(None, v) for v in values}
-            elif op != "DoesNotExist":
+            elif op not in ("DoesNotExist", "Gt", "Lt"):  # Gt/Lt: a size is no integer, no node matches
                 return MigTerm("unknown", why=f"{key} {op}{' ' + str(list(values)) if values else ''} does not name the partition size")
     if slices and whole:
         return MigTerm("unknown", why="a term names both a MIG and a whole-GPU product")

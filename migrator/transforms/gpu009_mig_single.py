@@ -1,10 +1,13 @@
 """GPU009 mig-single: ``nvidia.com/gpu`` on single-strategy MIG nodes becomes a MIG device of that profile.
 
 ## What it does
-When the pod selects nodes by a GFD product label of the form ``<product>-MIG-<profile>``
-(``nodeSelector`` or a one-term required affinity with ``In`` and one value), the whole-GPU
-requests made by GPU001/GPU004 become ``mig.nvidia.com`` requests with selectors on
-``profile == '<profile>'`` and on the parent's ``productName``; GPU008 then drops the label.
+When the pod selects nodes by a GFD product label of the form ``<product>-MIG-<profile>``, or by
+GKE's ``cloud.google.com/gke-gpu-partition-size: <profile>`` (rules/clouds/gke-partitions.yaml),
+the whole-GPU requests made by GPU001/GPU004 become ``mig.nvidia.com`` requests with selectors
+on ``profile == '<profile>'`` and on the parent's ``productName``; GPU008 then drops the GFD
+label (GKE's stays: its autoscaler reads it). Decided per required affinity term (each ANDed
+with nodeSelector): every term must name the same profile; ORed terms that mix MIG and
+whole-GPU nodes, several profiles, or a partition size under NotIn/Exists are reported.
 
 ## Why
 Under the device plugin's *single* MIG strategy every MIG device is advertised as
@@ -84,5 +87,6 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                      if r.device_class == "gpu.nvidia.com" else r for r in plan.requests]
     plan.mig_single = True
     of = f" of {' or '.join(parents)}" if parents else ""
-    yield ctx.finding(CODE, Status.INFO, f"single-strategy MIG: nvidia.com/gpu here is a {profile} slice{of}; "
+    kind = "single-strategy MIG" if parents else "GKE MIG partition"
+    yield ctx.finding(CODE, Status.INFO, f"{kind}: nvidia.com/gpu here is a {profile} slice{of}; "
                                          f"requested from mig.nvidia.com")
