@@ -204,8 +204,9 @@ def test_never_a_whole_gpu_where_the_pod_may_get_a_share_or_a_slice(pod: dict[st
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# (not GKE_N: GKE caps it at 48, the tool does not know the cap and reports "Gt 48" anyway)
-@given(st.sampled_from([R, S, M, GKE_S, GKE_P]), st.data())
+# (not GKE_N: GKE caps it at 48, the tool does not know the cap and reports "Gt 48" anyway; not
+# GKE_S: the MPS value's spelling is not sourced, so the tool reports every NotIn on it)
+@given(st.sampled_from([R, S, M, GKE_P]), st.data())
 def test_one_requirement_on_a_known_label_converts_to_whole_gpus_exactly_when_it_admits_no_share(key: str, data: Any) -> None:
     # one requirement, in nodeSelector-free single-term affinity: here the oracle and the tool
     # must agree both ways (no conservatism needed on labels whose values are known)
