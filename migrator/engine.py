@@ -453,8 +453,8 @@ def _apply_selection(ctx: PodContext, plan: PodPlan, patch: Patch) -> None:
             for i in sorted(idxs):
                 patch.remove_item(exprs, i, keep_comments=True)
     preferred = get(na, "preferredDuringSchedulingIgnoredDuringExecution")
-    if t.preferences and not keep and isinstance(preferred, SequenceNode):
-        idxs = {ti for _, _, ti in t.preferences}
+    if t.remove_preferred and not keep and isinstance(preferred, SequenceNode):
+        idxs = set(t.remove_preferred)
         if len(idxs) == len(preferred.value):
             drop.add("preferredDuringSchedulingIgnoredDuringExecution")
         else:

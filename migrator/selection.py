@@ -211,6 +211,8 @@ class Translation:
     remove_required_all: bool = False
     #: preferences that became firstAvailable alternatives: (weight, CEL, term index)
     preferences: list[tuple[int, str, int]] = field(default_factory=list)
+    #: indexes of preferred terms that leave the pod spec (a term on a label that stays, stays too)
+    remove_preferred: list[int] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  #: GPU labels left in the node selection, why
     translated: list[str] = field(default_factory=list)  #: human summary of what moved
 
@@ -219,13 +221,27 @@ def _expr_fields(expr: dict[str, Any]) -> tuple[str, str, list[str]]:
     return str(expr.get("key", "")), str(expr.get("operator", "")), [str(v) for v in expr.get("values") or []]
 
 
+def untranslated(pod: dict[str, Any], rules: dict[str, LabelRule], fam: Families,
+                 handled: frozenset[str] = frozenset()) -> list[str]:
+    """GPU-family labels in the node selection (any term, preferences too) that no rule translates."""
+    seen: list[str] = []
+    for key, _, _ in all_reqs(pod):
+        if key not in rules and key not in handled and key not in seen and fam.is_gpu_label(key):
+            seen.append(key)
+    return seen
+
+
 def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: bool,
-              allow_preferences: bool, where: str = "") -> Translation:
+              allow_preferences: bool, where: str = "", fam: Families | None = None,
+              handled: frozenset[str] = frozenset()) -> Translation:
     """Raises ShapeError (naming the field under ``where``) when the node selection has a wrong type."""
     from migrator.shape import NODE_SELECTION, require
 
     require(pod, NODE_SELECTION, where)
     out = Translation()
+    if fam is not None:
+        out.kept += [f"{key} (a GPU label with no DRA translation; check that migrated nodes keep it)"
+                     for key in untranslated(pod, rules, fam, handled)]
     parts: list[str] = []
     for key, value in (pod.get("nodeSelector") or {}).items():
         rule = rules.get(str(key))
@@ -301,5 +317,144 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
             continue
         weight = pref.get("weight")  # null reads as absent
         out.preferences.append((1 if weight is None else int(weight), conj([c for c in cels if c]), t))
+        # Karpenter provisions for preferences as if they were requirements (relaxing them only
+        # when nothing fits: https://karpenter.sh/docs/concepts/scheduling/#preferences), and the
+        # cloud autoscalers read the same labels: a preference on a label that stays, stays.
+        if not keep_labels and all(r is not None and r.remove for r, _ in rows):
+            out.remove_preferred.append(t)
     out.preferences.sort(key=lambda p: (-p[0], p[2]))
     return out
+
+
+# --- what the node selection says about the devices (sharing, MIG, labels the cut-over changes) ---
+
+Req = tuple[str, str, tuple[str, ...]]  #: (key, operator, values) of one node-selector requirement
+
+
+@dataclass(frozen=True, slots=True)
+class Families:
+    prefixes: tuple[str, ...]
+    cutover: frozenset[str]
+    partitions: tuple[tuple[str, re.Pattern[str]], ...]  #: (label, profile pattern)
+
+    def is_gpu_label(self, key: str) -> bool:
+        return key in self.cutover or any(key.startswith(p) for p in self.prefixes)
+
+
+@functools.cache
+def families(directory: str) -> Families:
+    base = Path(directory)
+    load = functools.partial(yaml.load, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data = load((base / "selection.yaml").read_text(encoding="utf-8")) or {}
+    partitions: list[tuple[str, re.Pattern[str]]] = []
+    for f in sorted((base / "clouds").glob("*.yaml")):
+        for row in (load(f.read_text(encoding="utf-8")) or {}).get("migPartitions") or []:
+            partitions.append((row["label"], re.compile(row["match"])))
+    return Families(tuple(data.get("families") or ()), frozenset(data.get("cutover") or ()), tuple(partitions))
+
+
+def _reqs(term: Any) -> list[Req]:
+    if not isinstance(term, dict):
+        return []
+    return [(k, op, tuple(v)) for k, op, v in (_expr_fields(e) for e in term.get("matchExpressions") or []
+                                                if isinstance(e, dict))]
+
+
+def alternatives(pod: dict[str, Any]) -> list[list[Req]]:
+    """The node sets a pod may land on, ORed: nodeSelector AND each required affinity term."""
+    base: list[Req] = [(str(k), "In", (str(v),)) for k, v in (pod.get("nodeSelector") or {}).items()]
+    affinity = (pod.get("affinity") or {}).get("nodeAffinity") or {}
+    terms = ((affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms")
+             or [])
+    return [base + _reqs(t) for t in terms] or [base]
+
+
+def preferred(pod: dict[str, Any]) -> list[list[Req]]:
+    affinity = (pod.get("affinity") or {}).get("nodeAffinity") or {}
+    return [_reqs((p or {}).get("preference")) for p in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+            if isinstance(p, dict)]
+
+
+def all_reqs(pod: dict[str, Any]) -> list[Req]:
+    return [r for alt in alternatives(pod) + preferred(pod) for r in alt]
+
+
+def _int(v: str) -> int | None:
+    return int(v) if re.fullmatch(r"-?[0-9]+", v.strip()) else None
+
+
+def may_select(rule: Any, op: str, values: tuple[str, ...]) -> bool:
+    """May ``key <op> values`` admit a node where ``rule`` (a tables.SharingLabel) says sharing/MIG?
+
+    Conservative: True unless the requirement excludes every such value (Kubernetes node
+    affinity operators: https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#operators;
+    Gt/Lt compare the label value as an integer, DoesNotExist admits only nodes without it).
+    """
+    if rule.domain == "closed":
+        if op == "In":
+            return any(rule.value.search(v) for v in values)
+        if op == "NotIn":
+            return not {v for v in rule.all if rule.value.search(v)} <= set(values)
+        return op == "Exists"  # Gt/Lt never match a non-integer value
+    if rule.domain == "integer":
+        ints = [i for i in (_int(v) for v in values) if i is not None]
+        if op == "In":
+            return any(i >= rule.minimum for i in ints)
+        if op in ("NotIn", "Exists"):
+            return True
+        if op == "Gt":
+            return bool(ints)  # every integer above n includes ones >= minimum
+        if op == "Lt":
+            return bool(ints) and ints[0] > rule.minimum
+        return False
+    if op == "In":
+        return any(rule.value.search(v) for v in values)
+    if op == "NotIn":  # the cluster has such nodes; excluding some names cannot exclude the others
+        return rule.exists or any(rule.value.search(v) for v in values)
+    return op == "Exists" and rule.exists
+
+
+def sharing_hits(pod: dict[str, Any], sharing_labels: Any, mig: bool | None = None) -> list[tuple[Req, Any]]:
+    """Requirements (required, nodeSelector or preferred, any term) that may pick sharing/MIG nodes."""
+    out = []
+    for req in all_reqs(pod):
+        for rule in sharing_labels:
+            if rule.label == req[0] and (mig is None or rule.mig == mig) and may_select(rule, req[1], req[2]):
+                out.append((req, rule))
+    return out
+
+
+MIG_PRODUCT = re.compile(r"^(?P<parent>[A-Za-z0-9][A-Za-z0-9._-]*?)-MIG-(?P<profile>(?:\d+c\.)?\d+g\.\d+gb(?:[+-][a-z.]+)?)$")
+
+
+@dataclass(frozen=True, slots=True)
+class MigTerm:
+    """What one alternative of the node selection says nvidia.com/gpu is there."""
+
+    kind: str  #: "whole", "mig" or "unknown"
+    slices: frozenset[tuple[str | None, str]] = frozenset()  #: (parent product label or None, profile)
+    why: str = ""
+
+
+def mig_term(alt: list[Req], fam: Families) -> MigTerm:
+    slices: set[tuple[str | None, str]] = set()
+    whole = False
+    for key, op, values in alt:
+        if key == "nvidia.com/gpu.product" and op == "In":
+            migs = [MIG_PRODUCT.match(v) for v in values if "-MIG-" in v]
+            if any(m is None for m in migs):
+                return MigTerm("unknown", why=f"{key} names an unparseable -MIG- product")
+            if migs and len(migs) < len(values):
+                return MigTerm("unknown", why=f"{key} In lists MIG and whole-GPU products")
+            whole = whole or not migs
+            slices |= {(m.group("parent"), m.group("profile")) for m in migs if m}
+        for label, pattern in fam.partitions:
+            if key != label:
+                continue
+            if op == "In" and values and all(pattern.fullmatch(v) for v in values):
+                slices |= {(None, v) for v in values}
+            elif op not in ("DoesNotExist", "Gt", "Lt"):  # Gt/Lt: a size is no integer, no node matches
+                return MigTerm("unknown", why=f"{key} {op}{' ' + str(list(values)) if values else ''} does not name the partition size")
+    if slices and whole:
+        return MigTerm("unknown", why="a term names both a MIG and a whole-GPU product")
+    return MigTerm("mig", frozenset(slices)) if slices else MigTerm("whole")

@@ -45,6 +45,11 @@ class SharingLabel:
     label: str
     value: re.Pattern[str]
     meaning: str
+    domain: str = "open"  #: closed | integer | open (rules/resources.yaml)
+    all: tuple[str, ...] = ()  #: closed: every value the label takes
+    minimum: int = 2  #: integer: the smallest sharing value
+    mig: bool = False  #: a MIG slice rather than a time-sliced/MPS share
+    exists: bool = False  #: open: the label is only set on sharing nodes (Exists admits only them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +120,9 @@ def load_tables(directory: str | None = None) -> Tables:
         hami_annotations=frozenset(res["hami"]["annotations"]),
         annotation_requests=frozenset(res["annotationRequests"]),
         placeholders=tuple(re.compile(p) for p in res["placeholders"]),
-        sharing_labels=tuple(SharingLabel(r["label"], re.compile(r["valuePattern"]), r["meaning"])
+        sharing_labels=tuple(SharingLabel(r["label"], re.compile(r["valuePattern"]), r["meaning"],
+                                          r.get("domain", "open"), tuple(r.get("all") or ()),
+                                          int(r.get("minimum", 2)), bool(r.get("mig")), bool(r.get("exists")))
                              for r in res["sharingLabels"]),
         triggers=tuple(res["triggers"]),
         source=base,

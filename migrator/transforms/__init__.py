@@ -33,6 +33,7 @@ from migrator.transforms import (
     gpu108_served_by_dra,
     gpu109_opt_out,
     gpu110_python_codemod,
+    gpu111_cutover_labels,
     gpu900_not_processed,
 )
 
@@ -46,6 +47,7 @@ REGISTRY: tuple[ModuleType, ...] = (
     gpu105_unconvertible_kind,
     gpu011_sharing_opt_in,
     gpu103_sharing,
+    gpu111_cutover_labels,
     gpu106_aliases,
     gpu003_zero_count,
     gpu001_whole_gpu,

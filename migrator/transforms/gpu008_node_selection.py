@@ -8,8 +8,11 @@ Translates ``nodeSelector`` and required node affinity on GPU labels (GFD ``nvid
 ``DoesNotExist``, ``Gt``, ``Lt``; terms ORed, expressions ANDed). Preferred affinity terms on GPU
 labels become ``firstAvailable`` subrequests in weight order, with the required set as the last
 alternative (GPU009 covers ``-MIG-`` products). Translated labels leave the node selection
-unless ``--keep-node-labels`` (or the rule pack says the label also picks other hardware);
-labels with no mapping stay and are reported.
+unless ``--keep-node-labels`` (or the rule pack says the label also picks other hardware, e.g.
+Karpenter and cloud labels that autoscalers read: then their preferred terms stay too, since
+Karpenter provisions for preferences). Labels with no mapping stay and are reported, and so is
+every label of the GPU families (``rules/selection.yaml`` ``families``) that has no rule at all,
+e.g. ``nvidia.com/gpu.count``, ``nvidia.com/cuda.runtime-version.major``.
 
 ## Why
 Under DRA the GPU choice belongs to the claim: GFD's labels may no longer be published on
@@ -47,13 +50,15 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if not plan.requests:
         return
-    from migrator.selection import label_rules, translate  # only for pods that get a claim
+    from migrator.selection import families, label_rules, translate  # only for pods that get a claim
     rules = dict(label_rules(str(ctx.tables.source)))
     notes: list[str] = []
+    dropped: list[str] = []  # reported below with their own reason
     if any(r.device_class == "mig.nvidia.com" for r in plan.requests):
         # a MIG device's memory is the slice's, not the card's that gpu.memory describes
         for label in [k for k, r in rules.items() if r.translate == "memory-mib"]:
             del rules[label]
+            dropped.append(label)
             if any(lbl == label for lbl, _ in ctx.node_selection):
                 notes.append(f"{label}: a MIG request's memory is not compared with a node label")
     pod = to_python(ctx.pod)
@@ -61,8 +66,13 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         rules.pop("nvidia.com/gpu.product", None)
         plan.remove_selector_keys.extend(k for k, v in (pod.get("nodeSelector") or {}).items()
                                          if k == "nvidia.com/gpu.product" and not ctx.mode.keep_node_labels)
+    fam = families(str(ctx.tables.source))
+    # GPU009 turned these into the MIG request's selectors; they stay (the product label for
+    # single-strategy MIG nodes, GKE's partition size for its autoscaler)
+    handled = frozenset(["nvidia.com/gpu.product"] * plan.mig_single + [lbl for lbl, _ in fam.partitions] + dropped)
     t = translate(pod, rules, ctx.mode.keep_node_labels,
-                  allow_preferences=ctx.mode.api_version.endswith("/v1"), where=dotted(ctx.ref.path))
+                  allow_preferences=ctx.mode.api_version.endswith("/v1"), where=dotted(ctx.ref.path),
+                  fam=fam, handled=handled)
     plan.translation = t
     extra = tuple(t.selectors)
     alternatives: tuple[tuple[str, tuple[str, ...]], ...] = ()

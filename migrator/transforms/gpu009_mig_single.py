@@ -1,10 +1,13 @@
 """GPU009 mig-single: ``nvidia.com/gpu`` on single-strategy MIG nodes becomes a MIG device of that profile.
 
 ## What it does
-When the pod selects nodes by a GFD product label of the form ``<product>-MIG-<profile>``
-(``nodeSelector`` or a one-term required affinity with ``In`` and one value), the whole-GPU
-requests made by GPU001/GPU004 become ``mig.nvidia.com`` requests with selectors on
-``profile == '<profile>'`` and on the parent's ``productName``; GPU008 then drops the label.
+When the pod selects nodes by a GFD product label of the form ``<product>-MIG-<profile>``, or by
+GKE's ``cloud.google.com/gke-gpu-partition-size: <profile>`` (rules/clouds/gke-partitions.yaml),
+the whole-GPU requests made by GPU001/GPU004 become ``mig.nvidia.com`` requests with selectors
+on ``profile == '<profile>'`` and on the parent's ``productName``; GPU008 then drops the GFD
+label (GKE's stays: its autoscaler reads it). Decided per required affinity term (each ANDed
+with nodeSelector): every term must name the same profile; ORed terms that mix MIG and
+whole-GPU nodes, several profiles, or a partition size under NotIn/Exists are reported.
 
 ## Why
 Under the device plugin's *single* MIG strategy every MIG device is advertised as
@@ -27,7 +30,6 @@ Safe: the same slice, on the same GPU model.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
@@ -38,33 +40,53 @@ NAME = "mig-single"
 SUMMARY = "nvidia.com/gpu on single-strategy MIG nodes (-MIG-<profile> product label) -> mig.nvidia.com"
 FIX = FixSafety.SAFE
 
-_MIG_PRODUCT = re.compile(r"^(?P<parent>[A-Za-z0-9][A-Za-z0-9._-]*?)-MIG-(?P<profile>(?:\d+c\.)?\d+g\.\d+gb(?:[+-][a-z.]+)?)$")
 
+def decide(ctx: PodContext) -> tuple[str, object] | None:
+    """None: no MIG here; ("manual", why); or ("mig", (parents, profile)), decided per affinity term."""
+    from migrator.documents import to_python
+    from migrator.selection import alternatives, families, mig_term
 
-def single_strategy_product(ctx: PodContext) -> tuple[str, str] | None:
-    values = {v for label, v in ctx.node_selection if label == "nvidia.com/gpu.product" and "-MIG-" in v}
-    if len(values) != 1:
+    pod = to_python(ctx.pod)
+    terms = [mig_term(alt, families(str(ctx.tables.source))) for alt in alternatives(pod)]
+    if all(t.kind == "whole" for t in terms):
         return None
-    m = _MIG_PRODUCT.match(next(iter(values)))
-    return (m.group("parent"), m.group("profile")) if m else None
+    unknown = [t.why for t in terms if t.kind == "unknown"]
+    if unknown:
+        return "manual", unknown[0]
+    if any(t.kind == "whole" for t in terms):
+        # ORed terms: some nodes give a slice, others a whole GPU; no one device class says both
+        return "manual", "the node affinity terms mix MIG and whole-GPU nodes (no single device class)"
+    slices = frozenset().union(*(t.slices for t in terms))
+    profiles = {p for _, p in slices}
+    parents = {parent for parent, _ in slices}
+    if len(profiles) != 1 or (None in parents and len(parents) > 1):
+        return "manual", f"the node selection names several MIG profiles or parents ({sorted(profiles)})"
+    return "mig", (sorted(p for p in parents if p), profiles.pop())
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
-    if not any(label == "nvidia.com/gpu.product" and "-MIG-" in v for label, v in ctx.node_selection):
+    if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
         return
-    found = single_strategy_product(ctx)
+    found = decide(ctx)
     if found is None:
-        yield plan.block(ctx.finding(CODE, Status.MANUAL,
-                                     "node selection names several or unparseable -MIG- products; "
-                                     "choose the MIG profile by hand"))
         return
-    parent, profile = found
+    if found[0] == "manual":
+        yield plan.block(ctx.finding(CODE, Status.MANUAL, f"single-strategy MIG: {found[1]}; "
+                                                          "choose the MIG profile by hand"))
+        return
+    parents, profile = found[1]  # type: ignore[misc]
     from migrator.selection import A, q
 
-    selectors = (f"('profile' in {A} && {A}.profile == {q(profile)})",
-                 f"('productName' in {A} && {A}.productName.replace(' ', '-') == {q(parent)})")
+    selectors: tuple[str, ...] = (f"('profile' in {A} && {A}.profile == {q(profile)})",)
+    if len(parents) == 1:
+        selectors += (f"('productName' in {A} && {A}.productName.replace(' ', '-') == {q(parents[0])})",)
+    elif parents:
+        selectors += (f"('productName' in {A} && {A}.productName.replace(' ', '-') in "
+                      f"[{', '.join(q(p) for p in parents)}])",)
     plan.requests = [dataclasses.replace(r, device_class="mig.nvidia.com", selectors=r.selectors + selectors)
                      if r.device_class == "gpu.nvidia.com" else r for r in plan.requests]
     plan.mig_single = True
-    yield ctx.finding(CODE, Status.INFO, f"single-strategy MIG: nvidia.com/gpu here is a {profile} slice of "
-                                         f"{parent}; requested from mig.nvidia.com")
+    of = f" of {' or '.join(parents)}" if parents else ""
+    kind = "single-strategy MIG" if parents else "GKE MIG partition"
+    yield ctx.finding(CODE, Status.INFO, f"{kind}: nvidia.com/gpu here is a {profile} slice{of}; "
+                                         f"requested from mig.nvidia.com")

@@ -44,7 +44,9 @@ def sharing_signal(ctx: PodContext) -> bool:
         return True
     if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
         return False
-    return any(rule.label == label and rule.value.search(value) and rule.label != "nvidia.com/mig.strategy"
+    # only selections that name a sharing value (In): "may include shared nodes" (NotIn, Exists, Gt)
+    # is no reason to share one GPU between every replica; GPU103 reports those
+    return any(rule.label == label and rule.value.search(value) and not rule.mig
                for label, value in ctx.node_selection for rule in ctx.tables.sharing_labels)
 
 

@@ -3,10 +3,14 @@
 ## What it does
 Skips a pod that asks for ``nvidia.com/gpu.shared``, or that selects nodes whose GFD labels say
 ``nvidia.com/gpu`` is a replica there (``nvidia.com/gpu.product`` ending in ``-SHARED``,
-``nvidia.com/gpu.sharing-strategy: time-slicing|mps``, ``nvidia.com/gpu.replicas`` > 1), or a MIG
+``nvidia.com/gpu.sharing-strategy: time-slicing|mps``, ``nvidia.com/gpu.replicas`` > 1; GKE
+``cloud.google.com/gke-gpu-sharing-strategy`` and ``gke-max-shared-clients-per-gpu``), or a MIG
 slice of a profile the labels do not name (``nvidia.com/mig.strategy: single`` without a
-``-MIG-<profile>`` product label; with one, GPU009 converts the pod). With ``--sharing``, the
-time-slicing/MPS cases are converted by GPU011 instead.
+``-MIG-<profile>`` product label; with one, GPU009 converts the pod). Every operator counts, in
+nodeSelector, any required term and any preference: the pod is reported when the nodes a
+requirement admits *may* be such nodes (``replicas Gt 1``, ``sharing-strategy NotIn [none]``,
+``product NotIn [T4-SHARED]``, ``replicas Exists``...), rules in ``rules/resources.yaml``.
+With ``--sharing``, the time-slicing/MPS cases it names by value are converted by GPU011 instead.
 
 ## Why
 On such nodes the device plugin advertises shares (replicas x GPUs) or MIG devices under the
@@ -47,14 +51,20 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         return
     if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
         return
-    mig_single = any(label == "nvidia.com/gpu.product" and "-MIG-" in value for label, value in ctx.node_selection)
-    for label, value in ctx.node_selection:
-        for rule in ctx.tables.sharing_labels:
-            if rule.label == "nvidia.com/mig.strategy" and mig_single:
-                continue  # GPU009 converts it: the product label names the profile
-            if rule.label == label and rule.value.search(value):
-                yield plan.block(ctx.finding(CODE, Status.MANUAL,
-                                             f"node selection {label}={value} means nvidia.com/gpu is "
-                                             f"{rule.meaning} on those nodes, not whole GPUs; choose the "
-                                             "DRA form by hand"))
-                return
+    from migrator.documents import to_python
+    from migrator.selection import sharing_hits
+    from migrator.transforms.gpu009_mig_single import decide
+
+    pod = to_python(ctx.pod)
+    mig = decide(ctx)
+    for (label, op, values), rule in sharing_hits(pod, ctx.tables.sharing_labels):
+        if rule.mig and mig is not None and mig[0] == "mig" and (rule.label == "nvidia.com/mig.strategy" or op == "In"):
+            continue  # GPU009 converts it: every term names the profile
+        if rule.mig and mig is not None and mig[0] == "manual" and op == "In":
+            continue  # GPU009 reports it with the reason
+        what = f"{label}={values[0]}" if op == "In" and len(values) == 1 else f"{label} {op}" + (f" {list(values)}" if values else "")
+        yield plan.block(ctx.finding(CODE, Status.MANUAL,
+                                     f"node selection {what} {'means' if op == 'In' else 'may mean'} nvidia.com/gpu is "
+                                     f"{rule.meaning} on those nodes, not whole GPUs; choose the "
+                                     "DRA form by hand"))
+        return
