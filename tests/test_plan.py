@@ -588,3 +588,23 @@ def test_runbook_names_real_files_and_no_placeholders(tmp_path: Path, capsys, mo
             assert files, s
         if s.action == "delete" and s.kind == "Pod":
             assert "-l app=ds" in s.command and "spec.nodeName=" in s.command
+
+
+@pytest.mark.parametrize("node", ["ghost", "dp-1", "dra-1", "no-such-node-0"])
+@pytest.mark.parametrize("command", ["plan", "preview"])
+def test_a_pod_bound_to_a_node_the_snapshot_lacks_is_left_out_not_a_traceback(tmp_path, node: str,
+                                                                              command: str) -> None:
+    """Pods of deleted nodes linger until the pod garbage collector removes them: no crash, a note."""
+    import yaml
+
+    from migrator.cli import main
+
+    snap = yaml.safe_load((Path(__file__).parent / "snapshots" / "plan-cluster.yaml").read_text())
+    for kind, name in (("Deployment", "web"), ("Pod", "notebook")):
+        for item in snap["items"]:
+            if item["kind"] == "Pod" and item["metadata"]["name"].startswith(name if kind == "Pod" else "web"):
+                item["spec"]["nodeName"] = node
+    (tmp_path / "snap.yaml").write_text(yaml.safe_dump(snap))
+    args = [command, str(Path(__file__).parent.parent / "examples"), "--cluster", str(tmp_path / "snap.yaml")]
+    code = main(args + (["--format", "json"] if command == "plan" else []))
+    assert code in (0, 1)

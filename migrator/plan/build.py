@@ -334,6 +334,12 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
     for pod in snap.pods:
         if not pod.node or pod.phase in ("Succeeded", "Failed"):
             continue
+        if pod.node not in model.nodes:
+            # bound to a node the snapshot does not have (deleted: the pod garbage collector removes
+            # such pods, kubernetes pkg/controller/podgc): it holds nothing the plan can use
+            notes.append(f"Pod {pod.namespace + '/' if pod.namespace else ''}{pod.name}: bound to node "
+                         f"{pod.node}, which is not in the snapshot; left out")
+            continue
         owner = pod.owner or ("Pod", pod.name)
         by_owner.setdefault((pod.namespace, owner[0], owner[1]), []).append(pod)
     claimed: set[tuple[str, ...]] = set()
