@@ -83,6 +83,8 @@ def nesting(source: str) -> tuple[int, int]:
     stack: list[int] = []
     cur = base = best = best_pos = 0
     indents = [0]
+    chains: dict[int, int] = {}  #: indentation -> elif branches so far in the chain at that indentation
+    chain = 0
     line_start = True
     prev = ""
     for m in _LEX.finditer(source):
@@ -100,6 +102,15 @@ def nesting(source: str) -> tuple[int, int]:
                 indents.pop()
             if width > indents[-1]:
                 indents.append(width)
+            # an elif is the orelse of the if before it: a chain of them nests one level per branch
+            # (libcst's native parser recurses on it: 12,000 branches crash the process)
+            if kind == "word" and m.group() == "elif":
+                chains[width] = chains.get(width, 0) + 1
+            elif not (kind == "word" and m.group() == "else"):
+                chains[width] = 0
+            for w in [w for w in chains if w > width]:
+                del chains[w]
+            chain = sum(chains.values())
         if kind == "open":
             stack.append(cur + (prev == "close"))
             base += stack[-1] + 3
@@ -116,8 +127,8 @@ def nesting(source: str) -> tuple[int, int]:
         if kind == "str" and _TEMPLATE_PREFIX.match(m.group()):
             cur += 2 * m.group().count("{")  # a replacement field nests an expression (and f-strings nest)
         prev = kind
-        if base + cur + 3 * len(indents) > best:
-            best, best_pos = base + cur + 3 * len(indents), m.start()
+        if base + cur + 3 * len(indents) + chain > best:
+            best, best_pos = base + cur + 3 * len(indents) + chain, m.start()
     return best, source.count("\n", 0, best_pos) + 1
 
 

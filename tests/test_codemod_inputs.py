@@ -47,6 +47,8 @@ SHAPES = {
     "callchain": lambda n: "x = a" + "()" * n,
     "strings": lambda n: "x = (" + " ".join(["'a'"] * n) + ")",
     "blocks": lambda n: "".join(" " * i + "if x:\n" for i in range(min(n, 99))) + " " * min(n, 99) + "pass",
+    # an elif is nested in the if before it; 12,000 branches crashed libcst's parser (SIGSEGV)
+    "elif": lambda n: "if a:\n    x = 1\n" + "".join(f"elif a:\n    x = {i}\n" for i in range(2 * n)),
 }
 #: Around the limits, and where libcst itself dies (SIGSEGV from ~1,100 nested f-strings or
 #: ~1,200 brackets, RecursionError from a tree ~245 deep).
