@@ -375,13 +375,13 @@ class _Obj:
 
     def quantity(self, path: tuple[Any, ...], v: Any) -> str | None:
         """A resource.Quantity (a string, or a JSON number as the API server also accepts)."""
-        from migrator.cel import parse_quantity
+        from migrator.quantity import read_quantity
 
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
             self.fail(path, f"expected a quantity (a string such as '1' or '80Gi'), got {_tname(v)}")
             return None
         try:
-            parse_quantity(str(v))
+            read_quantity(str(v))
         except ValueError:
             self.fail(path, f"not a valid quantity: {_show(v)}")
             return None
@@ -687,9 +687,9 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
 
 
 def _whole(q: str) -> int | None:
-    from migrator.cel import parse_quantity
+    from migrator.quantity import read_quantity
 
-    v = parse_quantity(q)
+    v = read_quantity(q)
     return int(v) if v.denominator == 1 and v >= 0 else None
 
 
@@ -788,9 +788,9 @@ def tolerates(pod: dict[str, Any], node: Node) -> bool:
     return True
 
 
-_QTY = re.compile(r"^\s*(\d+)\s*$")
-
-
 def allocatable_count(node: Node, resource: str) -> int:
-    m = _QTY.match(node.allocatable.get(resource, "0"))
-    return int(m.group(1)) if m else 0
+    # the reader validated every allocatable quantity; a fractional one counts its whole part
+    from migrator.quantity import read_quantity
+
+    v = read_quantity(node.allocatable.get(resource, "0"))
+    return max(int(v), 0)
