@@ -25,7 +25,7 @@ from migrator.model import DeviceRequest, Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, is_placeholder, load_tables
 from migrator.transforms import REGISTRY, gpu000_converted, gpu012_dra_api_upgrade, gpu107_outside_pod_spec, gpu900_not_processed
-from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule
+from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule, ephemeral_gpus
 
 CONVERTED = gpu000_converted.CODE
 HELM4_FILENAME = "postrenderer.helm.sh/postrender-filename"
@@ -215,7 +215,7 @@ def _interesting(ctx: PodContext) -> bool:
                 or is_placeholder(a.resource, t) and a.resource.isupper():
             return True
     return any(k in t.annotation_requests or k.startswith("cdi.k8s.io/") or
-               k == "management.nvidia.com/gpu" for k in ctx.annotations)
+               k == "management.nvidia.com/gpu" for k in ctx.annotations) or bool(ephemeral_gpus(ctx))
 
 
 def _converted(ctx: PodContext, plan: PodPlan, template: dict[str, Any]) -> Finding:

@@ -33,6 +33,7 @@ from migrator.transforms import (
     gpu108_served_by_dra,
     gpu109_opt_out,
     gpu110_python_codemod,
+    gpu111_invalid_pod,
     gpu900_not_processed,
 )
 
@@ -42,6 +43,7 @@ REGISTRY: tuple[ModuleType, ...] = (
     gpu900_not_processed,  # wrongly typed fields: before any rule acts on a lenient reading of them
     gpu101_vendor_semantics,
     gpu102_placeholders,
+    gpu111_invalid_pod,
     gpu104_annotation_requests,
     gpu105_unconvertible_kind,
     gpu011_sharing_opt_in,

@@ -162,6 +162,27 @@ def resolve_device(resource: str, tables: Tables) -> tuple[str, tuple[str, ...]]
     return rule.device_class, selectors
 
 
+def ephemeral_gpus(ctx: PodContext) -> list[tuple[str, str]]:
+    """(container, resource) for every device-table resource an ephemeral container names.
+
+    Kept out of ``asks``: ephemeral containers hold no resources (the API rejects any), so no
+    converter may act on them; GPU111 reports them.
+    """
+    out: list[tuple[str, str]] = []
+    for i, c in enumerate(items(get(ctx.pod, "ephemeralContainers"))):
+        if not isinstance(c, MappingNode):
+            continue
+        name_node = get(c, "name")
+        name = str(scalar_value(name_node)) if isinstance(name_node, ScalarNode) else f"ephemeralContainers-{i}"
+        resources = get(c, "resources")
+        for which in ("limits", "requests"):
+            for k, _ in pairs(get(resources, which)):
+                if isinstance(k, ScalarNode) and device_rule(str(k.value), ctx.tables) is not None \
+                        and (name, str(k.value)) not in out:
+                    out.append((name, str(k.value)))
+    return out
+
+
 def app_or_sidecar(ctx: PodContext, ask: Ask) -> bool:
     """True for app containers and native sidecars: those hold devices of their own."""
     if ask.section == "containers":

@@ -10,8 +10,9 @@ extended resource); ``limits`` and ``requests`` that differ.
 
 Counts are read as the API server reads quantities (migrator/quantity.py): ``2``, ``"2"``,
 ``2.0``, ``2000m``, ``1e0``, ``"2e0"`` are all 2 and convert to ``count: 2``. A binary suffix is
-a whole number too (``1Ki`` is 1024 GPUs): it converts to that number, as the device plugin
-would have counted it (and, like it, finds no node that large).
+read as the API server reads it, a whole number (``1Ki`` is 1024 GPUs, ``"32"`` is 32): never
+"not a number"; a count above the 32 devices one claim can hold is then reported (GPU900),
+never converted to a smaller one.
 
 ## Why
 The DRA ``count`` must be the number the pod held, and the device class depends on the resource
