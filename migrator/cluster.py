@@ -768,22 +768,17 @@ def selects(pod: dict[str, Any], node: Node) -> bool:
 
 
 def tolerates(pod: dict[str, Any], node: Node) -> bool:
+    """Every NoSchedule/NoExecute taint of ``node`` is tolerated (the scheduler's TaintToleration
+    filter; PreferNoSchedule only scores). ``pod``'s tolerations are used as given: the admission
+    plugin's are added by the caller (migrator.tolerations.admission_tolerations)."""
+    from migrator.tolerations import tolerates_taint
+
+    raw = pod.get("tolerations")
+    tols = [t for t in raw if isinstance(t, dict)] if isinstance(raw, list) else []
     for taint in node.taints:
-        effect = taint.effect
-        if effect not in ("NoSchedule", "NoExecute"):
+        if taint.effect not in ("NoSchedule", "NoExecute"):
             continue
-        ok = False
-        for tol in pod.get("tolerations") or []:
-            op = tol.get("operator", "Equal")
-            if tol.get("effect") and tol.get("effect") != effect:
-                continue
-            if not tol.get("key"):
-                ok = op == "Exists"
-            elif tol.get("key") == taint.key:
-                ok = op == "Exists" or str(tol.get("value", "")) == taint.value
-            if ok:
-                break
-        if not ok:
+        if not any(tolerates_taint(t, taint.key, taint.value, taint.effect) for t in tols):
             return False
     return True
 

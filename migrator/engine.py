@@ -218,6 +218,14 @@ def _interesting(ctx: PodContext) -> bool:
                k == "management.nvidia.com/gpu" for k in ctx.annotations) or bool(ephemeral_gpus(ctx))
 
 
+def _add_tolerations(ctx: PodContext, plan: PodPlan, patch: Any) -> None:
+    from migrator.tolerations import plugin_toleration
+
+    tolerations = [plugin_toleration(k) for k in plan.tolerations]
+    if tolerations:
+        _add_items(patch, ctx.pod, "tolerations", tolerations)
+
+
 def _converted(ctx: PodContext, plan: PodPlan, template: dict[str, Any]) -> Finding:
     parts = ", ".join(f"{r.name}: {r.count} x {r.device_class}" for r in plan.requests)
     return ctx.finding(CONVERTED, Status.CONVERTED,
@@ -366,7 +374,8 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
             if params is not None:
                 patch.delete(group, "rayStartParams")
             patch.add(group, "rayStartParams", {"num-gpus": count})
-    if not plan.requests:
+    if not plan.requests:  # only zero counts dropped: the plugin's tolerations still go in (GPU005)
+        _add_tolerations(ctx, plan, patch)
         return None
     template = template_object(obj, ctx.ref.role, plan.requests, mode.api_version, plan.sharing)
     if mode.gitops in ("argocd", "helm"):
@@ -387,9 +396,7 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
     else:
         claim = {"name": plan.claim_name, "resourceClaimTemplateName": template["metadata"]["name"]}
     _add_items(patch, ctx.pod, "resourceClaims", [claim])
-    tolerations = [{"key": k, "operator": "Exists", "effect": "NoSchedule"} for k in plan.tolerations]
-    if tolerations:
-        _add_items(patch, ctx.pod, "tolerations", tolerations)
+    _add_tolerations(ctx, plan, patch)
     if mode.placement == "inline":
         header = f"GPUs of {obj.label}" + (f" ({ctx.ref.role})" if ctx.ref.role else "") + \
             ", written by dra-migrate"
