@@ -101,7 +101,10 @@ def parse_quantity(text: str) -> Fraction:
             exponent = _go_int(suffix[1:])
         except ValueError:
             raise ValueError(f"invalid quantity {s!r}: bad exponent") from None
-        exponent = (exponent + 2**31) % 2**32 - 2**31  # int32(parsed) in suffix.go
+        if not -(2**31 - 1) <= exponent <= 2**31 - 1:
+            # suffix.go interpret: "an exponent outside the int32 scale is rejected rather than
+            # truncated" (quantity_test.go TestInterpretExponentInt32Bounds; older releases wrapped)
+            raise ValueError(f"invalid quantity {s!r}: exponent out of range")
     else:
         raise ValueError(f"invalid quantity {s!r}: unknown suffix {suffix!r}")
     if exponent < -9 and not binary and not any(c in _DIGITS for c in s[:len(s) - len(suffix)]):

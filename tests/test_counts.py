@@ -272,3 +272,24 @@ def test_unique_names_and_no_ephemeral_gpus_still_convert() -> None:
             "  containers: [{name: main, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]\n"
             "  ephemeralContainers: [{name: dbg, image: x}]\n")
     assert _run(text)[1] == [1]
+
+
+N = Fraction(1, 10**9)
+
+
+@pytest.mark.parametrize(("text", "value"), [  # from apimachinery quantity_test.go TestQuantityParse
+    ("3.001n", 4 * N), ("1.1E-9", 2 * N), ("0.0000000001", N), ("0.00000012345", 124 * N),
+    ("9Ei", Fraction(2**63 - 1)), ("9223372036854775807Ki", Fraction(2**63 - 1)), ("12E", Fraction(12 * 10**18)),
+    ("100.035Ki", Fraction(10243584, 100)), ("0.000000000001Ki", 2 * N), (".001", Fraction(1, 1000)),
+    ("1.", Fraction(1)), ("1.G", Fraction(10**9)), ("1.3E+6", Fraction(1300000)), ("0.5e-2", Fraction(5, 1000)),
+    (".", Fraction(0)), ("-.", Fraction(0)), ("1E-3", Fraction(1, 1000)),
+])
+def test_parse_quantity_matches_the_upstream_table(text: str, value: Fraction) -> None:
+    assert parse_quantity(text) == value
+
+
+@pytest.mark.parametrize("text", ["1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i", "-3.01i", "-3.01e-",
+                                  "1e4294967297", " 1", "1 ", ""])
+def test_parse_quantity_rejects_the_upstream_invalid_table(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_quantity(text)
