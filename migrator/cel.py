@@ -21,6 +21,8 @@ import re
 from fractions import Fraction
 from typing import Any
 
+from migrator.quantity import parse_quantity
+
 MAX_LENGTH = 10 * 1024  # CELSelectorExpressionMaxLength
 MAX_COST = 1_000_000  # CELSelectorExpressionMaxCost (dra-api.md §1.7)
 #: A device attribute string holds at most 64 characters (dra-api.md, ResourceSlice limits).
@@ -29,24 +31,7 @@ _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.\[\](),]")
 _UNBOUNDED = re.compile(r"\.\s*(all|exists|exists_one|map|filter)\s*\(|\bmatches\s*\(")
 
-_SUFFIX: dict[str, Fraction] = {
-    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50), "Ei": Fraction(2**60), "n": Fraction(1, 10**9), "u": Fraction(1, 10**6),
-    "m": Fraction(1, 10**3), "": Fraction(1), "k": Fraction(10**3), "M": Fraction(10**6),
-    "G": Fraction(10**9), "T": Fraction(10**12), "P": Fraction(10**15), "E": Fraction(10**18),
-}
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
-
-
-def parse_quantity(text: str) -> Fraction:
-    """A Kubernetes resource.Quantity as an exact number (binary, decimal and exponent suffixes)."""
-    m = _QUANTITY.match(str(text).strip())
-    if not m:
-        raise ValueError(f"invalid quantity {text!r}")
-    suffix = m.group(2) or ""
-    mult = Fraction(10) ** int(suffix[1:]) if suffix[:1] in ("e", "E") else _SUFFIX[suffix]
-    return Fraction(m.group(1)) * mult
 
 
 def parse_semver(text: str) -> tuple[int, int, int, tuple[Any, ...]]:
@@ -55,6 +40,14 @@ def parse_semver(text: str) -> tuple[int, int, int, tuple[Any, ...]]:
         raise ValueError(f"invalid semver {text!r}")
     pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in m.group(4).split(".")) if m.group(4) else ()
     return int(m.group(1)), int(m.group(2)), int(m.group(3)), pre
+
+
+def _is_quantity(text: Any) -> bool:
+    try:
+        parse_quantity(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 def _semver_key(v: tuple[int, int, int, tuple[Any, ...]]) -> tuple[Any, ...]:
@@ -105,7 +98,7 @@ def _as_integer(x: Any) -> int:
 
 FUNCTIONS: dict[str, Any] = {
     "quantity": quantity,
-    "isQuantity": lambda s: bool(_QUANTITY.match(str(s).strip())),
+    "isQuantity": _is_quantity,
     "semver": semver,
     "isSemver": lambda s: bool(_SEMVER.match(str(s).strip())),
     "compareTo": _compare,

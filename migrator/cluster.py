@@ -375,13 +375,13 @@ class _Obj:
 
     def quantity(self, path: tuple[Any, ...], v: Any) -> str | None:
         """A resource.Quantity (a string, or a JSON number as the API server also accepts)."""
-        from migrator.cel import parse_quantity
+        from migrator.quantity import read_quantity
 
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
             self.fail(path, f"expected a quantity (a string such as '1' or '80Gi'), got {_tname(v)}")
             return None
         try:
-            parse_quantity(str(v))
+            read_quantity(str(v))
         except ValueError:
             self.fail(path, f"not a valid quantity: {_show(v)}")
             return None
@@ -687,9 +687,9 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
 
 
 def _whole(q: str) -> int | None:
-    from migrator.cel import parse_quantity
+    from migrator.quantity import read_quantity
 
-    v = parse_quantity(q)
+    v = read_quantity(q)
     return int(v) if v.denominator == 1 and v >= 0 else None
 
 
@@ -768,29 +768,24 @@ def selects(pod: dict[str, Any], node: Node) -> bool:
 
 
 def tolerates(pod: dict[str, Any], node: Node) -> bool:
+    """Every NoSchedule/NoExecute taint of ``node`` is tolerated (the scheduler's TaintToleration
+    filter; PreferNoSchedule only scores). ``pod``'s tolerations are used as given: the admission
+    plugin's are added by the caller (migrator.tolerations.admission_tolerations)."""
+    from migrator.tolerations import tolerates_taint
+
+    raw = pod.get("tolerations")
+    tols = [t for t in raw if isinstance(t, dict)] if isinstance(raw, list) else []
     for taint in node.taints:
-        effect = taint.effect
-        if effect not in ("NoSchedule", "NoExecute"):
+        if taint.effect not in ("NoSchedule", "NoExecute"):
             continue
-        ok = False
-        for tol in pod.get("tolerations") or []:
-            op = tol.get("operator", "Equal")
-            if tol.get("effect") and tol.get("effect") != effect:
-                continue
-            if not tol.get("key"):
-                ok = op == "Exists"
-            elif tol.get("key") == taint.key:
-                ok = op == "Exists" or str(tol.get("value", "")) == taint.value
-            if ok:
-                break
-        if not ok:
+        if not any(tolerates_taint(t, taint.key, taint.value, taint.effect) for t in tols):
             return False
     return True
 
 
-_QTY = re.compile(r"^\s*(\d+)\s*$")
-
-
 def allocatable_count(node: Node, resource: str) -> int:
-    m = _QTY.match(node.allocatable.get(resource, "0"))
-    return int(m.group(1)) if m else 0
+    # the reader validated every allocatable quantity; a fractional one counts its whole part
+    from migrator.quantity import read_quantity
+
+    v = read_quantity(node.allocatable.get(resource, "0"))
+    return max(int(v), 0)

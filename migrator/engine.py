@@ -25,7 +25,7 @@ from migrator.model import DeviceRequest, Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, is_placeholder, load_tables
 from migrator.transforms import REGISTRY, gpu000_converted, gpu012_dra_api_upgrade, gpu107_outside_pod_spec, gpu900_not_processed
-from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule
+from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule, ephemeral_gpus
 
 CONVERTED = gpu000_converted.CODE
 HELM4_FILENAME = "postrenderer.helm.sh/postrender-filename"
@@ -215,7 +215,15 @@ def _interesting(ctx: PodContext) -> bool:
                 or is_placeholder(a.resource, t) and a.resource.isupper():
             return True
     return any(k in t.annotation_requests or k.startswith("cdi.k8s.io/") or
-               k == "management.nvidia.com/gpu" for k in ctx.annotations)
+               k == "management.nvidia.com/gpu" for k in ctx.annotations) or bool(ephemeral_gpus(ctx))
+
+
+def _add_tolerations(ctx: PodContext, plan: PodPlan, patch: Any) -> None:
+    from migrator.tolerations import plugin_toleration
+
+    tolerations = [plugin_toleration(k) for k in plan.tolerations]
+    if tolerations:
+        _add_items(patch, ctx.pod, "tolerations", tolerations)
 
 
 def _converted(ctx: PodContext, plan: PodPlan, template: dict[str, Any]) -> Finding:
@@ -366,7 +374,8 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
             if params is not None:
                 patch.delete(group, "rayStartParams")
             patch.add(group, "rayStartParams", {"num-gpus": count})
-    if not plan.requests:
+    if not plan.requests:  # only zero counts dropped: the plugin's tolerations still go in (GPU005)
+        _add_tolerations(ctx, plan, patch)
         return None
     template = template_object(obj, ctx.ref.role, plan.requests, mode.api_version, plan.sharing)
     if mode.gitops in ("argocd", "helm"):
@@ -387,9 +396,7 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
     else:
         claim = {"name": plan.claim_name, "resourceClaimTemplateName": template["metadata"]["name"]}
     _add_items(patch, ctx.pod, "resourceClaims", [claim])
-    tolerations = [{"key": k, "operator": "Exists", "effect": "NoSchedule"} for k in plan.tolerations]
-    if tolerations:
-        _add_items(patch, ctx.pod, "tolerations", tolerations)
+    _add_tolerations(ctx, plan, patch)
     if mode.placement == "inline":
         header = f"GPUs of {obj.label}" + (f" ({ctx.ref.role})" if ctx.ref.role else "") + \
             ", written by dra-migrate"

@@ -139,7 +139,8 @@ class Prover:
     def __init__(self, snapshot: Snapshot, extended_resource_toleration: bool = True) -> None:
         self.snap = snapshot
         #: the ExtendedResourceToleration admission plugin (on in GKE and EKS) adds a NoSchedule
-        #: toleration for every extended resource a pod requests (kubernetes/kubernetes#55839)
+        #: toleration for every extended resource a pod requests (kubernetes/kubernetes#55839;
+        #: plugin/pkg/admission/extendedresourcetoleration/admission.go)
         self.ert = extended_resource_toleration
         self.ev = Evaluator()
         self._values: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -159,11 +160,21 @@ class Prover:
                 return f"error: {exc}"
         return True
 
+    def admitted(self, pod: dict[str, Any]) -> dict[str, Any]:
+        """``pod`` as the scheduler sees it: with the plugin's tolerations when it is modelled.
+
+        Applied to the pod before *and* after the rewrite: both go through admission, and the
+        rewritten pod still requests its other extended resources (migrator/tolerations.py).
+        """
+        if not self.ert:
+            return pod
+        from migrator.tolerations import admission_tolerations
+
+        return dict(pod, tolerations=admission_tolerations(pod))
+
     def before(self, pod: dict[str, Any]) -> tuple[dict[str, set[tuple[str, ...]]], list[str]]:
         need = _need(pod)
-        if self.ert:
-            pod = dict(pod, tolerations=list(pod.get("tolerations") or []) + [
-                {"key": r, "operator": "Exists", "effect": "NoSchedule"} for r in need])
+        pod = self.admitted(pod)
         out: dict[str, set[tuple[str, ...]]] = {r: set() for r in need}
         for node in self.snap.nodes.values():
             if not (selects(pod, node) and tolerates(pod, node)):
@@ -204,6 +215,7 @@ class Prover:
                 requests.append((count_of(alts[0]), [self._class_exprs(a.get("deviceClassName") or "", problems) +
                                                      selector_exprs(a) for a in alts]))
         out: dict[str, set[tuple[str, ...]]] = {}
+        pod = self.admitted(pod)
         for node in self.snap.nodes.values():
             if not (selects(pod, node) and tolerates(pod, node)):
                 continue

@@ -38,8 +38,9 @@ WRONG: dict[str, list[Any]] = {
     "list": [S, I, F, B, O],
     "map": [S, I, F, B, L, INT_KEY],
     "label": [I, F, B, L, O, "has space", "x" * 64, "-lead", "trail."],
-    "quantity": [B, L, O, "abc", "1.2.3", "Gi", "", "1 Gi", "--1"],
-    "quantity!": [B, L, O, "abc", "1.2.3", "Gi", "", None],
+    # not "Gi": ParseQuantity reads a suffix without digits as 0 (quantity.go parseQuantityString)
+    "quantity": [B, L, O, "abc", "1.2.3", "1i", "", "1 Gi", "--1"],
+    "quantity!": [B, L, O, "abc", "1.2.3", "1i", "", None],
     "int": ["1", F, B, L, O, -1, 2**64],
     "int64": ["1", F, B, L, O, 2**64, -(2**64)],
     "count": ["1", F, B, L, O, 0, -3],

@@ -20,6 +20,7 @@ from migrator.plan.planner import Plan, Planner, WorkloadDecision, prove
 from migrator.runner import templates_path
 from migrator.selection import label_rules
 from migrator.tables import load_tables
+from migrator.tolerations import admission_tolerations
 
 MODELLED = {"Deployment", "StatefulSet", "DaemonSet"}
 #: Kinds whose pods are separate runs: one pod running at a time is progress (a Job works through
@@ -366,8 +367,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
         if w.kind == "DaemonSet":
             nodes = [p.node for p in pods if p.node] or sorted(
                 n.name for n in model.nodes.values() if n.dp_on and selects(w.old_pod, n) and tolerates(
-                    dict(w.old_pod, tolerations=list(w.old_pod.get("tolerations") or []) +
-                         [{"key": r, "operator": "Exists"} for r in w.dp_need]), n))  # type: ignore[arg-type]
+                    dict(w.old_pod, tolerations=admission_tolerations(w.old_pod)), n))  # type: ignore[arg-type]
             w.replicas = len(nodes)
             w.ds_nodes = list(nodes)
             for n in nodes:

@@ -32,6 +32,7 @@ from typing import Any
 
 from migrator.cel import Evaluator, device_value
 from migrator.cluster import Device, Taint, selects, tolerates
+from migrator.tolerations import admission_tolerations
 
 GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
 DevKey = tuple[str, ...]
@@ -278,7 +279,8 @@ class Model:
         key = (w.signature, node.name)
         hit = self._eligible.get(key)
         if hit is None:
-            hit = self._eligible[key] = selects(w.new_pod, node) and tolerates(w.new_pod, node)  # type: ignore[arg-type]
+            pod = dict(w.new_pod, tolerations=admission_tolerations(w.new_pod))  # it is admitted too
+            hit = self._eligible[key] = selects(pod, node) and tolerates(pod, node)  # type: ignore[arg-type]
         return hit
 
     def fit_new(self, w: Workload, node: PNode, used: set[DevKey] | None = None) -> list[DevKey] | None:
@@ -341,8 +343,7 @@ class Model:
             key = ("old", w.key, node.name)
             ok = self._eligible.get(key)
             if ok is None:
-                tol = list(w.old_pod.get("tolerations") or []) + [
-                    {"key": r, "operator": "Exists", "effect": "NoSchedule"} for r in w.dp_need]
+                tol = admission_tolerations(w.old_pod)  # ExtendedResourceToleration
                 ok = self._eligible[key] = selects(w.old_pod, node) and tolerates(  # type: ignore[arg-type]
                     dict(w.old_pod, tolerations=tol), node)  # type: ignore[arg-type]
             if not ok:

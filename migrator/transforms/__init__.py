@@ -34,6 +34,7 @@ from migrator.transforms import (
     gpu109_opt_out,
     gpu110_python_codemod,
     gpu111_cutover_labels,
+    gpu112_invalid_pod,
     gpu900_not_processed,
 )
 
@@ -43,6 +44,7 @@ REGISTRY: tuple[ModuleType, ...] = (
     gpu900_not_processed,  # wrongly typed fields: before any rule acts on a lenient reading of them
     gpu101_vendor_semantics,
     gpu102_placeholders,
+    gpu112_invalid_pod,
     gpu104_annotation_requests,
     gpu105_unconvertible_kind,
     gpu011_sharing_opt_in,

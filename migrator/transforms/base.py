@@ -42,11 +42,13 @@ class Ask:
     index: int
     container: str
     resource: str
-    raw: Any  #: the value as written (int or str)
-    count: int | None  #: None when not a whole number
+    raw: Any  #: the value as written (int or str), from limits when set, else from requests
+    count: int | None  #: the whole number the API server reads; None when it rejects the value
     in_limits: bool
     in_requests: bool
     mismatch: bool  #: limits and requests both set and different
+    #: why the count has no value ("limits count '1.5' is ..."), for the first map that has none
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,27 @@ def resolve_device(resource: str, tables: Tables) -> tuple[str, tuple[str, ...]]
     return rule.device_class, selectors
 
 
+def ephemeral_gpus(ctx: PodContext) -> list[tuple[str, str]]:
+    """(container, resource) for every device-table resource an ephemeral container names.
+
+    Kept out of ``asks``: ephemeral containers hold no resources (the API rejects any), so no
+    converter may act on them; GPU112 reports them.
+    """
+    out: list[tuple[str, str]] = []
+    for i, c in enumerate(items(get(ctx.pod, "ephemeralContainers"))):
+        if not isinstance(c, MappingNode):
+            continue
+        name_node = get(c, "name")
+        name = str(scalar_value(name_node)) if isinstance(name_node, ScalarNode) else f"ephemeralContainers-{i}"
+        resources = get(c, "resources")
+        for which in ("limits", "requests"):
+            for k, _ in pairs(get(resources, which)):
+                if isinstance(k, ScalarNode) and device_rule(str(k.value), ctx.tables) is not None \
+                        and (name, str(k.value)) not in out:
+                    out.append((name, str(k.value)))
+    return out
+
+
 def app_or_sidecar(ctx: PodContext, ask: Ask) -> bool:
     """True for app containers and native sidecars: those hold devices of their own."""
     if ask.section == "containers":
@@ -186,13 +209,26 @@ def add_request(ctx: PodContext, plan: PodPlan, ask: Ask) -> DeviceRequest:
 
 
 def parse_count(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        return int(value)
-    return None
+    """A count as read from a Python value (verify's pods): the API server's whole number, or None."""
+    from migrator.quantity import extended_count
+
+    return extended_count(value).value
+
+
+def read_count(node: ScalarNode):  # type: ignore[no-untyped-def]
+    """How the API server reads a count node (migrator.quantity.Count).
+
+    An explicit tag outside the YAML core schema (``!custom 2``) is not a number: something
+    other than the API server is meant to resolve it. A YAML 1.1 sexagesimal int (``1:30``) is
+    an int to PyYAML but a string to the API server's YAML reader (go-yaml), so it is read as text.
+    """
+    from migrator.quantity import extended_count
+
+    if not node.tag.startswith("tag:yaml.org,2002:"):
+        return extended_count(node.value, node.tag)
+    if node.tag == "tag:yaml.org,2002:int" and ":" in node.value:
+        return extended_count(node.value)
+    return extended_count(scalar_value(node))
 
 
 def build_context(path: str, ref: PodSpecRef, tables: Tables, mode: Mode,
@@ -211,18 +247,22 @@ def build_context(path: str, ref: PodSpecRef, tables: Tables, mode: Mode,
     for c in containers:
         resources = get(c.node, "resources")
         limits, requests = get(resources, "limits"), get(resources, "requests")
-        seen: dict[str, dict[str, Any]] = {}
+        seen: dict[str, dict[str, ScalarNode]] = {}
         for where, m in (("limits", limits), ("requests", requests)):
             for k, v in pairs(m):
                 if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
-                    seen.setdefault(str(k.value), {})[where] = scalar_value(v)
-        for res, vals in seen.items():
-            raw = vals.get("limits", vals.get("requests"))
-            count = parse_count(raw)
-            mismatch = "limits" in vals and "requests" in vals and \
-                parse_count(vals["limits"]) != parse_count(vals["requests"])
-            asks.append(Ask(c.section, c.index, c.name, res, raw, count, "limits" in vals,
-                            "requests" in vals, mismatch))
+                    seen.setdefault(str(k.value), {})[where] = v
+        for res, nodes in seen.items():
+            counts = {where: read_count(v) for where, v in nodes.items()}
+            first = "limits" if "limits" in nodes else "requests"
+            raw = scalar_value(nodes[first])
+            problem = next((f"{where} count {str(scalar_value(nodes[where]))!r} {cnt.problem}"
+                            for where, cnt in counts.items() if cnt.problem), None)
+            count = counts[first].value if problem is None else None
+            # limits and requests are compared as quantities ("1" and "1000m" are equal)
+            mismatch = problem is None and len(counts) == 2 and counts["limits"].value != counts["requests"].value
+            asks.append(Ask(c.section, c.index, c.name, res, raw, count, "limits" in nodes,
+                            "requests" in nodes, mismatch, problem))
     annotations: dict[str, str] = {}
     for k, v in pairs(get(pod_metadata, "annotations")):
         if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):

@@ -5,9 +5,9 @@ Removes GPU resources whose count is 0 from ``limits``/``requests`` and creates 
 
 ## Why
 A zero request holds no device; a claim would hold at least one (``count`` must be > 0,
-dra-api.md §1.3). Note for GKE/EKS: the ExtendedResourceToleration admission plugin tolerated
-the ``nvidia.com/gpu`` taint for this pod because it named the resource; after the drop it no
-longer does, which is what a pod that wants no GPU should get.
+dra-api.md §1.3). On GKE/EKS the ExtendedResourceToleration admission plugin tolerated the
+``nvidia.com/gpu`` taint for this pod because it named the resource (it looks at names, not
+amounts); GPU005 writes that toleration into the pod, so it may land where it could before.
 
 ## Example
     limits: {nvidia.com/gpu: 0, rdma/ib: 0}
@@ -37,5 +37,5 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             plan.removals.append((ask.section, ask.index, ask.resource))
             yield ctx.finding(CODE, Status.INFO,
                               f"container {ask.container!r}: dropped {ask.resource}: 0 (no claim); the "
-                              "pod no longer gets the automatic nvidia.com/gpu toleration on GKE/EKS", ask.container,
-                              warn=True)  # where it may land changes: shown without -v
+                              f"pod keeps the {ask.resource} toleration the admission plugin gave it (GPU005)",
+                              ask.container)

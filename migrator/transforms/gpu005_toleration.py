@@ -2,17 +2,25 @@
 
 ## What it does
 Adds ``{key: <resource>, operator: Exists, effect: NoSchedule}`` for each extended resource the
-rewrite took out of the pod (``nvidia.com/gpu``, ``nvidia.com/mig-1g.5gb``, ...), exactly the
-tolerations the admission plugin added, unless the pod already tolerates that key with any value
-(``Exists`` on the key, or on every key; an ``Equal`` toleration tolerates one value only). A MIG
-pod gets the ``nvidia.com/mig-<profile>`` key, not ``nvidia.com/gpu``: under the plugin it could
-not land on nodes tainted ``nvidia.com/gpu`` either (``verify`` shows it).
+rewrite takes out of the pod (``nvidia.com/gpu``, ``nvidia.com/mig-1g.5gb``,
+``nvidia.com/gpu.shared`` under ``--sharing``; from app, init and sidecar containers; a ``0``
+count too), exactly the toleration the admission plugin added for it, unless the pod already
+tolerates every taint that toleration tolerated: an ``Exists`` toleration on that key or on every
+key (empty key), with effect ``NoSchedule`` or empty. An ``Equal`` toleration (the default
+operator) tolerates one value only, ``Lt``/``Gt`` only numbers, and ``NoExecute`` or
+``PreferNoSchedule`` other taints: none of them makes the added one redundant. A MIG pod gets the
+``nvidia.com/mig-<profile>`` key, not ``nvidia.com/gpu``: under the plugin it could not land on
+nodes tainted ``nvidia.com/gpu`` either (``verify`` shows it).
 
 ## Why
-The ExtendedResourceToleration admission plugin (on in GKE and EKS) adds a toleration for each
-extended resource a pod *requests* (kubernetes/kubernetes#55839). A pod rewritten to claims no
-longer requests ``nvidia.com/gpu``, so it would stay Pending on tainted GPU nodes. Every NVIDIA
-DRA demo adds it explicitly (dra-driver ``demo/specs/quickstart/v1/*.yaml``; dra-api.md §2).
+The ExtendedResourceToleration admission plugin (on in GKE and EKS) adds that toleration for
+each extended resource a pod *requests*, in containers and init containers, whatever the
+quantity (kubernetes/kubernetes plugin/pkg/admission/extendedresourcetoleration/admission.go;
+#55839). A pod rewritten to claims no longer requests the resource, so without it the pod
+would stay Pending on tainted GPU nodes. Every NVIDIA DRA demo adds it explicitly (dra-driver
+``demo/specs/quickstart/v1/*.yaml``; dra-api.md §2). The rewritten pod then tolerates exactly
+the taints the original one did once admitted (migrator/tolerations.py; tests/test_tolerations.py
+checks this over generated tolerations and taints).
 
 ## Example
     tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
@@ -25,39 +33,21 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from yaml.nodes import ScalarNode
-
-from migrator.documents import get, items
+from migrator.documents import get, to_python
 from migrator.model import Finding, FixSafety
+from migrator.tolerations import covers_plugin_toleration, is_extended_resource
 from migrator.transforms.base import PodContext, PodPlan
 
 CODE = "GPU005"
 NAME = "toleration"
-SUMMARY = "add the nvidia.com/gpu NoSchedule toleration that ExtendedResourceToleration added"
+SUMMARY = "add the NoSchedule toleration ExtendedResourceToleration added for each resource taken out"
 FIX = FixSafety.SAFE
 
 
-def _tolerated(ctx: PodContext, key: str) -> bool:
-    """The pod already tolerates every NoSchedule taint on ``key``, whatever its value.
-
-    Only ``Exists`` does: ``Equal`` (the default operator) tolerates one value, and the admission
-    plugin's toleration tolerated them all (core/v1 Toleration.ToleratesTaint).
-    """
-    for tol in items(get(ctx.pod, "tolerations")):
-        k, op, effect = get(tol, "key"), get(tol, "operator"), get(tol, "effect")
-        kv = k.value if isinstance(k, ScalarNode) else ""
-        ev = effect.value if isinstance(effect, ScalarNode) else ""
-        opv = op.value if isinstance(op, ScalarNode) else "Equal"
-        if ev not in ("", "NoSchedule"):
-            continue
-        if opv == "Exists" and kv in (key, ""):
-            return True
-    return False
-
-
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
-    if not plan.requests:
+    removed = sorted({resource for _, _, resource in plan.removals if is_extended_resource(resource)})
+    if not removed:
         return ()
-    keys = sorted({r.resource for r in plan.requests})
-    plan.tolerations = [k for k in keys if not _tolerated(ctx, k)]
+    tolerations = to_python(get(ctx.pod, "tolerations"))
+    plan.tolerations = [r for r in removed if not covers_plugin_toleration(tolerations, r)]
     return ()
