@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import re
 import time
 from dataclasses import dataclass
@@ -111,7 +112,11 @@ def write_log(lines: list[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_file() and path.stat().st_size > LOG_MAX_BYTES:
             os.replace(path, path.with_name(path.name + ".1"))
-        with open(path, "a", encoding="utf-8") as fh:
+        # only a regular file of our own: never follow a symlink, never block on a FIFO
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return
             fh.write(f"{stamp} dra-migrate post-render ({helm}, pid {os.getpid()})\n")
             fh.write("".join(f"  {line}\n" for line in lines))
     except OSError:

@@ -437,3 +437,32 @@ def test_pre_commit_hooks_with_try_repo(tmp_path: Path) -> None:
     assert (work / "charts" / "gpuapp" / "templates" / "deployment.yaml").read_text() == CHART["templates/deployment.yaml"]
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert all(h["exclude"] == "(^|/)templates/" for h in hooks)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "directory", "dangling-symlink", "regular"])
+def test_post_render_log_is_only_ever_a_regular_file(tmp_path: Path, kind: str) -> None:
+    """The log may be a FIFO (it must not block), a symlink (its target is never written) or a
+    directory: the render still succeeds and nothing outside the cache is touched."""
+    import os
+    import sys
+
+    cache = tmp_path / "cache"
+    log = cache / "dra-migrate" / "post-render.log"
+    log.parent.mkdir(parents=True)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched\n")
+    if kind == "fifo":
+        os.mkfifo(log)
+    elif kind == "symlink":
+        log.symlink_to(outside)
+    elif kind == "dangling-symlink":
+        log.symlink_to(tmp_path / "nowhere.txt")
+    elif kind == "directory":
+        log.mkdir()
+    stream = (Path(__file__).parent.parent / "examples" / "inference-vllm.yaml").read_text()
+    proc = subprocess.run([sys.executable, "-m", "migrator", "post-render"], input=stream, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "XDG_CACHE_HOME": str(cache)})
+    assert proc.returncode == 0 and "ResourceClaimTemplate" in proc.stdout, proc.stderr
+    assert outside.read_text() == "untouched\n" and not (tmp_path / "nowhere.txt").exists()
+    if kind == "regular":
+        assert "post-render" in log.read_text()
