@@ -113,13 +113,21 @@ class PodPlan:
     sharing: str | None = None  #: GPU011: "TimeSlicing" or "MPS" -> one shared ResourceClaim
     blocked: bool = False
     findings: list[Finding] = field(default_factory=list)
+    _names: tuple[set[str], int] = field(default_factory=lambda: (set(), 0), repr=False, compare=False)
+    #: (section, index) -> GPU asks with a count in that container (computed once, by add_request)
+    _per_container: dict[tuple[str, int], int] | None = field(default=None, repr=False, compare=False)
 
     def block(self, finding: Finding) -> Finding:
         self.blocked = True
         return finding
 
     def request_names(self) -> set[str]:
-        return {r.name for r in self.requests}
+        # kept up to date incrementally: a pod with thousands of GPU containers stays linear
+        names, seen = self._names
+        for r in self.requests[seen:]:
+            names.add(r.name)
+        self._names = (names, len(self.requests))
+        return names
 
     def unique_request_name(self, base: str) -> str:
         name = dns_label(base)
@@ -195,10 +203,14 @@ def add_request(ctx: PodContext, plan: PodPlan, ask: Ask) -> DeviceRequest:
     resolved = resolve_device(ask.resource, ctx.tables)
     assert resolved is not None and ask.count
     device_class, selectors = resolved
-    siblings = [a for a in ctx.gpu_asks() if a.section == ask.section and a.index == ask.index
-                and a.count]
+    if plan._per_container is None:
+        counts: dict[tuple[str, int], int] = {}
+        for a in ctx.gpu_asks():
+            if a.count:
+                counts[(a.section, a.index)] = counts.get((a.section, a.index), 0) + 1
+        plan._per_container = counts
     base = ask.container if DNS_LABEL.match(ask.container) else f"{ask.section.lower()[:4]}-{ask.index}"
-    if len(siblings) > 1:
+    if plan._per_container.get((ask.section, ask.index), 0) > 1:
         base = f"{base}-{ask.resource.split('/', 1)[1]}"
     request = DeviceRequest(plan.unique_request_name(base), device_class, ask.count, selectors,
                             ask.resource)
