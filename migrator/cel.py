@@ -206,6 +206,36 @@ def device_value(driver: str, attributes: dict[str, dict[str, Any]],
     return {"driver": driver, "attributes": attrs, "capacity": caps}
 
 
+#: Comprehension macros nested deeper than this are not evaluated: each level multiplies the work by
+#: the size of a list (nine nested ``.all()`` over ten elements are 10^9 steps: a hang), and this
+#: tool does not estimate the cost the way the apiserver does (it refuses more than MAX_COST).
+MAX_MACRO_DEPTH = 2
+_MACRO = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(")
+
+
+def macro_depth(expr: str) -> int:
+    """How deeply comprehension macros nest in ``expr`` (string literals ignored)."""
+    bare = _STRING.sub("''", expr)
+    stack: list[bool] = []  #: open parentheses: True for a macro's
+    depth = best = 0
+    i = 0
+    while i < len(bare):
+        m = _MACRO.match(bare, i)
+        if m:
+            stack.append(True)
+            depth += 1
+            best = max(best, depth)
+            i = m.end()
+            continue
+        c = bare[i]
+        if c == "(":
+            stack.append(False)
+        elif c == ")" and stack:
+            depth -= stack.pop()
+        i += 1
+    return best
+
+
 class Evaluator:
     """Evaluates selectors against devices; compiled programs are cached."""
 
@@ -217,6 +247,11 @@ class Evaluator:
         cel, add_stdlib = _engine()
         program = self._programs.get(expr)
         if program is None:
+            if macro_depth(expr) > MAX_MACRO_DEPTH:
+                raise RuntimeError(f"not evaluated: comprehension macros nested {macro_depth(expr)} deep (more "
+                                   f"than {MAX_MACRO_DEPTH}); their cost is not bounded here (the apiserver "
+                                   f"refuses an estimated cost over {MAX_COST:,}: check it with kubectl apply "
+                                   "--dry-run=server)")
             try:
                 program = cel.compile(expr)
             except Exception as exc:  # a selector that does not compile fails allocation too

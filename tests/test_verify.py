@@ -211,3 +211,26 @@ def test_summary_counts_each_result(tmp_path: Path, capsys) -> None:
     wl.write_text(POD.replace("name: p", "name: p-a").format(selector="  nodeSelector: {pool: a}\n"))
     assert main(["verify", str(wl), "--cluster", str(snap)]) == 0
     assert "1 with the same devices, 0 with different devices, 0 with nothing to compare" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5, 9])
+@pytest.mark.parametrize("command", ["verify", "plan", "preview"])
+def test_nested_macros_in_a_snapshot_selector_never_hang(tmp_path, depth: int, command: str) -> None:
+    """A DeviceClass selector of nested comprehension macros (10^depth steps) is data from a file: it
+    is evaluated when shallow and refused (the class unusable, reported) when deep, never a hang."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "tests" / "snapshots" / "fleet.yaml").read_text()
+    nested = "[0,1,2,3,4,5,6,7,8,9].all(x%d, " * depth % tuple(range(depth)) + "true" + ")" * depth
+    old = "device.attributes['gpu.nvidia.com'].type == 'gpu'\""
+    assert old in text
+    (tmp_path / "snap.yaml").write_text(text.replace(old, old[:-1] + f" && {nested}\"", 1))
+    proc = subprocess.run([sys.executable, "-m", "migrator", command, str(root / "examples"), "--cluster",
+                           str(tmp_path / "snap.yaml")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2), proc.stderr[-1500:]
+    if depth > 2 and command == "verify":
+        assert "nested" in proc.stdout + proc.stderr
