@@ -608,3 +608,21 @@ def test_a_pod_bound_to_a_node_the_snapshot_lacks_is_left_out_not_a_traceback(tm
     args = [command, str(Path(__file__).parent.parent / "examples"), "--cluster", str(tmp_path / "snap.yaml")]
     code = main(args + (["--format", "json"] if command == "plan" else []))
     assert code in (0, 1)
+
+
+@pytest.mark.parametrize("bad", ["metadata:\n  name: {{ .Values.x }}\n", "a: [\n", "a: 1\na: 2\n",
+                                 "\tkey: tab\n", "- a\nb: c\n"])
+def test_plan_reads_inputs_as_rewrite_does_a_broken_file_without_gpus_is_passed_by(tmp_path, capsys,
+                                                                                   bad: str) -> None:
+    """rewrite and scan never parse a file without a GPU word; plan must not abort on one."""
+    from migrator.cli import main
+
+    examples = Path(__file__).parent.parent / "examples"
+    snap = str(Path(__file__).parent / "snapshots" / "plan-cluster.yaml")
+    for f in examples.glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text())
+    alone = main(["plan", str(tmp_path), "--cluster", snap, "--format", "json"])
+    expected = capsys.readouterr().out
+    (tmp_path / "zz-broken.yaml").write_text(bad)
+    assert main(["plan", str(tmp_path), "--cluster", snap, "--format", "json"]) == alone
+    assert capsys.readouterr().out == expected

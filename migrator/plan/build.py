@@ -155,8 +155,13 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
         except InvalidInput as exc:  # this file is reported; the others are planned
             errors.append(str(exc))
             continue
+        try:
+            before = {_label(o): o for o in _objects([to_python(d.root) for d in parse(text, path)])}
+        except InvalidInput:
+            # migrate_text passed it by without parsing (no GPU word in it, e.g. a Helm template):
+            # as for rewrite and scan, there is nothing to plan in it
+            continue
         readable.append((path, text))
-        before = {_label(o): o for o in _objects([to_python(d.root) for d in parse(text, path)])}
         after_docs = [to_python(d.root) for d in parse(result.text, path)] if result.text != text else \
             [o for o in before.values()]
         results[path] = (result, _objects(after_docs) + list(result.templates))
