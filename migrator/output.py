@@ -6,10 +6,31 @@ import functools
 import json
 import os
 import posixpath
+import re
 from typing import Any, Callable
 
 from migrator.model import FileResult, Finding, Status
 from migrator.report import Report
+
+
+_GIT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+                "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+
+
+def _git_quote(name: str) -> str:
+    """A diff header name as git writes it (quote.c quote_c_style): names with control characters,
+    a double quote or a backslash are C-quoted, other bytes octal-escaped; plain names as they are."""
+    if not any(c in _GIT_ESCAPES or ord(c) < 0x20 or ord(c) == 0x7f for c in name):
+        return name
+    out = []
+    for c in name:
+        if c in _GIT_ESCAPES:
+            out.append(_GIT_ESCAPES[c])
+        elif ord(c) < 0x20 or ord(c) == 0x7f:
+            out.append(f"\\{ord(c):03o}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
 
 
 def diff_name(path: str) -> str:
@@ -37,7 +58,7 @@ def unified_diff(before: str | None, after: str, path: str) -> str:
     name = diff_name(path)
     from migrator.linediff import unified
 
-    lines = list(unified(a, b, "/dev/null" if before is None else f"a/{name}", f"b/{name}"))
+    lines = list(unified(a, b, "/dev/null" if before is None else _git_quote(f"a/{name}"), _git_quote(f"b/{name}")))
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
 
@@ -51,12 +72,23 @@ def shown_by_default(f: Finding) -> bool:
     return f.warn or f.status in (Status.SKIPPED, Status.MANUAL)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` on one line with no control characters (escaped as ``\\xNN``): names and paths come
+    from the scanned repository, and a newline or ESC in them must not start a line of its own in a
+    CI log (``::error ...`` is a GitHub workflow command) or drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
+
+
 def finding_line(f: Finding, paint: Callable[[str, str], str] | None = None) -> str:
     who = f" {f.workload}" if f.workload else ""
     label = "warning" if f.warn else f.status.value
     if paint is not None:
         label = paint(label, LABEL_STYLE[label])
-    return f"{f.location()}: {label} {f.code}{who}: {f.message}"
+    return printable(f"{f.location()}: ") + label + printable(f" {f.code}{who}: {f.message}")
 
 
 def text_listing(report: Report, verbose: bool = True) -> str:

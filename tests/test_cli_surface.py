@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import typer
 
 from migrator.cli import app, main
@@ -470,3 +472,31 @@ def test_info_notes_stay_behind_verbose(tmp_path: Path, capsys) -> None:
     main(["rewrite", "-v", str(f)])
     verbose = capsys.readouterr().err
     assert " converted GPU000 " in verbose and " converted GPU000 " not in quiet
+
+
+@pytest.mark.parametrize("name", ["tab\there.yaml", "new\nline.yaml", 'quo"te.yaml', "back\\slash.yaml",
+                                  "bell\a.yaml", "plain.yaml", "ünï.yaml"])
+def test_diff_headers_quote_names_as_git_does(tmp_path: Path, name: str) -> None:
+    """git apply reads C-quoted names ("a/tab\\there.yaml"); unquoted, a tab ends the name."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    (repo / name).write_text((EXAMPLES / "inference-vllm.yaml").read_text())
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    proc = subprocess.run([sys.executable, "-m", "migrator", "rewrite", "-q", "."], capture_output=True,
+                          text=True, cwd=repo, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0 and proc.stdout, proc.stderr
+    check = subprocess.run(["git", "apply", "--check", "-"], input=proc.stdout, capture_output=True, text=True,
+                           cwd=repo)
+    assert check.returncode == 0, (check.stderr, proc.stdout[:300])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_finding_lines_never_carry_control_characters(name: str) -> None:
+    """Names, paths and messages come from the scanned repo: no newline or ESC reaches a log line."""
+    from migrator.model import Finding, ObjectRef, Status
+    from migrator.output import finding_line
+
+    line = finding_line(Finding("GPU103", Status.MANUAL, f"msg {name}", f"dir/{name}.yaml", 3,
+                                ObjectRef("Deployment", name, name)))
+    assert not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029" for c in line), repr(line)
