@@ -64,8 +64,12 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                 for name in filenames:
                     if name.endswith(suffixes):
                         found.append(os.path.join(dirpath, name))
+            # a link to a file that is also found by its own name is that file: read and written once
+            plain = {os.path.realpath(f) for f in found if not os.path.islink(f)}
             for f in sorted(found):
                 if not keep(f):
+                    continue
+                if os.path.islink(f) and os.path.realpath(f) in plain:
                     continue
                 if os.path.islink(f):
                     real = os.path.realpath(f)
@@ -77,8 +81,9 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                         yield bad
                         continue
                     f = real
-                if f not in seen:
-                    seen.add(f)
+                key = os.path.realpath(f)
+                if key not in seen:
+                    seen.add(key)
                     yield f
         elif p.exists():
             real = os.path.realpath(given) if os.path.islink(given) else given
@@ -87,8 +92,9 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                 if keep(given):
                     yield bad
                 continue
-            if real not in seen and keep(given):
-                seen.add(real)
+            key = os.path.realpath(real)
+            if key not in seen and keep(given):
+                seen.add(key)
                 yield real
         else:
             yield InvalidInput(given, None, "no such file or directory")

@@ -196,3 +196,45 @@ def test_parallel_and_serial_runs_agree(tmp_path: Path, jobs: str) -> None:
     proc = subprocess.run([str(EXE), "rewrite", "--check", "-j", jobs, str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("would rewrite") == 20 and "bad.yaml:3: invalid YAML" in proc.stderr
+
+
+@pytest.mark.parametrize("layout", [
+    {"sub/real.yaml": None, "linked.yaml": "sub/real.yaml"},
+    {"real.yaml": None, "sub/linked.yaml": "../real.yaml"},
+    {"real.yaml": None, "l1.yaml": "real.yaml", "l2.yaml": "real.yaml"},
+    {"a/real.yaml": None, "b/l.yml": "../a/real.yaml", "c/l.yaml": "../b/l.yml"},
+])
+@pytest.mark.parametrize("extra", [[], ["REAL"]])
+def test_a_file_reached_by_several_names_is_one_input(tmp_path, capsys, layout, extra) -> None:
+    """A symlink inside the root to a file also found by its own name (or given again) is that file:
+    one diff that git apply takes, one workload in scan, one write."""
+    import json
+    import os
+    import subprocess
+
+    from migrator.cli import main
+
+    gpu = (Path(__file__).parent.parent / "examples" / "inference-vllm.yaml").read_text()
+    real = next(k for k, v in layout.items() if v is None)
+    for name, target in layout.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        if target is None:
+            (tmp_path / name).write_text(gpu)
+        else:
+            os.symlink(target, tmp_path / name)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    args = ["."] + [real for _ in extra]
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["rewrite", "-q", *args]) == 0
+        diff = capsys.readouterr().out
+        assert subprocess.run(["git", "apply", "--check", "-"], input=diff, text=True, cwd=tmp_path).returncode == 0
+        assert main(["scan", "-q", "--format", "json", "--exit-zero", *args]) == 0
+        found = [f for r in json.loads(capsys.readouterr().out)["files"] for f in r["findings"] if f["rule"] == "GPU000"]
+        assert len(found) == gpu.count("kind: Deployment")
+        assert main(["rewrite", "-q", "--write", *args]) == 0
+    finally:
+        os.chdir(cwd)
+    assert all(os.path.islink(tmp_path / n) for n, t in layout.items() if t is not None)  # links stay links
+    assert (tmp_path / real).read_text() != gpu
