@@ -247,3 +247,12 @@ def _slice_of(node: str, n: int) -> dict:
                                  attributes=dict(T4_DEVICE["attributes"], uuid={"string": f"GPU-{node}-{i}"}))
                             for i in range(n)]
     return s
+
+
+@pytest.mark.parametrize("args", [[], ["--cluster", "s.yaml", "--context", "prod"]])
+def test_verify_takes_exactly_one_of_cluster_and_context(args: list[str], tmp_path: Path, capsys) -> None:
+    wl = tmp_path / "w.yaml"
+    wl.write_text(POD.format(selector=""))
+    assert main(["verify", str(wl), *args]) == 2
+    err = capsys.readouterr().err
+    assert "exactly one of --cluster SNAPSHOT or --context NAME" in err and len(err.strip().splitlines()) == 1
