@@ -379,8 +379,10 @@ def scan(
 @app.command(short_help="Prove on a cluster snapshot that migrated pods get the same devices.")
 def verify(
     paths: Paths,
-    cluster: str = typer.Option(..., "--cluster", metavar="FILE",
-                                help="Snapshot: kubectl get nodes,resourceslices,deviceclasses -o yaml"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="FILE",
+                                          help="Snapshot: kubectl get nodes,resourceslices,deviceclasses -o yaml"),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Read the same objects live "
+                                          "(read-only) from this kubeconfig context."),
     format: VerifyFormat = typer.Option(VerifyFormat.text, "--format", metavar=_choices(VerifyFormat),
                                         help="text or json"),
     kube_version: KubeVersionOpt = KUBE_DEFAULT,
@@ -403,8 +405,10 @@ def verify(
     from migrator.equivalence import DIFFERENT, EQUIVALENT, NOTHING, Prover, prove_text
     from migrator.errors import InvalidInput
 
+    if (cluster is None) == (context is None):
+        raise MigratorError("give exactly one of --cluster SNAPSHOT or --context NAME")
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing)
-    snap = _snapshot(cluster)
+    snap = _snapshot(cluster, context)
     prover = Prover(snap, extended_resource_toleration)
     results = []
     files, errors = _read_inputs(list(paths))

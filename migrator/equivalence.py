@@ -221,8 +221,10 @@ class Prover:
                 continue
             parents = _mig_parents(node)
             per_request: list[list[Device]] = []
+            options: list[tuple[int, list[list[Device]]]] = []  # (count, devices of each alternative)
             for count, alts in requests:
                 chosen: list[Device] = []
+                usable: list[list[Device]] = []
                 for exprs in alts:
                     hits = []
                     for d in node.devices:
@@ -233,12 +235,42 @@ class Prover:
                             hits.append(d)
                     if len(hits) >= count:
                         chosen += [d for d in hits if d not in chosen]
+                        usable.append(hits)
                 per_request.append(chosen if len(chosen) >= count else [])
-            if requests and all(per_request):
+                options.append((count, usable))
+            # The allocator gives every request of the pod's claims its own devices: two requests
+            # of one each on a one-GPU node do not fit (kube-scheduler's DRA allocator, checked by
+            # tests/e2e/test_scheduler_equivalence.py against the real scheduler).
+            if requests and all(per_request) and _jointly(options):
                 for devs in per_request:
                     for d in devs:
                         out.setdefault(_kind(d, node, parents) or "other", set()).add(d.key)
         return out, problems
+
+
+def _jointly(options: list[tuple[int, list[list[Device]]]], limit: int = 4096) -> bool:
+    """Whether some choice of one alternative per request gets every request its count of
+    devices, no device twice (a bipartite matching of request slots to devices)."""
+    import itertools
+
+    for n, choice in enumerate(itertools.product(*[alts for _, alts in options])):
+        if n >= limit:  # more combinations than any real claim has: do not claim it fits
+            return False
+        slots = [hits for (count, _), hits in zip(options, choice) for _ in range(count)]
+        owner: dict[tuple[str, ...], int] = {}
+
+        def place(i: int, seen: set[tuple[str, ...]]) -> bool:
+            for d in slots[i]:
+                if d.key not in seen:
+                    seen.add(d.key)
+                    if d.key not in owner or place(owner[d.key], seen):
+                        owner[d.key] = i
+                        return True
+            return False
+
+        if all(place(i, set()) for i in range(len(slots))):
+            return True
+    return False
 
 
 def prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover | None = None) -> list[Outcome]:

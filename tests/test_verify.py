@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrator.cli import main
 from migrator.cluster import load_snapshot
@@ -234,3 +236,44 @@ def test_nested_macros_in_a_snapshot_selector_never_hang(tmp_path, depth: int, c
     assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2), proc.stderr[-1500:]
     if depth > 2 and command == "verify":
         assert "nested" in proc.stdout + proc.stderr
+# Found by the e2e tier (tests/e2e/test_scheduler_equivalence.py): verify counted a node as
+# reachable after the migration when each of the claim's requests fit on it alone, but the real
+# scheduler gives every request its own devices (cases/flow-style: requests of 1 and 2 GPUs on a
+# 2-GPU node). Generated: containers asking for GPUs, nodes with some GPUs; the device plugin
+# needs the sum on one node, and so must the claim.
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 3), min_size=1, max_size=3), st.lists(st.integers(1, 6), min_size=1, max_size=3))
+def test_requests_of_one_pod_get_distinct_devices(counts: list[int], gpus: list[int]) -> None:
+    import tempfile
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": f"c{i}", "image": "x", "resources": {"limits": {"nvidia.com/gpu": n}}}
+                                   for i, n in enumerate(counts)]}}
+    snap = {"apiVersion": "v1", "kind": "List", "items": [
+        x for i, n in enumerate(gpus) for x in (_node(f"n{i}", n), _slice_of(f"n{i}", n))]}
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "snap.yaml"
+        path.write_text(yaml.safe_dump(snap))
+        s = load_snapshot(str(path))
+    [o] = prove_text(yaml.safe_dump(pod), "pod.yaml", s, Mode(), Prover(s))
+    fits = [i for i, n in enumerate(gpus) if n >= sum(counts)]
+    assert o.result == ("equivalent" if fits else "nothing-to-compare"), (counts, gpus, o.lines)
+    if fits:
+        assert f"on {len(fits)} node(s)" in o.lines[0]
+
+
+def _slice_of(node: str, n: int) -> dict:
+    s = _slice(node)
+    s["spec"]["devices"] = [dict(T4_DEVICE, name=f"gpu-{i}",
+                                 attributes=dict(T4_DEVICE["attributes"], uuid={"string": f"GPU-{node}-{i}"}))
+                            for i in range(n)]
+    return s
+
+
+@pytest.mark.parametrize("args", [[], ["--cluster", "s.yaml", "--context", "prod"]])
+def test_verify_takes_exactly_one_of_cluster_and_context(args: list[str], tmp_path: Path, capsys) -> None:
+    wl = tmp_path / "w.yaml"
+    wl.write_text(POD.format(selector=""))
+    assert main(["verify", str(wl), *args]) == 2
+    err = capsys.readouterr().err
+    assert "exactly one of --cluster SNAPSHOT or --context NAME" in err and len(err.strip().splitlines()) == 1

@@ -39,6 +39,18 @@ def control_plane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    import sys
+
+    sched = sys.modules.get("test_scheduler_equivalence")
+    if sched is not None and (sched.KNOWN_CHANGES or sched.NOT_JUDGED or sched.INPUT_REJECTED):
+        terminalreporter.section("e2e: scheduler equivalence, what was not proven equal")
+        for wid, machines in sorted(sched.KNOWN_CHANGES.items()):
+            terminalreporter.write_line(f"{wid}: loses {', '.join(sorted(machines))} (single-strategy MIG; "
+                                        "verify reports it)")
+        for line in sched.NOT_JUDGED:
+            terminalreporter.write_line(f"not judged: {line}")
+        for wid, why in sorted(sched.INPUT_REJECTED.items()):
+            terminalreporter.write_line(f"input rejected: {wid}: {why}")
     if NOT_VALIDATED:
         terminalreporter.section("e2e: kinds this apiserver does not serve (no CRD installed, or a removed version)")
         verbose = terminalreporter.config.option.verbose > 0

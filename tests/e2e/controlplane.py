@@ -62,7 +62,7 @@ class ControlPlane:
     minor: str  # "1.35"
     server: str  # https://127.0.0.1:<port>
     kubeconfig: Path
-    api_client: Any  # kubernetes.client.ApiClient
+    api_client: Any  # kubernetes.client.ApiClient (kube-scheduler and the claim controller run too)
     binaries: Any  # build.Binaries
     startup_seconds: float
 
@@ -173,8 +173,16 @@ def say(config: pytest.Config, line: str) -> None:
         tr.write_line(line)
 
 
-# What this tier runs so far; the scheduler, controller-manager and kwok join with their slices.
-NEEDED = ("kube-apiserver", "etcd")
+# What this tier runs so far; kwok joins with the rollout slice (PodScheduled needs no kubelet: the
+# scheduler binds, the resourceclaim controller makes claims, nothing has to become Running).
+CORE = ("kube-apiserver", "etcd")
+NEEDED = (*CORE, "kube-scheduler", "kube-controller-manager")
+# minor -> why the scheduler and the claim controller do not run (their tests skip with it)
+SCHEDULING_MISSING: dict[str, str] = {}
+# The controller-manager runs only the claim controller: it creates each pod's ResourceClaim from
+# its template and frees the devices when the pod is gone (dra-2026.md §5). The rest (node
+# lifecycle, namespace, GC...) would act on nodes that no kubelet reports for.
+CONTROLLERS = ("resourceclaim-controller",)
 
 
 def binaries_for(minor: str, config: pytest.Config) -> Any:
@@ -187,7 +195,11 @@ def binaries_for(minor: str, config: pytest.Config) -> Any:
         assets = os.environ.get("KUBEBUILDER_ASSETS")
         why = (f"KUBEBUILDER_ASSETS={assets} lacks {', '.join(build.missing_assets(minor, NEEDED))} for {minor}"
                if assets else "KUBEBUILDER_ASSETS is unset")
-        pytest.skip(f"e2e: {e}; {why}")
+        try:  # envtest's folder has no scheduler: the apiserver's tests still run, the scheduler's skip
+            b = build.ensure(minor, need=CORE)
+        except build.NoGo:
+            pytest.skip(f"e2e: {e}; {why}")
+        SCHEDULING_MISSING[minor] = f"e2e: {e}; {why}"
     except build.BuildError as e:
         pytest.fail(f"e2e {minor}: {e}", pytrace=False)
     if b.seconds:
@@ -205,6 +217,7 @@ def control_plane_for(minor: str, tmp: Path, config: pytest.Config) -> Iterator[
     start = time.monotonic()
     procs = Processes(tmp)
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+    sched_port, kcm_port = free_port(), free_port()
     try:
         procs.start("etcd", [
             str(binaries.paths["etcd"]), "--name=e2e", f"--data-dir={tmp / 'etcd'}",
@@ -233,6 +246,12 @@ def control_plane_for(minor: str, tmp: Path, config: pytest.Config) -> Iterator[
             # nothing here needs that Service.
             "--endpoint-reconciler-type=none",
             "--authorization-mode=AlwaysAllow",  # loopback only; nothing else can reach it
+            # As GKE and EKS run it: a pod asking for nvidia.com/gpu tolerates the nvidia.com/gpu
+            # taint (kubernetes/kubernetes#55839); `verify` models it by default.
+            "--enable-admission-plugins=ExtendedResourceToleration",
+            # It taints every new node not-ready until the node lifecycle controller sees a kubelet
+            # report Ready; no kubelet runs here (nodes are objects), so the taint would stay.
+            "--disable-admission-plugins=TaintNodesByCondition",
             f"--token-auth-file={tmp / 'tokens.csv'}",
             f"--runtime-config={RUNTIME_CONFIG}",
             *([f"--feature-gates={gates}"] if gates else []),
@@ -250,13 +269,26 @@ def control_plane_for(minor: str, tmp: Path, config: pytest.Config) -> Iterator[
             "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "e2e"}}],
         }, indent=1))
         client = kconfig.new_client_from_config(config_file=str(kubeconfig))
+        if all(n in binaries.paths for n in NEEDED):
+            insecure = ssl.create_default_context()  # their serving certificates are self-signed
+            insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
+            common = [f"--kubeconfig={kubeconfig}", "--bind-address=127.0.0.1", "--leader-elect=false",
+                      "--kube-api-qps=200", "--kube-api-burst=400"]
+            procs.start("kube-scheduler", [str(binaries.paths["kube-scheduler"]), *common,
+                                           f"--secure-port={sched_port}", f"--cert-dir={tmp / 'sched-certs'}"])
+            procs.start("kube-controller-manager", [
+                str(binaries.paths["kube-controller-manager"]), *common, f"--secure-port={kcm_port}",
+                f"--cert-dir={tmp / 'kcm-certs'}", f"--controllers={','.join(CONTROLLERS)}"])
+            for name, port in (("kube-scheduler", sched_port), ("kube-controller-manager", kcm_port)):
+                _wait(f"{name} /healthz", lambda port=port: _http_ok(f"https://127.0.0.1:{port}/healthz", insecure), procs)
         with urllib.request.urlopen(urllib.request.Request(
                 f"{server}/version", headers={"Authorization": f"Bearer {TOKEN}"}), context=ctx) as r:
             served = json.load(r)["gitVersion"]
         assert served == binaries.version, f"the apiserver reports {served}, built {binaries.version}"
         cp = ControlPlane(version=served, minor=minor, server=server, kubeconfig=kubeconfig,
                           api_client=client, binaries=binaries, startup_seconds=time.monotonic() - start)
-        say(config, f"e2e: {served} etcd + kube-apiserver ready in {cp.startup_seconds:.1f} s ({binaries.source})")
+        say(config, f"e2e: {served} etcd, kube-apiserver"
+                    f"{'' if minor in SCHEDULING_MISSING else ', kube-scheduler, claim controller'} ready in {cp.startup_seconds:.1f} s ({binaries.source})")
         try:
             yield cp
         finally:
@@ -265,7 +297,7 @@ def control_plane_for(minor: str, tmp: Path, config: pytest.Config) -> Iterator[
         pytest.fail(f"e2e {minor}: {e}", pytrace=False)
     finally:
         procs.stop()
-        left = [p for p in (etcd_port, peer_port, api_port) if port_bound(p)]
+        left = [p for p in (etcd_port, peer_port, api_port, sched_port, kcm_port) if port_bound(p)]
         assert not left, f"ports still bound after teardown: {left}"
 
 
