@@ -191,7 +191,9 @@ def snapshot_from_context(context: str) -> Snapshot:
     objs: list[dict[str, Any]] = []
     try:
         for path, kind in CORE:
-            data = _get(api, path) or {}
+            data = _get(api, path)
+            if data is None:  # every Kubernetes API server serves these: this one is something else
+                raise MigratorError(f"--context {context!r}: {path}: 404 Not Found: not a Kubernetes API server?")
             objs += [dict(i, kind=kind) if isinstance(i, dict) else i for i in data.get("items") or []]
         for version in RESOURCE_VERSIONS:
             probe = _get(api, f"/apis/resource.k8s.io/{version}/deviceclasses")

@@ -63,6 +63,8 @@ class RuleFilter:
             return tuple(dict.fromkeys(out))
 
         chosen = prefixes(select, "--select")
+        if select and not chosen:  # `--select ''` or `--select ,`: a typo, not "select nothing"
+            raise MigratorError("--select: no rule code given (use a code, a prefix such as GPU1, or ALL)")
         return cls(chosen if select else ("",), prefixes(ignore, "--ignore"))
 
 

@@ -23,7 +23,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         _Handler.seen.append(("GET", path))
         f = RECORDED / (path.strip("/").replace("/", "-") + ".json")
-        if f.name in getattr(_Handler, "override", {}):
+        if f.name in getattr(_Handler, "missing", ()):
+            body = b'{"kind": "Status", "code": 404}'
+            self.send_response(404)
+        elif f.name in getattr(_Handler, "override", {}):
             body = _Handler.override[f.name]
             self.send_response(200)
         elif not f.is_file():
@@ -240,3 +243,18 @@ def test_malformed_api_answers_are_one_line(kubeconfig, tmp_path: Path, monkeypa
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and words in err, err
         assert (RECORDED / name).read_bytes() == original
+
+
+@pytest.mark.parametrize("name", ["api-v1-nodes.json", "api-v1-pods.json", "apis-policy-v1-poddisruptionbudgets.json"])
+@pytest.mark.parametrize("command", ["plan", "verify"])
+def test_a_server_without_the_core_api_is_not_an_empty_cluster(kubeconfig, monkeypatch, capsys, name: str,
+                                                                command: str) -> None:
+    """Every Kubernetes API server serves nodes, pods and PDBs: a 404 there is a wrong server, not a
+    cluster with none of them (which would plan or prove over nothing)."""
+    from migrator.cli import main
+
+    monkeypatch.setattr(_Handler, "missing", {name}, raising=False)
+    examples = str(Path(__file__).parent.parent / "examples")
+    assert main([command, examples, "--context", "recorded"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "not a Kubernetes API server" in err, err

@@ -388,3 +388,14 @@ def test_artifact_paths(given: str, want: str, monkeypatch, tmp_path: Path) -> N
     monkeypatch.chdir(tmp_path)
     assert artifact_path(given) == want
     assert artifact_path(str(tmp_path / "d" / "x.yaml")) == "d/x.yaml"
+
+
+@pytest.mark.parametrize("value", ["", ",", " , ", ",,"])
+def test_an_empty_select_is_a_usage_error_not_select_nothing(value: str) -> None:
+    from migrator.errors import MigratorError
+    from migrator.report import RuleFilter
+    from migrator.transforms import BY_CODE
+
+    with pytest.raises(MigratorError, match="no rule code given"):
+        RuleFilter.parse([value], None, BY_CODE)
+    assert RuleFilter.parse(None, [value], BY_CODE) is not None  # an empty --ignore ignores nothing
