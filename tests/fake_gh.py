@@ -45,7 +45,8 @@ def main(argv: list[str]) -> int:
             sys.stdout.write("".join(json.dumps(p) for p in (pages if paginate else pages[:1])))
             return 0
         if method == "POST":
-            comments.append({"id": 1000 + len(comments), "issue": int(m.group(1)), "body": fields["body"]})
+            comments.append({"id": 1000 + len(comments), "issue": int(m.group(1)), "body": fields["body"],
+                             "user": {"login": os.environ.get("FAKE_GH_LOGIN", "github-actions[bot]")}})
             state_file.write_text(json.dumps(comments))
             sys.stdout.write(json.dumps(comments[-1]))
             return 0

@@ -246,15 +246,18 @@ def test_no_manifests_posts_nothing(earlier: list[dict[str, Any]], tmp_path: Pat
 
 @pytest.mark.parametrize("position", [0, 1, 4])  # on the first or a later page of the listing
 def test_a_comment_it_already_has_is_updated_when_the_manifests_are_gone(position: int, tmp_path: Path) -> None:
-    others = [{"id": i, "issue": 7, "body": f"{MARKER} quoted by someone" if i == 2 else "hi"} for i in range(5)]
-    mine = {"id": 99, "issue": 7, "body": MARKER + "\n## dra-migrate: device plugin → DRA\nold"}
-    comments = others[:position] + [mine] + others[position:] + [{"id": 50, "issue": 8, "body": MARKER}]
+    # a comment that starts with the marker but is someone else's (a PR author can plant one) is never ours
+    someone, bot = {"login": "mallory"}, {"login": "github-actions[bot]"}
+    others = [{"id": i, "issue": 7, "body": f"{MARKER} planted" if i in (0, 2) else "hi", "user": someone}
+              for i in range(5)]
+    mine = {"id": 99, "issue": 7, "body": MARKER + "\n## dra-migrate: device plugin → DRA\nold", "user": bot}
+    comments = others[:position] + [mine] + others[position:] + [{"id": 50, "issue": 8, "body": MARKER, "user": bot}]
     run, base, head = setup(tmp_path, Case({"a.txt": "x"}, {"a.txt": "y"}, []))
     (tmp_path / "gh.json").write_text(json.dumps(comments))
     run.action(base, head)
     state = {c["id"]: c for c in run.state()}
-    first = next(c for c in comments if c["issue"] == 7 and c["body"].startswith(MARKER))
-    assert "no longer changes any manifest" in state[first["id"]]["body"] and head in state[first["id"]]["body"]
+    assert "no longer changes any manifest" in state[99]["body"] and head in state[99]["body"]
+    assert all(state[c["id"]] == c for c in comments if c["id"] != 99)  # nobody else's is touched
     assert [c["method"] for c in run.calls()] == ["GET", "PATCH"]
     assert len(state) == len(comments)
 
