@@ -19,8 +19,10 @@ from migrator.tables import load_tables
 
 
 def templates_path(path: str) -> str:
-    root, _ = os.path.splitext(path)
-    return f"{root}-claim-templates.yaml"
+    """``<stem>-claim-templates`` with the input's own extension: ``a.yaml`` and ``a.yml`` in one
+    folder must not share (and overwrite) one side file."""
+    root, ext = os.path.splitext(path)
+    return f"{root}-claim-templates{ext if ext in ('.yaml', '.yml') else '.yaml'}"
 
 
 def process_one(path: str, mode: Mode, stdin: bytes | None = None, scope: Scope | None = None) -> FileResult:

@@ -500,3 +500,21 @@ def test_finding_lines_never_carry_control_characters(name: str) -> None:
     line = finding_line(Finding("GPU103", Status.MANUAL, f"msg {name}", f"dir/{name}.yaml", 3,
                                 ObjectRef("Deployment", name, name)))
     assert not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029" for c in line), repr(line)
+
+
+@pytest.mark.parametrize("names", [("a.yaml", "a.yml"), ("x.yml",), ("a.yaml", "a.yml", "sub/a.yaml")])
+def test_inputs_never_share_a_templates_file(tmp_path: Path, names: tuple[str, ...]) -> None:
+    """a.yaml and a.yml in one folder: each gets a side file of its own, in the diff and on disk."""
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text((EXAMPLES / "inference-vllm.yaml").read_text())
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "migrator", "rewrite", "-q", "--templates", "file", "."],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert subprocess.run(["git", "apply", "-"], input=proc.stdout, text=True, cwd=tmp_path).returncode == 0
+    for name in names:
+        stem, ext = os.path.splitext(name)
+        side = tmp_path / f"{stem}-claim-templates{ext}"
+        named = re.search(r"resourceClaimTemplateName: (\S+)", (tmp_path / name).read_text()).group(1)
+        assert f"name: {named}" in side.read_text(), name
