@@ -354,7 +354,7 @@ def scan(
     from migrator.transforms import BY_CODE
 
     if statistics and format not in ("text", "json"):
-        raise MigratorError(f"--statistics: expected --format text or json, not {format}")
+        raise MigratorError(f"--statistics: expected --format text or json, not {_value(format)}")
     failing = fail_statuses(fail_on)
     rules = RuleFilter.parse(select, ignore, BY_CODE)
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing)
