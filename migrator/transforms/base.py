@@ -113,7 +113,7 @@ class PodPlan:
     sharing: str | None = None  #: GPU011: "TimeSlicing" or "MPS" -> one shared ResourceClaim
     blocked: bool = False
     findings: list[Finding] = field(default_factory=list)
-    _names: tuple[set[str], int] = field(default_factory=lambda: (set(), 0), repr=False, compare=False)
+    _names: tuple[set[str], Any, int] = field(default_factory=lambda: (set(), None, 0), repr=False, compare=False)
     #: (section, index) -> GPU asks with a count in that container (computed once, by add_request)
     _per_container: dict[tuple[str, int], int] | None = field(default=None, repr=False, compare=False)
 
@@ -122,11 +122,14 @@ class PodPlan:
         return finding
 
     def request_names(self) -> set[str]:
-        # kept up to date incrementally: a pod with thousands of GPU containers stays linear
-        names, seen = self._names
+        # kept up to date incrementally (a pod with thousands of GPU containers stays linear); rules
+        # that replace the list (GPU008, GPU009) get a fresh set, so it is never stale
+        names, of, seen = self._names
+        if of is not self.requests:
+            names, seen = set(), 0
         for r in self.requests[seen:]:
             names.add(r.name)
-        self._names = (names, len(self.requests))
+        self._names = (names, self.requests, len(self.requests))
         return names
 
     def unique_request_name(self, base: str) -> str:
