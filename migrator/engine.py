@@ -24,7 +24,8 @@ from migrator.mode import Mode
 from migrator.model import DeviceRequest, Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, is_placeholder, load_tables
-from migrator.transforms import REGISTRY, gpu000_converted, gpu012_dra_api_upgrade, gpu107_outside_pod_spec, gpu900_not_processed
+from migrator.transforms import (REGISTRY, gpu000_converted, gpu007_runtime_hints, gpu012_dra_api_upgrade,
+                                 gpu107_outside_pod_spec, gpu900_not_processed)
 from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule, ephemeral_gpus
 
 CONVERTED = gpu000_converted.CODE
@@ -214,8 +215,11 @@ def _interesting(ctx: PodContext) -> bool:
                 ("nvidia.com" in a.resource or "gpu" in a.resource.lower()) and is_placeholder(a.resource, t) \
                 or is_placeholder(a.resource, t) and a.resource.isupper():
             return True
-    return any(k in t.annotation_requests or k.startswith("cdi.k8s.io/") or
-               k == "management.nvidia.com/gpu" for k in ctx.annotations) or bool(ephemeral_gpus(ctx))
+    if any(k in t.annotation_requests or k.startswith("cdi.k8s.io/") or
+           k == "management.nvidia.com/gpu" for k in ctx.annotations) or ephemeral_gpus(ctx):
+        return True
+    # A converted pod keeps its runtime hints: GPU007 must still see it after --write.
+    return gpu007_runtime_hints.has_claims(ctx) and gpu007_runtime_hints.runtime_hints(ctx)
 
 
 def _add_tolerations(ctx: PodContext, plan: PodPlan, patch: Any) -> None:

@@ -52,6 +52,21 @@ def findings_text(result: TextResult) -> str:
     return "".join(f"{f.line}: {f.status.value} {f.code} {f.workload}: {f.message}\n" for f in result.findings)
 
 
+def lost_decisions(first: TextResult, again: TextResult) -> list[str]:
+    """Findings that ask for a decision (manual, skipped) in the first run and are gone in the second.
+
+    A rewrite must not hide a decision it left open: scanning the written file says the same.
+    """
+    from migrator.model import Status
+
+    def key(f):
+        return (f.code, f.status, f.workload, f.container)
+
+    open_ = {key(f) for f in first.findings if f.status in (Status.MANUAL, Status.SKIPPED)}
+    kept = {key(f) for f in again.findings}
+    return sorted(" ".join(map(str, k)) for k in open_ - kept)
+
+
 def templates_text(result: TextResult) -> str:
     layout = Layout("\n", 2, False)
     return "".join("---\n" + "".join(l + "\n" for l in block_entries(t, 0, layout)) for t in result.templates)

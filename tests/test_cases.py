@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import findings_text, generated_problems, mode_from_flags, run_case, templates_text
+from helpers import findings_text, generated_problems, lost_decisions, mode_from_flags, run_case, templates_text
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if (p / "input.yaml").is_file())
 
@@ -32,6 +32,7 @@ def test_case(case: Path, snapshot) -> None:
     again = run_case(result.text, mode)
     assert again.text == result.text
     assert not again.templates
+    assert lost_decisions(result, again) == []
     # What we generate is valid.
     extra = list(result.templates)
     assert generated_problems(result.text, extra, before=text) == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import generated_problems
+from helpers import generated_problems, lost_decisions
 from migrator.engine import migrate_text
 from migrator.errors import InvalidInput
 from migrator.mode import Mode
@@ -58,6 +58,7 @@ def test_corpus(corpus: Path) -> None:
             assert holdings_changed(before, after) == [], path
             again = migrate_text(after, str(path), Mode())
             assert again.text == after, f"{path}: second run changed the file"
+            assert lost_decisions(result, again) == [], path
         # Every GPU pod spec with a literal count is converted, or reported with a reason.
         remaining = {key for key, _ in _literal_gpu_pods(after)}
         labels = {f.workload for f in result.findings if f.status is not Status.CONVERTED}

@@ -2,7 +2,9 @@
 
 ## What it does
 Reports ``NVIDIA_VISIBLE_DEVICES=all`` in a container's env, ``runtimeClassName: nvidia`` and
-CDI device annotations (``cdi.k8s.io/*``, ``management.nvidia.com/gpu``) on GPU pods.
+CDI device annotations (``cdi.k8s.io/*``, ``management.nvidia.com/gpu``) on GPU pods: pods that ask
+the device plugin for GPUs, and pods that already hold DRA claims (so the finding is the same before
+and after ``rewrite --write``: the hint is still there, and still needs the decision).
 
 ## Why
 These give a container GPUs outside the device plugin's (and DRA's) accounting: ``all`` overrides
@@ -32,6 +34,20 @@ SUMMARY = "NVIDIA_VISIBLE_DEVICES=all, runtimeClassName nvidia and CDI annotatio
 FIX = FixSafety.NONE
 
 
+def has_claims(ctx: PodContext) -> bool:
+    """The pod already asks DRA for devices (a converted pod, or one written for DRA)."""
+    return bool(items(get(ctx.pod, "resourceClaims")))
+
+
+def runtime_hints(ctx: PodContext) -> bool:
+    """Any hint that bypasses requests, without building the messages (the engine's pre-filter)."""
+    rc = get(ctx.pod, "runtimeClassName")
+    if isinstance(rc, ScalarNode) and "nvidia" in str(rc.value):
+        return True
+    return any(str_at(env, "name") == "NVIDIA_VISIBLE_DEVICES" and str_at(env, "value") == "all"
+               for c in ctx.containers for env in items(get(c.node, "env")))
+
+
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     hints: list[str] = []
     named: set[str] = set()
@@ -46,7 +62,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         hints.append(f"runtimeClassName: {rc.value}")
     cdi = sorted(k for k in ctx.annotations if k.startswith("cdi.k8s.io/") or k == "management.nvidia.com/gpu")
     hints += [f"CDI annotation {k}" for k in cdi]
-    if not hints or not (plan.requests or cdi):
+    if not hints or not (plan.requests or cdi or has_claims(ctx)):
         return
     one = next(iter(named)) if len(named) == 1 and len(hints) == container_hints else None
     yield ctx.finding(CODE, Status.MANUAL, "; ".join(hints) + ": GPU access outside requests, decide whether "
