@@ -166,6 +166,8 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also list con
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=0,
                                       help="Worker processes (0: one per core for big batches).")]
+FollowSymlinksOpt = Annotated[bool, typer.Option(
+    "--follow-symlinks", help="Follow symlinks (to files and directories) that point outside the given directories.")]
 ColorOpt = Annotated[Optional[bool], typer.Option(
     "--color/--no-color", show_default=False,
     help="Colour the output (default: only on a terminal, and not when NO_COLOR is set).")]
@@ -209,18 +211,18 @@ def _defaults():  # type: ignore[no-untyped-def]
         return {}
 
 
-def _read_inputs(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+def _read_inputs(paths: list[str], follow_symlinks: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
     """(path, text) of every input (``-`` is stdin) and one-line errors for the unreadable ones."""
     from migrator.errors import InvalidInput
     from migrator.sources import discover, read
 
     files: list[tuple[str, str]] = []
     errors: list[str] = []
-    for item in discover(paths, _config().selected):
+    for item in discover(paths, _config().selected, follow_symlinks):
         if isinstance(item, InvalidInput):
             errors.append(str(item))
         elif not isinstance(item, str):
-            sys.stderr.write(f"{item.path}: symlink outside the given directory, not followed\n")
+            sys.stderr.write(item.message() + "\n")
         else:
             try:
                 files.append((item, read(item, _stdin([item]) if item == "-" else None).text))
@@ -268,8 +270,7 @@ def rewrite(
     quiet: QuietOpt = False,
     jobs: JobsOpt = 0,
     color: ColorOpt = None,
-    follow_symlinks: bool = typer.Option(False, "--follow-symlinks",
-                                         help="Follow symlinks that point outside the given directories."),
+    follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
     """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
 
@@ -341,6 +342,7 @@ def scan(
     sharing: SharingOpt = None,
     quiet: QuietOpt = False,
     jobs: JobsOpt = 0,
+    follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
     """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing.
 
@@ -359,7 +361,8 @@ def scan(
     rules = RuleFilter.parse(select, ignore, BY_CODE)
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing)
     report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)), selected=_config().selected,
-                 progress=not quiet and sys.stderr.isatty(), jobs=jobs).filtered(rules)
+                 progress=not quiet and sys.stderr.isatty(), jobs=jobs,
+                 follow_symlinks=follow_symlinks).filtered(rules)
     code = report.scan_code(fail_on, exit_zero)
     if statistics:
         sys.stdout.write(output.statistics_json(report) if format == "json" else output.statistics_text(report))
@@ -393,6 +396,8 @@ def verify(
         True, "--extended-resource-toleration/--no-extended-resource-toleration",
         help="Model the ExtendedResourceToleration admission plugin (on in GKE and EKS) for the "
              "device-plugin pods."),
+    quiet: QuietOpt = False,
+    follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
     """Prove on a cluster snapshot that each migrated pod can get exactly the devices it could before.
 
@@ -411,7 +416,7 @@ def verify(
     snap = _snapshot(cluster, context)
     prover = Prover(snap, extended_resource_toleration)
     results = []
-    files, errors = _read_inputs(list(paths))
+    files, errors = _read_inputs(list(paths), follow_symlinks)
     for item, text in files:
         try:
             results += [(item, o) for o in prove_text(text, item, snap, mode, prover)]
@@ -433,8 +438,10 @@ def verify(
                 sys.stdout.write(f"       {line}\n")
         for e in errors:
             sys.stderr.write(e + "\n")
-        sys.stderr.write(f"{len(results)} workload(s) checked: {counts[EQUIVALENT]} with the same devices, "
-                         f"{counts[DIFFERENT]} with different devices, {counts[NOTHING]} with nothing to compare\n")
+        if not quiet:
+            sys.stderr.write(f"{len(results)} workload(s) checked: {counts[EQUIVALENT]} with the same devices, "
+                             f"{counts[DIFFERENT]} with different devices, {counts[NOTHING]} with nothing to "
+                             "compare\n")
     raise typer.Exit(2 if errors else 1 if counts[DIFFERENT] or counts[NOTHING] else 0)
 
 
@@ -448,6 +455,7 @@ def codemod(
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     color: ColorOpt = None,
+    follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
     """Rewrite Python that builds pod specs with nvidia.com/gpu (kubernetes client models, plain dicts).
 
@@ -468,9 +476,9 @@ def codemod(
     failed = changed = 0
     # the same inputs as the YAML commands: regular files, bounded reads, no symlink out of a
     # given directory (reported), only *.py under a directory
-    for item in discover(paths, suffixes=(".py",)):
+    for item in discover(paths, follow_symlinks=follow_symlinks, suffixes=(".py",)):
         if isinstance(item, NotFollowed):
-            sys.stderr.write(f"{item.path}: symlink to {item.target}, outside the given directory: not followed\n")
+            sys.stderr.write(item.message() + "\n")
             continue
         try:
             if isinstance(item, InvalidInput):
@@ -604,6 +612,7 @@ def preview(
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
     gitops: GitOpsOpt = None,
+    follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
     """Describe the migration for a pull request: summary, per-workload semantic and unified diffs.
 
@@ -619,7 +628,7 @@ def preview(
         raise MigratorError(f"--max-chars {max_chars}: the summary and the truncation note need at least "
                             f"{MIN_CHARS:,} characters")
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
-    files, errors = _read_inputs(list(paths))
+    files, errors = _read_inputs(list(paths), follow_symlinks)
     result = build_preview(files, mode)
     result = dataclasses.replace(result, errors=tuple(errors) + result.errors)
     if cluster:
@@ -658,6 +667,7 @@ def plan(
     kube_version: KubeVersionOpt = KUBE_DEFAULT,
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
+    follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
     """Plan the switch: template, node cut-over and workload order that cannot deadlock, proven by simulation.
 
@@ -674,7 +684,7 @@ def plan(
         raise MigratorError("give exactly one of --cluster SNAPSHOT or --context NAME")
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels)
     snap = _snapshot(cluster, context)
-    texts, errors = _read_inputs(list(paths))
+    texts, errors = _read_inputs(list(paths), follow_symlinks)
     result = build_plan(texts, snap, mode, explain)
     errors += result.errors  # inputs that could not be read as manifests (the others are planned)
     if gitops:

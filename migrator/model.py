@@ -96,6 +96,7 @@ class FileResult:
     extra_files: tuple[SideFile, ...] = field(default=())
     mtime_ns: int | None = None  #: when it was read (a file changed since is not overwritten)
     bom: bool = False  #: it started with a UTF-8 byte-order mark (kept on write)
+    not_read: bool = False  #: found by the walk but not read (a symlink out of the root): not a file of the run
 
     @property
     def changed(self) -> bool:

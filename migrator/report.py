@@ -146,10 +146,14 @@ class Report:
         n_changed = len(self.changed)
         verb = {WriteBack.WRITE: "rewritten", WriteBack.CHECK: "would be rewritten",
                 WriteBack.DIFF: "would be rewritten"}[self.writeback]
-        c = self.counts()
-        parts = [f"{n_changed} file(s) {verb}", f"{len(self.results) - n_changed - len(self.failures)} unchanged"]
+        c = Counter(f.status.value for r in self.results if not r.not_read for f in r.findings)
+        links = sum(r.not_read for r in self.results)
+        files = len(self.results) - links
+        parts = [f"{n_changed} file(s) {verb}", f"{files - n_changed - len(self.failures)} unchanged"]
         if self.failures:
             parts.append(f"{len(self.failures)} could not be processed")
+        if links:
+            parts.append(f"{links} symlink(s) not followed")
         pods = (f"pod templates: {c[Status.CONVERTED.value]} converted, {c[Status.SKIPPED.value]} skipped, "
                 f"{c[Status.MANUAL.value]} need manual action")
         return ", ".join(parts) + "; " + pods

@@ -67,9 +67,8 @@ def _one(item: str | InvalidInput | NotFollowed, mode: Mode, writeback: WriteBac
     if isinstance(item, InvalidInput):
         return FileResult(item.path, None, None, (), str(item))
     if isinstance(item, NotFollowed):
-        note = Finding("GPU900", Status.SKIPPED, f"symlink to {item.target}, outside the given directory: "
-                       "not followed (--follow-symlinks to follow it)", item.path)
-        return FileResult(item.path, "", "", (note,))
+        note = Finding("GPU900", Status.SKIPPED, item.reason(), item.path)
+        return FileResult(item.path, "", "", (note,), not_read=True)
     result = process_one(item, mode, stdin, scope)
     if writeback is WriteBack.WRITE and item != STDIN and result.changed:
         result = _write(result)

@@ -27,6 +27,14 @@ class NotFollowed:
 
     path: str
     target: str
+    directory: bool = False  #: a symlinked directory (nothing under it was read)
+
+    def reason(self) -> str:
+        what = "symlinked directory" if self.directory else "symlink"
+        return f"{what} to {self.target}, outside the given directory: not followed (--follow-symlinks to follow it)"
+
+    def message(self) -> str:
+        return f"{self.path}: {self.reason()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +67,30 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
         if p.is_dir():
             found: list[str] = []
             root = os.path.realpath(p)
+            entered = {root}  # real paths of the directories walked: a link cycle is walked once
+            skipped: list[NotFollowed] = []
             for dirpath, dirnames, filenames in os.walk(p, followlinks=follow_symlinks):
-                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+                kept = []
+                for d in sorted(dirnames):
+                    sub = os.path.join(dirpath, d)
+                    if d in SKIP_DIRS:
+                        continue
+                    if os.path.islink(sub):
+                        real = os.path.realpath(sub)
+                        if not follow_symlinks:
+                            # not entered; one inside the root is walked under its own name
+                            if not _inside(real, root) and keep(sub):
+                                skipped.append(NotFollowed(sub, real, directory=True))
+                            continue
+                        if real in entered or _inside(real, root):
+                            continue  # a cycle, or a directory the walk reaches by its own name
+                        entered.add(real)
+                    kept.append(d)
+                dirnames[:] = kept
                 for name in filenames:
                     if name.endswith(suffixes):
                         found.append(os.path.join(dirpath, name))
+            yield from skipped
             # a link to a file that is also found by its own name is that file: read and written once
             plain = {os.path.realpath(f) for f in found if not os.path.islink(f)}
             for f in sorted(found):

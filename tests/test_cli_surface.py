@@ -92,6 +92,10 @@ def test_the_shared_options_reach_every_command_that_rewrites() -> None:
         assert {"-v", "-q", "--color"} <= opts(path), path
     for path in ("rewrite", "scan"):
         assert {"-q", "-j"} <= opts(path), path
+    for path in ("rewrite", "scan", "verify", "codemod"):  # the commands with a summary line
+        assert "-q" in opts(path), path
+    for path in ("rewrite", "scan", "verify", "plan", "preview", "codemod"):  # they walk directories
+        assert "--follow-symlinks" in opts(path), path
     for path in ("rewrite", "scan", "verify", "preview", "post-render"):
         assert "--sharing" in opts(path), path
     for path in ("rewrite", "plan", "preview", "post-render"):
@@ -101,10 +105,42 @@ def test_the_shared_options_reach_every_command_that_rewrites() -> None:
     for cmd in COMMANDS.values():
         for p in cmd.params:
             if p.name in ("kube_version", "templates", "sharing", "gitops", "convert_unknown",
-                          "keep_node_labels", "verbose", "quiet", "jobs", "color"):
+                          "keep_node_labels", "verbose", "quiet", "jobs", "color", "follow_symlinks"):
                 by_name.setdefault(p.name, set()).add(
                     (tuple(p.opts), tuple(p.secondary_opts), p.help, _choices(p)))
     assert all(len(v) == 1 for v in by_name.values()), {k: v for k, v in by_name.items() if len(v) > 1}
+
+
+def _readme_synopsis() -> dict[str, set[str]]:
+    """The options each command lists in the README's Commands block (continuation lines joined)."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("## Commands", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    out: dict[str, set[str]] = {}
+    current = None
+    for line in block.splitlines():
+        if line.startswith("dra-migrate "):
+            words = line.split()[1:]
+            name = " ".join(w for w in words[:2] if re.fullmatch(r"[a-z-]+", w))
+            current = name if name in COMMANDS else words[0]
+            out[current] = set()
+        assert current is not None, line
+        out[current] |= set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", line))
+    return out
+
+
+def test_the_readme_lists_every_option_of_every_command() -> None:
+    """The synopsis is the complete option list: nothing missing, nothing a command does not take."""
+    readme = _readme_synopsis()
+    assert set(readme) == set(COMMANDS)
+    for path, cmd in COMMANDS.items():
+        real = {o for p in cmd.params if p.param_type_name == "option"
+                for o in list(p.opts) + list(p.secondary_opts)}
+        listed = readme[path]
+        # a long option with a short alias may be listed by either name
+        for p in cmd.params:
+            if p.param_type_name == "option" and any(o in listed for o in p.opts):
+                listed |= set(p.opts)
+        assert listed == real, (path, sorted(real - listed), sorted(listed - real))
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))

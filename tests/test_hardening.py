@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -238,3 +239,70 @@ def test_a_file_reached_by_several_names_is_one_input(tmp_path, capsys, layout, 
         os.chdir(cwd)
     assert all(os.path.islink(tmp_path / n) for n, t in layout.items() if t is not None)  # links stay links
     assert (tmp_path / real).read_text() != gpu
+
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "fleet.yaml"
+#: every command that reads manifests from a directory, with the arguments that make it run
+READERS = {
+    "rewrite": ["rewrite", "--check"],
+    "scan": ["scan", "--exit-zero"],
+    "verify": ["verify", "--cluster", str(SNAPSHOT)],
+    "plan": ["plan", "--cluster", str(SNAPSHOT)],
+    "preview": ["preview"],
+}
+
+
+def _link_tree(tmp_path: Path, layout: str) -> tuple[Path, Path]:
+    """A repo with a GPU manifest of its own and a symlinked directory laid out as ``layout``."""
+    root, outside = tmp_path / "repo", tmp_path / "elsewhere"
+    (root / "apps").mkdir(parents=True)
+    (outside / "deep").mkdir(parents=True)
+    (root / "apps" / "mine.yaml").write_text(SEED.replace("name: web", "name: mine"))
+    (outside / "deep" / "secret.yaml").write_text(SEED.replace("name: web", "name: secret"))
+    if layout == "outside":
+        (root / "apps" / "linked").symlink_to(outside)
+    elif layout == "outside-deep":
+        (root / "apps" / "a").mkdir()
+        (root / "apps" / "a" / "linked").symlink_to(outside / "deep")
+    elif layout == "cycle-inside":
+        (root / "apps" / "loop").symlink_to(root)
+        (root / "apps" / "linked").symlink_to(outside)
+    elif layout == "cycle-outside":
+        (outside / "deep" / "back").symlink_to(outside)
+        (outside / "up").symlink_to(tmp_path)
+        (root / "apps" / "linked").symlink_to(outside)
+    return root, outside
+
+
+@pytest.mark.parametrize("layout", ["outside", "outside-deep", "cycle-inside", "cycle-outside"])
+@pytest.mark.parametrize("command", sorted(READERS))
+def test_symlinked_directories_out_of_the_root(tmp_path: Path, command: str, layout: str, capsys) -> None:
+    """Every command that walks a directory: a symlinked directory that leaves the root is reported
+    (one line naming it) and nothing under it is read; --follow-symlinks reads it; cycles end."""
+    root, outside = _link_tree(tmp_path, layout)
+    code = main(READERS[command] + [str(root)])
+    cap = capsys.readouterr()
+    out = cap.out + cap.err
+    assert code != 2 and "Traceback" not in out, out
+    assert "secret" not in out and "mine" in out, out
+    assert out.count("symlinked directory to") == 1 and re.search(r"linked(: skipped GPU900)?: symlinked directory to", out), out
+    if command in ("rewrite", "scan"):  # a link is not a file of the run, nor a pod template
+        assert "0 unchanged, 1 symlink(s) not followed; pod templates: 1 converted, 0 skipped" in out, out
+    code = main(READERS[command] + ["--follow-symlinks", str(root)])
+    cap = capsys.readouterr()
+    out = cap.out + cap.err
+    assert code != 2 and "secret" in out and "mine" in out and "symlinked directory" not in out, out
+    if command == "rewrite":  # read once, however many ways the walk can reach it
+        assert out.count("would rewrite") == 2, out
+    assert (outside / "deep" / "secret.yaml").read_text() == SEED.replace("name: web", "name: secret")
+
+
+def test_codemod_reports_symlinked_directories_too(tmp_path: Path, capsys) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.py").write_text('limits = {"nvidia.com/gpu": 1}\n')
+    (root / "linked").symlink_to(outside)
+    main(["codemod", str(root)])
+    err = capsys.readouterr().err
+    assert "linked: symlinked directory to" in err and "secret" not in err.replace(str(outside), "")
