@@ -574,13 +574,19 @@ def post_render(
     ~/.cache/dra-migrate/post-render.log (Helm hides a post-renderer's stderr).
     Exit 2 (and no output) when the stream cannot be processed.
     """
-    from migrator.helm import render, summary, write_log
+    from migrator.errors import InvalidInput
+    from migrator.helm import error_line, render, summary, write_log
     from migrator.sources import decode, read_stdin
 
+    text = ""
     try:
         mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
         text, _ = decode(read_stdin(), "<stdin>")
         rendered = render(text, mode)
+    except InvalidInput as exc:
+        line = error_line(text, exc)
+        write_log([f"error: {line}"])
+        raise MigratorError(line) from None
     except MigratorError as exc:
         write_log([f"error: {exc}"])
         raise

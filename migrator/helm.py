@@ -35,11 +35,38 @@ from yaml.nodes import MappingNode
 from migrator.documents import detect_layout, parse, str_at
 from migrator.edit import block_entries
 from migrator.engine import migrate_text
+from migrator.errors import InvalidInput
 from migrator.mode import Mode
 from migrator.model import Finding, Status
 
 LOG_MAX_BYTES = 1 << 20  #: then the log is moved to post-render.log.1 and started again
-PATH = "<helm>"
+PATH = "<helm>"  #: the stream's name inside the engine; never shown (see ``where``)
+_SOURCE = re.compile(r"#\s*Source:\s*(\S.*?)\s*$")
+
+
+def where(text: str, line: int | None) -> str:
+    """How a message names a line of the rendered stream: the chart template it came from and the
+    line in the stream. Helm writes ``---`` and ``# Source: <chart>/templates/<file>`` before each
+    manifest it renders (helm pkg/action/action.go, renderResources)."""
+    if not line:
+        return "the Helm stream"
+    lines = text.splitlines()
+    for i in range(min(line, len(lines)) - 1, -1, -1):
+        m = _SOURCE.match(lines[i])
+        if m:
+            return f"{m.group(1)} (Helm stream line {line})"
+        if re.match(r"---(\s|$)", lines[i]) and i < line - 1:
+            break
+    return f"the Helm stream, line {line}"
+
+
+def named(text: str, f: Finding) -> Finding:
+    """``f`` with the template it came from in place of the stream's internal name."""
+    return dataclasses.replace(f, path=where(text, f.line), line=None) if f.path == PATH else f
+
+
+def error_line(text: str, exc: InvalidInput) -> str:
+    return f"{where(text, exc.line)}: {exc.message}" if exc.path == PATH else str(exc)
 
 
 @dataclass(frozen=True)
@@ -81,8 +108,9 @@ def render(text: str, mode: Mode) -> Rendered:
     """Migrate the stream; raise InvalidInput when Helm could not use it either."""
     parse(text, PATH)  # a stream Helm cannot use is a failure even when it has no GPU
     result = migrate_text(text, PATH, dataclasses.replace(mode, placement="file"))
+    findings = tuple(named(text, f) for f in result.findings)
     if not result.templates:
-        return Rendered(result.text, tuple(result.findings), 0, None)
+        return Rendered(result.text, findings, 0, None)
     layout = detect_layout(text)
     nl = layout.newline
     block = "".join(f"---{nl}# GPUs of the workload below, written by dra-migrate{nl}"
@@ -94,7 +122,7 @@ def render(text: str, mode: Mode) -> Rendered:
         head += nl
     if tail and not re.match(r"---(\s|$)", tail):
         tail = f"---{nl}" + tail
-    return Rendered(head + block + tail, tuple(result.findings), len(result.templates), label)
+    return Rendered(head + block + tail, findings, len(result.templates), label)
 
 
 def log_path() -> Path:

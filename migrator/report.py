@@ -146,7 +146,8 @@ class Report:
         n_changed = len(self.changed)
         verb = {WriteBack.WRITE: "rewritten", WriteBack.CHECK: "would be rewritten",
                 WriteBack.DIFF: "would be rewritten"}[self.writeback]
-        c = Counter(f.status.value for r in self.results if not r.not_read for f in r.findings)
+        # a pod in a file that could not be written was not converted: only what the run did counts
+        c = Counter(f.status.value for r in self.results if not r.not_read and r.error is None for f in r.findings)
         links = sum(r.not_read for r in self.results)
         files = len(self.results) - links
         parts = [f"{n_changed} file(s) {verb}", f"{files - n_changed - len(self.failures)} unchanged"]

@@ -114,8 +114,16 @@ def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None 
         follow_symlinks: bool = False) -> Report:
     report = Report(writeback)
     items = list(discover(paths, selected, follow_symlinks))
-    bar = _progress(len(items)) if progress and len(items) > 1 else None
-    for result in _results(items, mode, writeback, stdin, jobs, Scope.of(paths, follow_symlinks)):
+    # A templates file the walk also found as an input (a link out of the root, a dangling one) is
+    # reported by the input that needs it; on its own only when no input's error already names it.
+    later: list[str | InvalidInput | NotFollowed] = []
+    if mode.placement == "file":
+        side = {templates_path(i) for i in items if isinstance(i, str) and i != STDIN}
+        later = [i for i in items if not isinstance(i, str) and i.path in side]
+        items = [i for i in items if isinstance(i, str) or i.path not in side]
+    bar = _progress(len(items) + len(later)) if progress and len(items) + len(later) > 1 else None
+
+    def add(result: FileResult) -> None:
         if bar is not None:
             bar.advance()
         if writeback is WriteBack.WRITE and result.changed:
@@ -123,6 +131,12 @@ def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None 
         report.add(result)
         if on_result is not None:
             on_result(result)
+
+    for result in _results(items, mode, writeback, stdin, jobs, Scope.of(paths, follow_symlinks)):
+        add(result)
+    for item in later:
+        if not any(r.error and f"{item.path}:" in r.error for r in report.results):
+            add(_one(item, mode, writeback, stdin))
     if bar is not None:
         bar.close()
     return report

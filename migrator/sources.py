@@ -131,6 +131,8 @@ def _not_a_file(link: str, real: str) -> InvalidInput | None:
     """A symlink to something that is not a regular file, reported under the link's own name."""
     try:
         mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        return InvalidInput(link, None, f"symlink to {real}, which does not exist: not read")
     except OSError:
         return None  # reading it says why
     if stat.S_ISREG(mode):

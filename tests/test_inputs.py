@@ -497,6 +497,9 @@ def test_the_templates_file_obeys_the_root_and_symlink_rules(tmp_path: Path, tar
         return
     assert proc.returncode == 2, proc.stderr
     assert "a-claim-templates.yaml" in proc.stderr and "a.yaml not rewritten" in proc.stderr
+    # one line says it (the walk found the link too: not a second report of the same thing)
+    assert sum("a-claim-templates.yaml" in line for line in proc.stderr.splitlines()) == 1, proc.stderr
+    assert "pod templates: 1 converted" in proc.stderr  # b's; a's pod was not converted
     assert (repo / "a.yaml").read_text() == gpu("a")
     assert "a.yaml" not in proc.stdout  # no diff for the input whose templates cannot be written
     if target == "outside-file":

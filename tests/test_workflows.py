@@ -380,7 +380,7 @@ def test_post_render_log_in_both_helms_and_on_failure(tmp_path: Path) -> None:
         bad = subprocess.run([str(EXE), "post-render"], input="a: [\n", capture_output=True, text=True, env=env)
         assert bad.returncode == 2 and bad.stdout == ""
     text = log.read_text()
-    assert text.count("1 workload(s) converted") == 2 and text.count("error: <helm>:2: invalid YAML") == 2
+    assert text.count("1 workload(s) converted") == 2 and text.count("error: the Helm stream, line 2: invalid YAML") == 2
     assert "Helm 3 or direct" in text and "Helm 4 plugin dra-migrate" in text
 
 
@@ -466,3 +466,38 @@ def test_post_render_log_is_only_ever_a_regular_file(tmp_path: Path, kind: str) 
     assert outside.read_text() == "untouched\n" and not (tmp_path / "nowhere.txt").exists()
     if kind == "regular":
         assert "post-render" in log.read_text()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["cm", "gpu", "placeholder", "bad"]), min_size=1, max_size=6),
+       st.booleans())
+def test_post_render_messages_name_the_chart_template(kinds: list[str], sources: bool) -> None:
+    """Messages about the rendered stream name the template Helm rendered it from (its `# Source:`
+    comment) and the stream line, never the engine's internal name for the stream."""
+    from migrator.errors import InvalidInput
+    from migrator.helm import PATH, error_line, render
+    from migrator.mode import Mode
+
+    body = {"cm": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\n",
+            "gpu": "apiVersion: v1\nkind: Pod\nmetadata: {name: g%d}\nspec:\n  containers:\n  - name: c\n"
+                   "    resources: {limits: {nvidia.com/gpu: 1}}\n",
+            "placeholder": "apiVersion: v1\nkind: Pod\nmetadata: {name: p%d}\nspec:\n  containers:\n  - name: c\n"
+                           "    resources: {limits: {nvidia.com/gpu: \"$N\"}}\n",
+            "bad": "apiVersion: v1\nkind: Pod\nmetadata: {name: b%d\n"}
+    text = "".join("---\n" + (f"# Source: chart/templates/t{i}.yaml\n" if sources else "") + body[k] % i
+                   for i, k in enumerate(kinds))
+    try:
+        rendered = render(text, Mode())
+    except InvalidInput as exc:
+        first_bad = kinds.index("bad")
+        msg = error_line(text, exc)
+        assert PATH not in msg
+        assert (f"chart/templates/t{first_bad}.yaml (Helm stream line " in msg) if sources else \
+            msg.startswith("the Helm stream, line ")
+        return
+    assert "bad" not in kinds
+    for f in rendered.findings:
+        assert f.path != PATH and PATH not in f.location()
+        i = int(f.workload.split()[-1][1:])
+        assert f.location().startswith(f"chart/templates/t{i}.yaml (Helm stream line " if sources else
+                                       "the Helm stream, line "), f.location()
