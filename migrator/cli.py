@@ -191,7 +191,8 @@ def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templ
     """The Mode of the shared options (typer has checked each against its choices)."""
     from migrator.mode import Mode, api_version_for
 
-    return Mode(api_version=api_version_for(_value(kube_version)), placement=_value(placement),
+    return Mode(api_version=api_version_for(_value(kube_version)), kube_version=_value(kube_version),
+                placement=_value(placement),
                 convert_unknown=convert_unknown, keep_node_labels=keep_node_labels,
                 sharing=_value(sharing) if sharing else None, gitops=_value(gitops) if gitops else None,
                 namespaces=tuple(_config().namespaces))

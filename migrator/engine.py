@@ -39,14 +39,16 @@ class TextResult:
     templates: tuple[dict[str, Any], ...] = ()  #: with placement "file": the new templates
 
 
-def might_matter(text: str, tables: Tables) -> bool:
-    """Cheap pre-filter: no trigger string, nothing to do (and no need to parse)."""
-    return any(t in text for t in tables.triggers)
+def might_matter(text: str, tables: Tables, mode: Mode | None = None) -> bool:
+    """Cheap pre-filter: no trigger string, nothing to do (and no need to parse). A target older
+    than 1.34 cannot read resource.k8s.io/v1 objects: those files matter too (GPU012 reports them)."""
+    return any(t in text for t in tables.triggers) or (
+        mode is not None and mode.api_version != "resource.k8s.io/v1" and "resource.k8s.io/v1" in text)
 
 
 def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None) -> TextResult:
     tables = tables or load_tables()
-    if not might_matter(text, tables):
+    if not might_matter(text, tables, mode):
         return TextResult(text, ())
     try:
         docs = parse(text, path)

@@ -26,7 +26,7 @@ from migrator.documents import detect_layout, get, parse, scalar_value, to_pytho
 from migrator.edit import Patch
 from migrator.engine import migrate_text
 from migrator.errors import CannotEdit, InvalidInput, MigratorError
-from migrator.mode import Mode, api_version_for
+from migrator.mode import KUBE_DEFAULT, Mode, api_version_for
 from migrator.model import Finding, Status
 
 PATH_KEYS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -214,10 +214,12 @@ def mode_from_config(config: Node | None) -> tuple[Mode, list[Problem]]:
                     continue
                 try:
                     values["api_version"] = api_version_for(s)
+                    values["kube_version"] = s
                 except MigratorError as exc:
                     problems.append(Problem(f"functionConfig.{at}: {str(exc).replace('--kube-version', 'kubeVersion')}",
                                             at, ref))
     mode = Mode(api_version=values.get("api_version", "resource.k8s.io/v1"),
+                kube_version=values.get("kube_version", KUBE_DEFAULT),
                 keep_node_labels=values.get("keepNodeLabels", False),
                 convert_unknown=values.get("convertUnknown", False),
                 sharing=values.get("sharing"), krm=True)

@@ -25,31 +25,28 @@ class WriteBack(enum.Enum):
         return cls.DIFF
 
 
-# resource.k8s.io versions by Kubernetes minor (dra-api.md §1, §3: v1 from 1.34; v1beta2 in
-# 1.33 with the `exactly` shape; v1beta1 in 1.32 with the flat request shape).
-#: The target versions --kube-version and the config file accept: the minors api_version_for maps
-#: (1.32 v1beta1, 1.33 v1beta2, 1.34+ v1); 1.38 is the newest release the claim API was checked
-#: against (shared/reference/dra-2026.md §1).
+#: The target versions --kube-version and the config file accept (rules/kubernetes.yaml says what
+#: each serves: 1.32 v1beta1, 1.33 v1beta2, 1.34+ v1); 1.38 is the newest release the claim API
+#: was checked against (shared/reference/dra-2026.md §1).
 KUBE_VERSIONS = ("1.32", "1.33", "1.34", "1.35", "1.36", "1.37", "1.38")
+KUBE_DEFAULT = "1.35"
 
 
 def api_version_for(kube_version: str) -> str:
+    """The resource.k8s.io version written for a target release (its newest)."""
+    from migrator.kube import releases
+
     m = re.fullmatch(r"v?1\.(\d+)(?:\.\d+)?", kube_version.strip())
     if not m:
         raise MigratorError(f"--kube-version {kube_version!r}: expected a version like 1.35")
-    minor = int(m.group(1))
-    if minor >= 34:
-        return "resource.k8s.io/v1"
-    if minor == 33:
-        return "resource.k8s.io/v1beta2"
-    if minor == 32:
-        return "resource.k8s.io/v1beta1"
-    raise MigratorError(f"--kube-version {kube_version}: structured DRA needs Kubernetes 1.32 or newer")
+    return releases().write_version(kube_version)
 
 
 @dataclass(frozen=True, slots=True)
 class Mode:
     api_version: str = "resource.k8s.io/v1"
+    #: the target release (--kube-version): which gates are on by default there (rules/kubernetes.yaml)
+    kube_version: str = KUBE_DEFAULT
     #: "inline": each template right after its workload; "file": in <stem>.claims.yaml beside it
     placement: str = "inline"
     #: also convert pod specs found by shape in kinds missing from rules/workloads.yaml

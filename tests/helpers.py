@@ -37,7 +37,7 @@ def mode_from_flags(path: Path) -> Mode:
             if "=" in line:
                 k, v = line.split("=", 1)
                 flags[k.strip()] = v.strip()
-    return Mode(api_version=api_version_for(flags.get("kube_version", "1.35")),
+    return Mode(api_version=api_version_for(flags.get("kube_version", "1.35")), kube_version=flags.get("kube_version", "1.35"),
                 placement=flags.get("placement", "inline"),
                 convert_unknown=flags.get("convert_unknown", "false") == "true",
                 keep_node_labels=flags.get("keep_node_labels", "false") == "true",

@@ -76,7 +76,7 @@ def test_corpus_other_targets(corpus: Path) -> None:
     from migrator.mode import api_version_for
 
     for kube in ("1.32", "1.33"):
-        mode = Mode(api_version=api_version_for(kube))
+        mode = Mode(api_version=api_version_for(kube), kube_version=kube)
         for path in corpus_files(corpus):
             try:
                 result = migrate_text(path.read_text(encoding="utf-8"), str(path), mode)

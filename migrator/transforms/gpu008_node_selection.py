@@ -37,8 +37,9 @@ import dataclasses
 from typing import Iterable
 
 from migrator.documents import to_python
-from migrator.shape import dotted
+from migrator.kube import releases
 from migrator.model import Finding, FixSafety, Status
+from migrator.shape import dotted
 from migrator.transforms.base import PodContext, PodPlan
 
 CODE = "GPU008"
@@ -71,7 +72,8 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     # single-strategy MIG nodes, GKE's partition size for its autoscaler)
     handled = frozenset(["nvidia.com/gpu.product"] * plan.mig_single + [lbl for lbl, _ in fam.partitions] + dropped)
     t = translate(pod, rules, ctx.mode.keep_node_labels,
-                  allow_preferences=ctx.mode.api_version.endswith("/v1"), where=dotted(ctx.ref.path),
+                  allow_preferences=releases().gate("DRAPrioritizedList", ctx.mode.kube_version),
+                  where=dotted(ctx.ref.path),
                   fam=fam, handled=handled)
     plan.translation = t
     extra = tuple(t.selectors)

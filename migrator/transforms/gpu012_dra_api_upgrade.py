@@ -6,7 +6,9 @@ ResourceClaim, ResourceClaimTemplate and DeviceClass objects written for
 ``apiVersion`` (``v1`` by default). Requests in the flat v1alpha3/v1beta1 shape move their
 ``deviceClassName``, ``selectors``, ``allocationMode``, ``count``, ``adminAccess``,
 ``tolerations`` and ``capacity`` under ``exactly``. Objects newer than ``--kube-version`` and
-fields that no longer exist (v1alpha3 ``controller``, ``suitableNodes``) are reported.
+fields that no longer exist (v1alpha3 ``controller``, ``suitableNodes``) are reported. The message
+says what the target release does with the old version (``rules/kubernetes.yaml``: deprecated,
+removed, or served only with ``--runtime-config``: the beta versions are off by default).
 
 ## Why
 Kubernetes 1.34 serves ``resource.k8s.io/v1``; the beta versions are deprecated and will be
@@ -64,8 +66,8 @@ def check_object(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], 
         return [], []
     if have > want:
         return [Finding(CODE, Status.MANUAL, f"{obj.api_version} is newer than the target "
-                        f"{mode.api_version} (--kube-version): this cluster cannot read it", path, line,
-                        obj.ref)], []
+                        f"{mode.api_version} (--kube-version {mode.kube_version}): {_lifecycle(obj.api_version, mode)}",
+                        path, line, obj.ref)], []
     if obj.kind in CLAIM_OBJECTS:  # the requests are restructured below: their shape must be the API's
         problem = check_node(obj.node, CLAIM_OBJECTS[obj.kind], "")
         if problem is not None:
@@ -97,5 +99,33 @@ def check_object(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], 
             for k in moving:
                 ops.append(("delete", req, k))
             ops.append(("add", req, "exactly", {k: data[k] for k in moving}))
-    return [Finding(CODE, Status.CONVERTED, f"upgraded {obj.api_version} -> {mode.api_version}", path, line,
-                    obj.ref)], ops
+    return [Finding(CODE, Status.CONVERTED, f"upgraded {obj.api_version} -> {mode.api_version} "
+                    f"({_lifecycle(obj.api_version, mode)})", path, line, obj.ref)], ops
+
+
+def _lifecycle(api: str, mode: Mode) -> str:
+    """What the target release does with ``api`` (rules/kubernetes.yaml)."""
+    from migrator.kube import parse_version, releases
+
+    a = releases().api(api)
+    target = mode.kube_version
+    if a is None:
+        return "unknown to rules/kubernetes.yaml"
+    v = parse_version(target)
+    name = api.rsplit("/", 1)[1]
+
+    def minor(m: tuple[int, int]) -> str:
+        return f"{m[0]}.{m[1]}"
+
+    if v[:2] < a.introduced:
+        return f"Kubernetes {target} does not serve {name} (from {minor(a.introduced)})"
+    if not a.served(v):
+        assert a.removed is not None
+        return f"Kubernetes {target} no longer serves {name} (removed in {minor(a.removed)})"
+    parts = []
+    if a.deprecated:
+        parts.append(f"deprecated {'since' if a.is_deprecated(v) else 'in'} {minor(a.deprecated)}")
+    if a.removed:
+        parts.append(f"removed in {minor(a.removed)}")
+    head = f"Kubernetes {target} serves {name}" + ("" if a.default else " only with --runtime-config")
+    return head + ("; " + ", ".join(parts) if parts else "")

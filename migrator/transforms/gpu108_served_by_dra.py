@@ -6,7 +6,8 @@ is the resource a pod asks for (``nvidia.com/gpu``, ``nvidia.com/mig-1g.12gb``),
 as it is and reported.
 
 ## Why
-With the DRAExtendedResource feature (alpha in 1.35, beta in 1.36) the scheduler turns such a
+With the DRAExtendedResource feature (alpha in 1.34-1.35, beta and on by default in 1.36, GA in
+1.37: rules/kubernetes.yaml) the scheduler turns such a
 request into a claim by itself (KEP-5004; dra-driver ``demo/specs/extended-resources/``;
 dra-api.md §3.1). The manifest was written for that path on purpose.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from migrator.kube import parse_version, releases
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import PodContext, PodPlan
 
@@ -34,6 +36,10 @@ FIX = FixSafety.NONE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     hit = sorted({a.resource for a in ctx.asks if a.count and a.resource in ctx.served_by_dra})
     if hit:
+        gate = releases().gates["DRAExtendedResource"]
+        caveat = "" if gate.enabled(parse_version(ctx.mode.kube_version)) else (
+            f"; on Kubernetes {ctx.mode.kube_version} only where the DRAExtendedResource feature gate is "
+            f"enabled (on by default from {gate.first()})")
         yield plan.block(ctx.finding(CODE, Status.SKIPPED,
                                      f"{', '.join(hit)} is served by DRA through a DeviceClass "
-                                     "extendedResourceName (KEP-5004) in this input; left as it is"))
+                                     f"extendedResourceName (KEP-5004) in this input; left as it is{caveat}"))
