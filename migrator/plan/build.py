@@ -358,6 +358,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
             model.add(SimPod("allocated claims", "new", node, "running",
                              devs=sorted(k for k in claimed if k[0] == node)))
     used: set[tuple[str | None, str, str]] = set()
+    assumed: list[Workload] = []  #: planned workloads without pods in the snapshot
     # index owners by the workload they belong to (a Deployment owns ReplicaSets <name>-<hash>)
     by_target: dict[tuple[str | None, str, str], list[tuple[str | None, str, str]]] = {}
     for owner_key in by_owner:
@@ -387,8 +388,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                 model.add(SimPod(w.key, "old", p.node, "running", dp=dict(w.dp_need),
                                  ordinal=ordinal))
         else:
-            notes.append(f"{w.key}: no pods in the snapshot; assumed {w.replicas} running where the scheduler "
-                         "would put them")
+            assumed.append(w)
             for i in range(w.replicas):
                 model.add(SimPod(w.key, "old", dp=dict(w.dp_need), ordinal=i if w.kind == "StatefulSet" else None))
     for (ns, kind, name), items in by_owner.items():
@@ -399,6 +399,11 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
             if gpus:
                 model.add(SimPod(f"{kind} {ns + '/' if ns else ''}{name}", "old", p.node, "running", dp=gpus))
     model._schedule()
+    for w in assumed:
+        pending = len([p for p in model.pods(w.key) if p.state == "pending"])
+        notes.append(f"{w.key}: no pods in the snapshot; assumed {w.replicas} running where the scheduler would put them"
+                     + (f" ({pending} Pending: no schedulable device-plugin node has room; cordoned nodes take no new "
+                        "pods)" if pending else ""))
 
 
 def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first_available: bool,
