@@ -66,6 +66,23 @@ class Proof:
     ticks: int
 
 
+@dataclass(frozen=True)
+class NotMigrated:
+    """A pod template (or object) the rewrite reports as manual or skipped: not in the runbook's
+    steps, listed so it does not vanish (its finding, as ``scan`` gives it)."""
+
+    kind: str | None
+    namespace: str | None
+    name: str | None
+    container: str | None
+    pod_template: str  #: "Kind namespace/name", plus the pod spec's path when it is not the usual one
+    code: str
+    status: str  #: "manual" or "skipped"
+    reason: str
+    file: str
+    line: int | None
+
+
 @dataclass
 class Plan:
     decisions: list[WorkloadDecision]
@@ -75,6 +92,15 @@ class Plan:
     alternative: list[str] = field(default_factory=list)  #: the KEP-5004 "nodes first" path
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  #: one line per input that could not be planned
+    not_migrated: list[NotMigrated] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        """What the plan covers, counted as rewrite counts its findings (one per finding)."""
+        blocked = sum(1 for d in self.decisions if d.blocked)
+        return {"workloads": len(self.decisions), "switched": len(self.decisions) - blocked, "blocked": blocked,
+                "not_migrated": len(self.not_migrated),
+                "manual": sum(1 for n in self.not_migrated if n.status == "manual"),
+                "skipped": sum(1 for n in self.not_migrated if n.status == "skipped")}
 
 
 class Executor:
