@@ -153,3 +153,27 @@ def test_a_cordoned_node_is_no_capacity_for_old_pods(replicas: int, extra: int, 
     note = next(n for n in plan.notes if n.startswith("Deployment ml/fresh"))
     assert (f"{replicas} Pending" in note) is cordoned, note
     assert plan.proof.ok, plan.proof.problems
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=4), st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_a_daemonset_on_cordoned_nodes_switches_without_uncordoning_them(cordoned: list[bool], with_pods: bool) -> None:
+    """DaemonSet pods tolerate node.kubernetes.io/unschedulable: a cordoned node runs them and stays cordoned."""
+    from test_plan import workload
+
+    objs: list[dict[str, Any]] = [CLASS]
+    for i, c in enumerate(cordoned):
+        node = dp_node(f"dp-{i}")
+        if c:
+            node["spec"] = {"unschedulable": True}
+        objs.append(node)
+        if with_pods:
+            objs.append(running(f"ds-{i}", f"dp-{i}", ("DaemonSet", "ds")))
+    plan = plan_for([workload("DaemonSet", "ds")], objs)
+    assert plan.proof.ok, plan.proof.problems
+    assert sorted(decision.workload.ds_nodes for decision in plan.decisions)[0] == [f"dp-{i}" for i in range(len(cordoned))]
+    for i, c in enumerate(cordoned):
+        actions = [s.action for s in plan.steps if s.kind == "Node" and s.name == f"dp-{i}"]
+        assert ("uncordon" in actions) is not c, (i, actions)
+        if c:
+            assert any("stays cordoned" in s.detail for s in plan.steps if s.name == f"dp-{i}")
