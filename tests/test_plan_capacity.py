@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -177,3 +178,63 @@ def test_a_daemonset_on_cordoned_nodes_switches_without_uncordoning_them(cordone
         assert ("uncordon" in actions) is not c, (i, actions)
         if c:
             assert any("stays cordoned" in s.detail for s in plan.steps if s.name == f"dp-{i}")
+
+
+def crowded(nodes: list[tuple[str, int, bool, int]], workloads: list[tuple[str, int, str | None]], draw: Any):
+    """Like cluster(), but pods of workloads outside the plan may share any node: some of these
+    clusters cannot switch a workload without evicting such a pod into Pending."""
+    objs: list[dict[str, Any]] = [CLASS]
+    room: dict[str, int] = {}
+    for i, (kind, gpus, cordoned, busy) in enumerate(nodes):
+        name = f"n{i}"
+        made = dra_node(name, gpus) if kind == "dra" and gpus else [dp_node(name, gpus if kind == "dp" else 0)]
+        objs += [claim(name, d) for d in range(min(busy, gpus))] if kind == "dra" and gpus else []
+        if kind == "dp":
+            room[name] = gpus
+        if cordoned:
+            made[0]["spec"] = {"unschedulable": True}
+        objs += made
+    manifests, pods = [], []
+    slots = [n for n in sorted(room) for _ in range(room[n])]
+    slots = draw(st.permutations(slots))
+    for j, (kind, replicas, _) in enumerate(workloads):
+        if len(slots) < replicas:
+            continue
+        for k in range(replicas):
+            pods.append(running(f"w{j}-1-{k}", slots.pop(), ("ReplicaSet", f"w{j}-1")))
+        manifests.append(deployment(f"w{j}", replicas))
+    for k in range(draw(st.integers(0, len(slots)))):
+        pods.append(running(f"other-{k}", slots.pop(), ns="other"))
+    return manifests, objs + pods
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(NODE, min_size=1, max_size=5), st.lists(WORKLOAD, min_size=1, max_size=3), st.data())
+def test_a_workload_that_cannot_switch_is_blocked_and_keeps_its_replicas(nodes, workloads, data) -> None:
+    """The proof holds on crowded clusters too: what cannot switch is blocked, and keeps its running pods."""
+    manifests, objs = crowded(nodes, workloads, data.draw)
+    assume(manifests)
+    plan = plan_for(manifests, objs)
+    assert plan.proof.ok, plan.proof.problems
+    for d in plan.decisions:
+        event("blocked" if d.blocked else "switched")
+        if d.blocked:  # not switched: no step touches it (the proof checks it keeps its running pods)
+            assert not [s for s in plan.steps if s.action == "update" and s.name == d.workload.name]
+
+
+@pytest.mark.parametrize("cordoned", [False, True])
+@pytest.mark.parametrize("big", [2, 3])
+def test_a_last_resort_eviction_never_strands_a_workload_that_is_then_blocked(cordoned: bool, big: int) -> None:
+    """small shares dp-1 with a pod outside the plan; evicting big's pods from dp-2 would let small switch, but
+    then big (planned after it) has too few devices left and would be blocked with its pods Pending."""
+    node = dp_node("dp-1", 2)
+    if cordoned:
+        node["spec"] = {"unschedulable": True}
+    objs = [CLASS, node, dp_node("dp-2", big), running("small-1-a", "dp-1", ("ReplicaSet", "small-1")),
+            running("other", "dp-1", ns="other")]
+    objs += [running(f"big-1-{i}", "dp-2", ("ReplicaSet", "big-1")) for i in range(big)]
+    plan = plan_for([deployment("small"), deployment("big", big)], objs)
+    assert plan.proof.ok, plan.proof.problems
+    small, big_ = sorted(plan.decisions, key=lambda d: d.workload.name != "small")
+    assert small.blocked and not big_.blocked
+    assert "dp-1" in small.reason

@@ -311,6 +311,7 @@ class Planner:
         self.cordoned_before = {n for n, node in initial.nodes.items() if node.cordoned}
         self.uncordoned: list[str] = []
         self.later: set[str] = set()  #: workloads planned after the current one (run() keeps it)
+        self.protected: set[str] = set()  #: workloads whose pods no last-resort cut-over may evict
 
     def emit(self, steps: list[Step]) -> None:
         for s in steps:
@@ -398,7 +399,7 @@ class Planner:
 
     def _planned_later(self, key: str) -> bool:
         w = self.m.workloads.get(key)
-        return w is not None and w.modelled and w.target == "old" and key in self.later
+        return w is not None and w.modelled and w.target == "old" and key in self.later and key not in self.protected
 
     def cut_over(self, wave: int, name: str, why: str) -> None:
         """Turn node ``name`` into DRA capacity (cutover_candidate chose it)."""
@@ -441,6 +442,32 @@ class Planner:
     # -- the plan ------------------------------------------------------------------------------
 
     def run(self, decisions: list[WorkloadDecision]) -> None:
+        """Plan every workload. A workload whose pods a last-resort cut-over evicted (it was to be
+        switched later) and that is then blocked would be left with fewer replicas than before:
+        plan again, never evicting its pods, until no blocked workload lost any."""
+        fields = ("deadlock_without_plan", "switch_strategy", "reason", "blocked", "completed")
+        start = [{f: getattr(d, f) for f in fields} for d in decisions]
+        self.protected = set()
+        for _ in range(len(decisions) + 1):
+            self._run(decisions)
+            harmed = {d.workload.key for d, was in zip(decisions, start)
+                      if d.blocked and not was["blocked"] and self._lost_old_pods(d.workload.key)} - self.protected
+            if not harmed:
+                return
+            self.protected |= harmed
+            for d, values in zip(decisions, start):
+                for f, v in values.items():
+                    setattr(d, f, v)
+            self.m = self.initial.clone()
+            self.ex = Executor(self.m)
+            self.steps, self.wave, self.uncordoned = [], 0, []
+
+    def _lost_old_pods(self, key: str) -> bool:
+        def running(model: Model) -> int:
+            return len([p for p in model.pods(key) if p.rev == "old" and p.state == "running"])
+        return running(self.m) < running(self.initial)
+
+    def _run(self, decisions: list[WorkloadDecision]) -> None:
         wave = self.next_wave()
         self.emit([_step(wave, "verify", "Cluster", "preflight", None, check, ("verify",))
                    for check in self.preflight])
@@ -464,7 +491,7 @@ class Planner:
         order = sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key))
         for i, d in enumerate(order):
             self.later = {o.workload.key for o in order[i + 1:] if not o.blocked}
-            self._workload(d)
+            self._workload_or_block(d)
         self.later = set()
         wave = self.next_wave()
         rest = sorted(n.name for n in self.m.nodes.values() if n.dp_on and not n.dra_on and n.devices)
@@ -487,6 +514,32 @@ class Planner:
                 self.emit([_step(wave, "cordon", "Node", name, None, "restore the cordon it had before this plan (the "
                                  "pods it runs now stay; nothing new is scheduled there)", ("cordon", name),
                                  f"kubectl cordon {name}")])
+
+    def _workload_or_block(self, d: WorkloadDecision) -> None:
+        """Plan ``d``; when its rollout would not complete (the proof would fail and a user following
+        the runbook would lose replicas for good), take its steps back and block it instead."""
+        if d.blocked:
+            self._workload(d)
+            return
+        saved = (self.m.clone(), len(self.steps), list(self.uncordoned), self.wave)
+        self._workload(d)
+        w = d.workload
+        if d.completed or not w.modelled or any(t not in self.m.templates for t in w.templates):
+            return  # a missing template is the proof's to report (I2), not a capacity question
+        before, count, self.uncordoned, self.wave = saved
+        stuck = sorted({p.node for p in before.pods(w.key) if p.node} & {
+            p.node for pods in before.by_wl.values() for p in pods
+            if p.node and p.dp and p.wl != w.key and p.wl not in self.later})
+        self.m = before
+        self.ex = Executor(self.m)
+        del self.steps[count:]
+        d.blocked = d.deadlock_without_plan = True
+        d.switch_strategy = None
+        d.reason = ("the planner found no order of node cut-overs that gives all its new pods DRA devices without "
+                    "evicting device-plugin pods this plan does not switch and no other node has room for"
+                    + (f" (they share {', '.join(stuck[:3])}{', ...' if len(stuck) > 3 else ''} with it)" if stuck else "")
+                    + "; move those pods, add GPUs or lower replicas first. Not switched")
+        self._workload(d)
 
     def _workload(self, d: WorkloadDecision) -> None:
         w = d.workload
@@ -626,6 +679,10 @@ def prove(initial: Model, steps: list[Step], decisions: list[WorkloadDecision], 
         w = model.workloads[d.workload.key]
         if w.modelled and not d.blocked and not model.complete(w):
             problems.append(f"{w.key} does not complete")
+        if w.modelled and d.blocked:
+            had, has = (len([p for p in m.pods(w.key) if p.rev == "old" and p.state == "running"]) for m in (initial, model))
+            if has < had:  # not switched, so the plan must leave it as it found it
+                problems.append(f"{w.key} is not switched, but the plan leaves {has} of its {had} running pod(s)")
         d.capacity_lost = worst.get(w.key, 0)
     for h in model.hazard_log:
         if f"I1 violated at {h}" not in problems:
