@@ -312,6 +312,8 @@ class Planner:
         self.uncordoned: list[str] = []
         self.later: set[str] = set()  #: workloads planned after the current one (run() keeps it)
         self.protected: set[str] = set()  #: workloads whose pods no last-resort cut-over may evict
+        self.forced: dict[str, str] = {}  #: workloads blocked because their rollout did not complete: why
+        self.evicted: set[str] = set()  #: workloads whose pods a last-resort cut-over evicted (this pass)
 
     def emit(self, steps: list[Step]) -> None:
         for s in steps:
@@ -395,7 +397,10 @@ class Planner:
             return name
         # last resort, when the rollout would stall otherwise: a node shared with workloads this plan
         # switches later; their evicted pods stay Pending until their own switch places them on DRA
-        return later[0] if later else None
+        if not later:
+            return None
+        self.evicted |= {p.wl for p in self.m.on_node.get(later[0], []) if p.dp and p.wl != w.key}
+        return later[0]
 
     def _planned_later(self, key: str) -> bool:
         w = self.m.workloads.get(key)
@@ -442,19 +447,31 @@ class Planner:
     # -- the plan ------------------------------------------------------------------------------
 
     def run(self, decisions: list[WorkloadDecision]) -> None:
-        """Plan every workload. A workload whose pods a last-resort cut-over evicted (it was to be
-        switched later) and that is then blocked would be left with fewer replicas than before:
-        plan again, never evicting its pods, until no blocked workload lost any."""
+        """Plan every workload, then plan again while one is wrong:
+        - a rollout that does not complete (pods outside the plan share its nodes and fit nowhere
+          else): a user following the runbook would lose replicas for good, so the first such
+          workload is blocked and left alone;
+        - when that workload's pods were evicted by a last-resort cut-over for an earlier one (it was
+          to be switched later), its pods are never evicted instead (then it completes, or the earlier
+          workload stalls and is blocked).
+        Planning again costs one plan per such workload; none in the common case, and no copy of
+        the model per workload (that would make big plans quadratic)."""
         fields = ("deadlock_without_plan", "switch_strategy", "reason", "blocked", "completed")
         start = [{f: getattr(d, f) for f in fields} for d in decisions]
-        self.protected = set()
-        for _ in range(len(decisions) + 1):
+        self.protected, self.forced = set(), {}
+        for _ in range(2 * len(decisions) + 1):
+            self.evicted = set()
             self._run(decisions)
-            harmed = {d.workload.key for d, was in zip(decisions, start)
-                      if d.blocked and not was["blocked"] and self._lost_old_pods(d.workload.key)} - self.protected
-            if not harmed:
+            stalled = [d for d in sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key))
+                       if not d.blocked and not d.completed and d.workload.modelled
+                       and all(t in self.m.templates for t in d.workload.templates)]  # a missing one is I2's
+            if not stalled:
                 return
-            self.protected |= harmed
+            key = stalled[0].workload.key
+            if key in self.evicted and key not in self.protected:
+                self.protected.add(key)
+            else:
+                self.forced[key] = self._stalled_reason(stalled[0].workload, decisions)
             for d, values in zip(decisions, start):
                 for f, v in values.items():
                     setattr(d, f, v)
@@ -462,10 +479,17 @@ class Planner:
             self.ex = Executor(self.m)
             self.steps, self.wave, self.uncordoned = [], 0, []
 
-    def _lost_old_pods(self, key: str) -> bool:
-        def running(model: Model) -> int:
-            return len([p for p in model.pods(key) if p.rev == "old" and p.state == "running"])
-        return running(self.m) < running(self.initial)
+    def _stalled_reason(self, w: Workload, decisions: list[WorkloadDecision]) -> str:
+        planned = {d.workload.key for d in decisions if not d.blocked}
+        m = self.initial
+        mine = {p.node for p in m.pods(w.key) if p.node}
+        shared = sorted(mine & {p.node for pods in m.by_wl.values() for p in pods
+                                if p.node and p.dp and p.wl not in planned})
+        return ("the planner found no order of node cut-overs that gives all its new pods DRA devices without evicting "
+                "device-plugin pods this plan does not switch and no other node has room for"
+                + (f" (pods outside the plan share {', '.join(shared[:3])}{', ...' if len(shared) > 3 else ''} with it)"
+                   if shared else "")
+                + "; move those pods, add GPUs or lower replicas first. Not switched")
 
     def _run(self, decisions: list[WorkloadDecision]) -> None:
         wave = self.next_wave()
@@ -516,29 +540,10 @@ class Planner:
                                  f"kubectl cordon {name}")])
 
     def _workload_or_block(self, d: WorkloadDecision) -> None:
-        """Plan ``d``; when its rollout would not complete (the proof would fail and a user following
-        the runbook would lose replicas for good), take its steps back and block it instead."""
-        if d.blocked:
-            self._workload(d)
-            return
-        saved = (self.m.clone(), len(self.steps), list(self.uncordoned), self.wave)
-        self._workload(d)
-        w = d.workload
-        if d.completed or not w.modelled or any(t not in self.m.templates for t in w.templates):
-            return  # a missing template is the proof's to report (I2), not a capacity question
-        before, count, self.uncordoned, self.wave = saved
-        stuck = sorted({p.node for p in before.pods(w.key) if p.node} & {
-            p.node for pods in before.by_wl.values() for p in pods
-            if p.node and p.dp and p.wl != w.key and p.wl not in self.later})
-        self.m = before
-        self.ex = Executor(self.m)
-        del self.steps[count:]
-        d.blocked = d.deadlock_without_plan = True
-        d.switch_strategy = None
-        d.reason = ("the planner found no order of node cut-overs that gives all its new pods DRA devices without "
-                    "evicting device-plugin pods this plan does not switch and no other node has room for"
-                    + (f" (they share {', '.join(stuck[:3])}{', ...' if len(stuck) > 3 else ''} with it)" if stuck else "")
-                    + "; move those pods, add GPUs or lower replicas first. Not switched")
+        reason = self.forced.get(d.workload.key)
+        if reason is not None:  # an earlier pass found that its rollout does not complete
+            d.blocked = d.deadlock_without_plan = True
+            d.switch_strategy, d.reason = None, reason
         self._workload(d)
 
     def _workload(self, d: WorkloadDecision) -> None:
