@@ -197,7 +197,7 @@ def crowded(nodes: list[tuple[str, int, bool, int]], workloads: list[tuple[str, 
     manifests, pods = [], []
     slots = [n for n in sorted(room) for _ in range(room[n])]
     slots = draw(st.permutations(slots))
-    for j, (kind, replicas, _) in enumerate(workloads):
+    for j, (_, replicas, _) in enumerate(workloads):
         if len(slots) < replicas:
             continue
         for k in range(replicas):

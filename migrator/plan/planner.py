@@ -361,7 +361,7 @@ class Planner:
         node, then a cordoned node that needs only an uncordon (DRA already) or an empty one that
         the user cordoned (the runbook says so and cordons it again at the end), then a busy node
         whose other pods fit elsewhere (they are evicted), ``w``'s own pods last."""
-        ranked: list[tuple[int, int, int, str]] = []
+        ranked: list[tuple[int, int, int, str]] = []  #: (tier, other pods evicted, own pods evicted, node)
         for name in self.m.names:
             node = self.m.nodes[name]
             if not node.devices:
@@ -369,26 +369,26 @@ class Planner:
             if node.dra_on:
                 # on DRA but cordoned by the user: an uncordon is all it needs (evicts nothing)
                 if node.cordoned and name in self.cordoned_before and not node.dp_on and self.useful(node, w):
-                    ranked.append((0, 1, 0, name))
+                    ranked.append((1, 0, 0, name))
                 continue
             if not node.dp_on:
                 continue
             if node.dp_pods == 0:  # an empty device-plugin node: nothing is evicted
                 if self.useful(node, w):
-                    ranked.append((0, 2 if node.cordoned else 0, 0, name))
+                    ranked.append((2 if node.cordoned else 0, 0, 0, name))
                 continue
             bound = [p for p in self.m.on_node.get(name, []) if p.dp and p.state != "terminating"]
             own = sum(1 for p in bound if p.wl == w.key)
             if own and not allow_own:
                 continue
-            ranked.append((1 + len(bound) - own, own, 0, name))
+            ranked.append((3, len(bound) - own, own, name))
         ranked.sort()
         later: list[str] = []
-        for others, own, _, name in ranked:
+        for _, others, _, name in ranked:
             node = self.m.nodes[name]
             if not self.useful(node, w):
                 continue
-            if others > 1:
+            if others:
                 pods = [p for p in self.m.on_node.get(name, []) if p.dp and p.wl != w.key and p.state != "terminating"]
                 if not self._others_fit_elsewhere(name, pods):
                     if allow_own and all(self._planned_later(p.wl) for p in pods):
@@ -472,7 +472,7 @@ class Planner:
                 self.protected.add(key)
             else:
                 self.forced[key] = self._stalled_reason(stalled[0].workload, decisions)
-            for d, values in zip(decisions, start):
+            for d, values in zip(decisions, start, strict=True):
                 for f, v in values.items():
                     setattr(d, f, v)
             self.m = self.initial.clone()
