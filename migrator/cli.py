@@ -674,6 +674,7 @@ def plan(
     kube_version: KubeVersionOpt = KUBE_DEFAULT,
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
+    sharing: SharingOpt = None,
     follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
     """Plan the switch: template, node cut-over and workload order that cannot deadlock, proven by simulation.
@@ -689,7 +690,10 @@ def plan(
 
     if (cluster is None) == (context is None):
         raise MigratorError("give exactly one of --cluster SNAPSHOT or --context NAME")
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels)
+    # the same Mode as rewrite (flags, then the config file's defaults): the runbook applies the
+    # manifests rewrite writes. Where templates go does not change what is planned: the runbook
+    # applies them from the side file `rewrite --templates file` writes.
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
     snap = _snapshot(cluster, context)
     texts, errors = _read_inputs(list(paths), follow_symlinks)
     result = build_plan(texts, snap, mode, explain)

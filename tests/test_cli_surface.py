@@ -96,7 +96,7 @@ def test_the_shared_options_reach_every_command_that_rewrites() -> None:
         assert "-q" in opts(path), path
     for path in ("rewrite", "scan", "verify", "plan", "preview", "codemod"):  # they walk directories
         assert "--follow-symlinks" in opts(path), path
-    for path in ("rewrite", "scan", "verify", "preview", "post-render"):
+    for path in ("rewrite", "scan", "verify", "plan", "preview", "post-render"):
         assert "--sharing" in opts(path), path
     for path in ("rewrite", "plan", "preview", "post-render"):
         assert "--gitops" in opts(path), path

@@ -17,7 +17,7 @@ from migrator.cli import main
 from migrator.cluster import snapshot_from_objects
 from migrator.mode import Mode
 from migrator.plan.build import build_plan
-from migrator.plan.output import to_json, to_markdown, to_text
+from migrator.plan.output import summary_line, to_json, to_markdown, to_text
 
 T4 = {"productName": {"string": "Tesla T4"}, "type": {"string": "gpu"}, "architecture": {"string": "Turing"}}
 
@@ -504,6 +504,9 @@ SCENARIOS = {
                                             dp_node("dp-1"), *dra_node("dra-1", 1)]],
     "missing": lambda: [[with_template(deployment("m"), resourceClaims=[{"name": "g", "resourceClaimTemplateName": "nope"}])],
                         [CLASS, *dra_node("dra-1", 1)]],
+    "not-migrated": lambda: [[deployment("ok"), deployment("shared").replace("nvidia.com/gpu: 1", "nvidia.com/gpu.shared: 1"),
+                              deployment("templated").replace("nvidia.com/gpu: 1", "nvidia.com/gpu: '${GPUS}'")],
+                             [CLASS, *dra_node("dra-1", 1)]],
     "daemonset": lambda: [[workload("DaemonSet", "ds")], [CLASS, dp_node("dp-1"), dp_node("dp-2"),
                                                           running("ds-a", "dp-1", ("DaemonSet", "ds")),
                                                           running("ds-b", "dp-2", ("DaemonSet", "ds"))]],
@@ -533,6 +536,10 @@ def test_every_format_carries_the_same_content(name: str, explain: bool) -> None
     wanted += [d.reason for d in plan.decisions] + [d.workload.key for d in plan.decisions]
     wanted += [s.detail for s in plan.steps if s.action != "verify" and s.detail]
     wanted += [s.command for s in plan.steps if s.command]
+    wanted += [n.reason for n in plan.not_migrated] + [n.pod_template for n in plan.not_migrated]
+    assert (name == "not-migrated") == bool(plan.not_migrated)
+    assert same(summary_line(plan)) in same(txt) and same(summary_line(plan)) in seen
+    assert js["summary"] == plan.summary() and js["summary"]["not_migrated"] == len(js["not_migrated"])
     for item in wanted:
         assert same(item) in same(txt), (name, item)
         assert same(item) in seen, (name, item)

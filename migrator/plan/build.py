@@ -16,7 +16,7 @@ from migrator.shape import ShapeError
 from migrator.mode import Mode
 from migrator.model import Status
 from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence
-from migrator.plan.planner import Plan, Planner, WorkloadDecision, prove
+from migrator.plan.planner import NotMigrated, Plan, Planner, WorkloadDecision, prove
 from migrator.runner import templates_path
 from migrator.selection import label_rules
 from migrator.tables import load_tables
@@ -147,6 +147,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     results: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
     template_files: dict[str, set[tuple[str, bool]]] = {}  #: "namespace/name" -> (file, written by the rewrite)
     errors: list[str] = []
+    not_migrated: list[NotMigrated] = []
     unreadable: list[tuple[str, str]] = []  #: (claim, who names it) a converted pod names but nobody can read
     readable: list[tuple[str, str]] = []
     for path, text in paths:
@@ -174,6 +175,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                     (path, False) if _ref(o) in written else (templates_path(path), True))
         claims = claim_index(_objects(after_docs) + list(result.templates))
         after = {_label(o): o for o in _objects(after_docs)}
+        _not_migrated(result.findings, path, not_migrated, notes)
         for f in result.findings:
             if f.status is not Status.CONVERTED or f.code != "GPU000":
                 continue
@@ -265,7 +267,25 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                                 "spec exists (ResourceClaimTemplate.spec is immutable)" for t in conflicts]
     plan.alternative = _kep5004(snap, nodes)
     plan.errors = errors
+    plan.not_migrated = not_migrated
     return plan
+
+
+def _not_migrated(findings: Any, path: str, out: list[NotMigrated], notes: list[str]) -> None:
+    """The rewrite's manual and skipped findings: one on a pod template it converts (e.g. GPU007
+    runtime hints) is a note on that workload; the others name what the runbook leaves as it is."""
+    converted = {(f.workload, f.where) for f in findings if f.status is Status.CONVERTED and f.code == "GPU000"}
+    for f in findings:
+        if f.status not in (Status.MANUAL, Status.SKIPPED):
+            continue
+        key = f.workload if f.where in ("/spec/template/spec", "/spec", "") else f"{f.workload} {f.where}"
+        if (f.workload, f.where) in converted:
+            notes.append(f"{key}: switched, and needs manual action too ({f.code}: {f.message})")
+            continue
+        obj = f.obj
+        out.append(NotMigrated(obj.kind if obj else None, obj.namespace if obj else None, obj.name if obj else None,
+                               f.container, key or f.path or path, f.code, f.status.value, f.message,
+                               f.path or path, f.line))
 
 
 #: Fields the API server fills in on a template it stored (resource.k8s.io/v1 defaulting:
@@ -358,6 +378,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
             model.add(SimPod("allocated claims", "new", node, "running",
                              devs=sorted(k for k in claimed if k[0] == node)))
     used: set[tuple[str | None, str, str]] = set()
+    assumed: list[Workload] = []  #: planned workloads without pods in the snapshot
     # index owners by the workload they belong to (a Deployment owns ReplicaSets <name>-<hash>)
     by_target: dict[tuple[str | None, str, str], list[tuple[str | None, str, str]]] = {}
     for owner_key in by_owner:
@@ -387,8 +408,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                 model.add(SimPod(w.key, "old", p.node, "running", dp=dict(w.dp_need),
                                  ordinal=ordinal))
         else:
-            notes.append(f"{w.key}: no pods in the snapshot; assumed {w.replicas} running where the scheduler "
-                         "would put them")
+            assumed.append(w)
             for i in range(w.replicas):
                 model.add(SimPod(w.key, "old", dp=dict(w.dp_need), ordinal=i if w.kind == "StatefulSet" else None))
     for (ns, kind, name), items in by_owner.items():
@@ -399,6 +419,11 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
             if gpus:
                 model.add(SimPod(f"{kind} {ns + '/' if ns else ''}{name}", "old", p.node, "running", dp=gpus))
     model._schedule()
+    for w in assumed:
+        pending = len([p for p in model.pods(w.key) if p.state == "pending"])
+        notes.append(f"{w.key}: no pods in the snapshot; assumed {w.replicas} running where the scheduler would put them"
+                     + (f" ({pending} Pending: no schedulable device-plugin node has room; cordoned nodes take no new "
+                        "pods)" if pending else ""))
 
 
 def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first_available: bool,

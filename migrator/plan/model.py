@@ -72,6 +72,9 @@ class PNode:
     devices: list[Device]  #: DRA devices published now (or expected after a cut-over)
     dp_on: bool
     dra_on: bool
+    #: spec.unschedulable: the scheduler binds no new pod here, except DaemonSet pods (the
+    #: DaemonSet controller adds the node.kubernetes.io/unschedulable toleration:
+    #: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/#taints-and-tolerations)
     cordoned: bool = False
     expected: bool = False  #: devices inferred from node labels (the node is not on DRA yet)
     dp_used: dict[str, int] = field(default_factory=dict)
@@ -284,7 +287,7 @@ class Model:
         return hit
 
     def fit_new(self, w: Workload, node: PNode, used: set[DevKey] | None = None) -> list[DevKey] | None:
-        if not node.dra_on or node.cordoned:
+        if not node.dra_on or (node.cordoned and w.kind != "DaemonSet"):
             return None
         return self._fit(w, node, node.devs_used if used is None else used)
 
@@ -337,7 +340,7 @@ class Model:
         return taken
 
     def fit_old(self, w: Workload | None, pod: SimPod, node: PNode) -> bool:
-        if not node.dp_on or node.cordoned:
+        if not node.dp_on or (node.cordoned and pod.pinned is None):
             return False
         if w is not None:
             key = ("old", w.key, node.name)

@@ -22,7 +22,7 @@ def to_json(plan: Plan, explain: bool = False) -> dict[str, Any]:
             "kind": d.workload.kind, "namespace": d.workload.namespace, "name": d.workload.name,
             "deadlock_without_plan": d.deadlock_without_plan, "switch_strategy": d.switch_strategy,
             "reason": d.reason, "capacity_lost": d.capacity_lost, "file": d.workload.file,
-            "pod_template": d.workload.key, "blocked": d.blocked,
+            "pod_template": d.workload.key, "blocked": d.blocked, "templates": list(d.workload.templates),
         } for d in plan.decisions],
         "steps": [{
             "wave": s.wave, "action": s.action, "kind": s.kind, **({"namespace": s.namespace} if s.namespace else {}),
@@ -33,7 +33,25 @@ def to_json(plan: Plan, explain: bool = False) -> dict[str, Any]:
         "proof": proof,
         "kep5004": plan.alternative,
         "notes": plan.notes,
+        "not_migrated": [{
+            "kind": n.kind, "namespace": n.namespace, "name": n.name, "container": n.container,
+            "pod_template": n.pod_template, "code": n.code, "status": n.status, "reason": n.reason,
+            "file": n.file, "line": n.line,
+        } for n in plan.not_migrated],
+        "summary": plan.summary(),
     }
+
+
+def summary_line(plan: Plan) -> str:
+    c = plan.summary()
+    return (f"{c['workloads']} pod template(s) planned ({c['switched']} switched, {c['blocked']} blocked), "
+            f"{c['not_migrated']} not migrated ({c['manual']} need manual action, {c['skipped']} skipped)")
+
+
+def _not_migrated_line(n: Any) -> str:
+    container = f" container {n.container}" if n.container else ""
+    where = f"{n.file}:{n.line}" if n.line else n.file
+    return f"{n.pod_template}{container} ({where}): {n.status} {n.code}: {n.reason}"
 
 
 def _proof_line(plan: Plan) -> str:
@@ -60,9 +78,13 @@ def to_text(plan: Plan, explain: bool = False) -> str:
             out.append(f"          $ {s.command}")
     if plan.notes:
         out += ["", "notes:"] + [f"  - {n}" for n in plan.notes]
+    if plan.not_migrated:
+        out += ["", "not migrated (left as they are; see `dra-migrate rules explain CODE`):"] + [
+            f"  - {_not_migrated_line(n)}" for n in plan.not_migrated]
     if plan.alternative:
         out += ["", "alternative: serve nvidia.com/gpu from DRA first (KEP-5004):"] + [f"  - {a}" for a in plan.alternative]
     out.append("")
+    out.append("summary: " + summary_line(plan))
     if plan.proof:
         out.append("proof: " + _proof_line(plan))
         blocked = [d.workload.key for d in plan.decisions if d.blocked]
@@ -96,6 +118,7 @@ def to_markdown(plan: Plan, explain: bool = False) -> str:
             out.append(f"**Blocked (not switched by this plan):** {text(', '.join(blocked))}: the cluster cannot run "
                        "them on DRA devices whatever the order.")
         out.append("")
+    out += ["**Summary:** " + text(summary_line(plan)), ""]
     out += ["## Workloads", "", "| workload | stalls without this plan | strategy during the switch | replicas lost | why |",
             "|---|---|---|---|---|"]
     for d in plan.decisions:
@@ -120,6 +143,15 @@ def to_markdown(plan: Plan, explain: bool = False) -> str:
             lost = "".join(f" _(capacity lost: {v} replica(s) of {text(k)})_" for k, v in s.capacity_lost.items())
             detail = f": {text(s.detail)}" if s.detail else ""
             out += _item(n, f"**{s.action}** {s.kind} {code(ns + s.name)}{detail}{lost}", s.command)
+        out.append("")
+    if plan.not_migrated:
+        out += ["## Not migrated", "", "Left as they are by the rewrite and by this plan; see "
+                "`dra-migrate rules explain CODE`.", "",
+                "| pod template | container | file | rule | status | reason |", "|---|---|---|---|---|---|"]
+        for n in plan.not_migrated:
+            where = f"{n.file}:{n.line}" if n.line else n.file
+            out.append(f"| {cell(n.pod_template)} | {cell(n.container or '')} | {cell(where)} | {code(n.code)} | "
+                       f"{n.status} | {cell(n.reason)} |")
         out.append("")
     if plan.alternative:
         out += ["## Alternative: serve `nvidia.com/gpu` from DRA first (KEP-5004)", ""] + \

@@ -66,6 +66,23 @@ class Proof:
     ticks: int
 
 
+@dataclass(frozen=True)
+class NotMigrated:
+    """A pod template (or object) the rewrite reports as manual or skipped: not in the runbook's
+    steps, listed so it does not vanish (its finding, as ``scan`` gives it)."""
+
+    kind: str | None
+    namespace: str | None
+    name: str | None
+    container: str | None
+    pod_template: str  #: "Kind namespace/name", plus the pod spec's path when it is not the usual one
+    code: str
+    status: str  #: "manual" or "skipped"
+    reason: str
+    file: str
+    line: int | None
+
+
 @dataclass
 class Plan:
     decisions: list[WorkloadDecision]
@@ -75,6 +92,15 @@ class Plan:
     alternative: list[str] = field(default_factory=list)  #: the KEP-5004 "nodes first" path
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  #: one line per input that could not be planned
+    not_migrated: list[NotMigrated] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        """What the plan covers, counted as rewrite counts its findings (one per finding)."""
+        blocked = sum(1 for d in self.decisions if d.blocked)
+        return {"workloads": len(self.decisions), "switched": len(self.decisions) - blocked, "blocked": blocked,
+                "not_migrated": len(self.not_migrated),
+                "manual": sum(1 for n in self.not_migrated if n.status == "manual"),
+                "skipped": sum(1 for n in self.not_migrated if n.status == "skipped")}
 
 
 class Executor:
@@ -228,10 +254,17 @@ def _step(wave: int, action: str, kind: str, name: str, ns: str | None, detail: 
     return Step(wave, action, kind, name, ns, detail, op, command)
 
 
-def cutover_steps(wave: int, node: str, why: str) -> list[Step]:
+def cutover_steps(wave: int, node: str, why: str, cordoned_before: bool = False, uncordon: bool = True) -> list[Step]:
+    """The cut-over of one node. ``cordoned_before``: the snapshot has it cordoned (the user's
+    choice): the runbook says so, and with ``uncordon`` (its DRA devices are needed) says that the
+    plan cordons it again at the end; without, it stays cordoned."""
     dp_key, dp_val = DP_OFF_LABEL.split("=")
     dra_key, dra_val = DRA_ON_LABEL.split("=")
-    return [
+    if cordoned_before:
+        why += ("; it was cordoned before this plan" + (
+            ": uncordoned after the cut-over so new pods can use its DRA devices, and cordoned again when the plan "
+            "ends" if uncordon else " and stays cordoned after the cut-over"))
+    steps = [
         _step(wave, "cordon", "Node", node, None, why, ("cordon", node), f"kubectl cordon {node}"),
         _step(wave, "drain", "Node", node, None, "evict GPU pods (PodDisruptionBudgets honoured)",
               ("drain", node), f"kubectl drain {node} --ignore-daemonsets --delete-emptydir-data"),
@@ -245,8 +278,12 @@ def cutover_steps(wave: int, node: str, why: str) -> list[Step]:
         _step(wave, "wait", "Node", node, None, "until its ResourceSlices are published and complete "
               "(pool resourceSliceCount reached; can take minutes)", ("wait_slices", node),
               f"kubectl get resourceslices --field-selector spec.nodeName={node} -o yaml"),
-        _step(wave, "uncordon", "Node", node, None, "", ("uncordon", node), f"kubectl uncordon {node}"),
     ]
+    if uncordon:
+        steps.append(_step(wave, "uncordon", "Node", node, None,
+                           "temporarily: it was cordoned before this plan, which cordons it again when it ends"
+                           if cordoned_before else "", ("uncordon", node), f"kubectl uncordon {node}"))
+    return steps
 
 
 def _kubectl_target(w: Workload) -> str:
@@ -269,6 +306,14 @@ class Planner:
         self.steps: list[Step] = []
         self.wave = 0
         self.preflight = preflight
+        #: nodes the user cordoned (the snapshot's spec.unschedulable): never capacity for old pods;
+        #: one the plan uncordons for its DRA devices is cordoned again when the plan ends
+        self.cordoned_before = {n for n, node in initial.nodes.items() if node.cordoned}
+        self.uncordoned: list[str] = []
+        self.later: set[str] = set()  #: workloads planned after the current one (run() keeps it)
+        self.protected: set[str] = set()  #: workloads whose pods no last-resort cut-over may evict
+        self.forced: dict[str, str] = {}  #: workloads blocked because their rollout did not complete: why
+        self.evicted: set[str] = set()  #: workloads whose pods a last-resort cut-over evicted (this pass)
 
     def emit(self, steps: list[Step]) -> None:
         for s in steps:
@@ -312,31 +357,68 @@ class Planner:
         return hit
 
     def cutover_candidate(self, w: Workload, allow_own: bool) -> str | None:
-        ranked: list[tuple[int, int, str]] = []
+        """The least disruptive node to turn into DRA capacity for ``w``: an empty device-plugin
+        node, then a cordoned node that needs only an uncordon (DRA already) or an empty one that
+        the user cordoned (the runbook says so and cordons it again at the end), then a busy node
+        whose other pods fit elsewhere (they are evicted), ``w``'s own pods last."""
+        ranked: list[tuple[int, int, int, str]] = []  #: (tier, other pods evicted, own pods evicted, node)
         for name in self.m.names:
             node = self.m.nodes[name]
-            if node.dra_on or not node.dp_on or not node.devices or node.cordoned:
+            if not node.devices:
                 continue
-            if node.dp_pods == 0:  # an empty device-plugin node: nothing cheaper exists
+            if node.dra_on:
+                # on DRA but cordoned by the user: an uncordon is all it needs (evicts nothing)
+                if node.cordoned and name in self.cordoned_before and not node.dp_on and self.useful(node, w):
+                    ranked.append((1, 0, 0, name))
+                continue
+            if not node.dp_on:
+                continue
+            if node.dp_pods == 0:  # an empty device-plugin node: nothing is evicted
                 if self.useful(node, w):
-                    return name
+                    ranked.append((2 if node.cordoned else 0, 0, 0, name))
                 continue
             bound = [p for p in self.m.on_node.get(name, []) if p.dp and p.state != "terminating"]
             own = sum(1 for p in bound if p.wl == w.key)
             if own and not allow_own:
                 continue
-            ranked.append((len(bound) - own, own, name))
+            ranked.append((3, len(bound) - own, own, name))
         ranked.sort()
-        for others, own, name in ranked:
+        later: list[str] = []
+        for _, others, _, name in ranked:
             node = self.m.nodes[name]
             if not self.useful(node, w):
                 continue
             if others:
                 pods = [p for p in self.m.on_node.get(name, []) if p.dp and p.wl != w.key and p.state != "terminating"]
                 if not self._others_fit_elsewhere(name, pods):
+                    if allow_own and all(self._planned_later(p.wl) for p in pods):
+                        later.append(name)
                     continue
             return name
-        return None
+        # last resort, when the rollout would stall otherwise: a node shared with workloads this plan
+        # switches later; their evicted pods stay Pending until their own switch places them on DRA
+        if not later:
+            return None
+        self.evicted |= {p.wl for p in self.m.on_node.get(later[0], []) if p.dp and p.wl != w.key}
+        return later[0]
+
+    def _planned_later(self, key: str) -> bool:
+        w = self.m.workloads.get(key)
+        return w is not None and w.modelled and w.target == "old" and key in self.later and key not in self.protected
+
+    def cut_over(self, wave: int, name: str, why: str) -> None:
+        """Turn node ``name`` into DRA capacity (cutover_candidate chose it)."""
+        node = self.m.nodes[name]
+        before = name in self.cordoned_before
+        if before and name not in self.uncordoned:
+            self.uncordoned.append(name)
+        if node.dra_on:
+            self.emit([_step(wave, "uncordon", "Node", name, None,
+                             f"{why}: it runs DRA already and was cordoned before this plan; uncordoned so new pods "
+                             "can use its devices, and cordoned again when the plan ends", ("uncordon", name),
+                             f"kubectl uncordon {name}")])
+            return
+        self.emit(cutover_steps(wave, name, why, cordoned_before=before))
 
     def _others_fit_elsewhere(self, node: str, pods: list[SimPod]) -> bool:
         """Invariant I5: a drained pod must fit on another node under its own template."""
@@ -365,6 +447,51 @@ class Planner:
     # -- the plan ------------------------------------------------------------------------------
 
     def run(self, decisions: list[WorkloadDecision]) -> None:
+        """Plan every workload, then plan again while one is wrong:
+        - a rollout that does not complete (pods outside the plan share its nodes and fit nowhere
+          else): a user following the runbook would lose replicas for good, so the first such
+          workload is blocked and left alone;
+        - when that workload's pods were evicted by a last-resort cut-over for an earlier one (it was
+          to be switched later), its pods are never evicted instead (then it completes, or the earlier
+          workload stalls and is blocked).
+        Planning again costs one plan per such workload; none in the common case, and no copy of
+        the model per workload (that would make big plans quadratic)."""
+        fields = ("deadlock_without_plan", "switch_strategy", "reason", "blocked", "completed")
+        start = [{f: getattr(d, f) for f in fields} for d in decisions]
+        self.protected, self.forced = set(), {}
+        for _ in range(2 * len(decisions) + 1):
+            self.evicted = set()
+            self._run(decisions)
+            stalled = [d for d in sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key))
+                       if not d.blocked and not d.completed and d.workload.modelled
+                       and all(t in self.m.templates for t in d.workload.templates)]  # a missing one is I2's
+            if not stalled:
+                return
+            key = stalled[0].workload.key
+            if key in self.evicted and key not in self.protected:
+                self.protected.add(key)
+            else:
+                self.forced[key] = self._stalled_reason(stalled[0].workload, decisions)
+            for d, values in zip(decisions, start, strict=True):
+                for f, v in values.items():
+                    setattr(d, f, v)
+            self.m = self.initial.clone()
+            self.ex = Executor(self.m)
+            self.steps, self.wave, self.uncordoned = [], 0, []
+
+    def _stalled_reason(self, w: Workload, decisions: list[WorkloadDecision]) -> str:
+        planned = {d.workload.key for d in decisions if not d.blocked}
+        m = self.initial
+        mine = {p.node for p in m.pods(w.key) if p.node}
+        shared = sorted(mine & {p.node for pods in m.by_wl.values() for p in pods
+                                if p.node and p.dp and p.wl not in planned})
+        return ("the planner found no order of node cut-overs that gives all its new pods DRA devices without evicting "
+                "device-plugin pods this plan does not switch and no other node has room for"
+                + (f" (pods outside the plan share {', '.join(shared[:3])}{', ...' if len(shared) > 3 else ''} with it)"
+                   if shared else "")
+                + "; move those pods, add GPUs or lower replicas first. Not switched")
+
+    def _run(self, decisions: list[WorkloadDecision]) -> None:
         wave = self.next_wave()
         self.emit([_step(wave, "verify", "Cluster", "preflight", None, check, ("verify",))
                    for check in self.preflight])
@@ -372,7 +499,9 @@ class Planner:
         if both:
             wave = self.next_wave()
             for name in both:
-                steps = cutover_steps(wave, name, "served by both managers: double-allocation hazard")
+                before = name in self.cordoned_before
+                steps = cutover_steps(wave, name, "served by both managers: double-allocation hazard",
+                                      cordoned_before=before, uncordon=not before)
                 self.emit([s for s in steps if s.op[0] != "dra_on"])  # DRA is on already: turn the plugin off
         wave = self.next_wave()
         for t in sorted({t for d in decisions if not d.blocked for t in d.workload.templates}):
@@ -383,8 +512,11 @@ class Planner:
                 f" ({', '.join(written)}: written by `dra-migrate rewrite --templates file --write`)" if written else "")
             self.emit([_step(wave, "create", "ResourceClaimTemplate", name, ns or None, detail, ("create_template", t),
                              "kubectl apply" + "".join(f" -f {shlex.quote(f)}" for f in files) if files else "")])
-        for d in sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key)):
-            self._workload(d)
+        order = sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key))
+        for i, d in enumerate(order):
+            self.later = {o.workload.key for o in order[i + 1:] if not o.blocked}
+            self._workload_or_block(d)
+        self.later = set()
         wave = self.next_wave()
         rest = sorted(n.name for n in self.m.nodes.values() if n.dp_on and not n.dra_on and n.devices)
         busy = [name for name in rest if self.m.nodes[name].dp_pods]
@@ -398,7 +530,21 @@ class Planner:
                          ("note",))])
         for name in rest:
             if not self.m.nodes[name].dp_pods:
-                self.emit(cutover_steps(wave, name, "cleanup: retire the device-plugin pool"))
+                before = name in self.cordoned_before
+                self.emit(cutover_steps(wave, name, "cleanup: retire the device-plugin pool", cordoned_before=before,
+                                        uncordon=not before))
+        for name in self.uncordoned:
+            if not self.m.nodes[name].cordoned:
+                self.emit([_step(wave, "cordon", "Node", name, None, "restore the cordon it had before this plan (the "
+                                 "pods it runs now stay; nothing new is scheduled there)", ("cordon", name),
+                                 f"kubectl cordon {name}")])
+
+    def _workload_or_block(self, d: WorkloadDecision) -> None:
+        reason = self.forced.get(d.workload.key)
+        if reason is not None:  # an earlier pass found that its rollout does not complete
+            d.blocked = d.deadlock_without_plan = True
+            d.switch_strategy, d.reason = None, reason
+        self._workload(d)
 
     def _workload(self, d: WorkloadDecision) -> None:
         w = d.workload
@@ -435,7 +581,7 @@ class Planner:
             node = self.cutover_candidate(w, allow_own=False)
             if node is None:
                 break
-            self.emit(cutover_steps(wave, node, f"DRA capacity for {w.key}"))
+            self.cut_over(wave, node, f"DRA capacity for {w.key}")
             ok, _, _ = self.own_strategy_completes(self.m, w)
         if ok:
             d.switch_strategy = None
@@ -475,7 +621,9 @@ class Planner:
         mw = self.m.workloads[w.key]
         if w.kind == "DaemonSet":
             for node in sorted(w.ds_nodes):
-                steps = cutover_steps(wave, node, f"{w.key}: switch this node's pod")
+                before = node in self.cordoned_before
+                steps = cutover_steps(wave, node, f"{w.key}: switch this node's pod", cordoned_before=before,
+                                      uncordon=not before)  # DaemonSet pods tolerate the cordon
                 delete = _step(wave, "delete", "Pod", f"{w.name} pod on {node}", w.namespace,
                                "recreated from the new template once the node runs DRA",
                                ("delete_pod", w.key, node),
@@ -497,7 +645,7 @@ class Planner:
                 node = self.cutover_candidate(w, allow_own=True)
                 if node is None:
                     break
-                self.emit(cutover_steps(wave, node, f"{w.key}: its old pods left this node"))
+                self.cut_over(wave, node, f"{w.key}: its old pods left this node")
         self.emit([_step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete", ("wait_rollout", w.key),
                          f"kubectl rollout status {target}")])
         restore = w.strategy or None
@@ -514,7 +662,7 @@ class Planner:
             node = self.cutover_candidate(w, allow_own=True)
             if node is None:
                 return False
-            self.emit(cutover_steps(wave, node, f"{w.key}: DRA capacity for ordinal {i}"))
+            self.cut_over(wave, node, f"{w.key}: DRA capacity for ordinal {i}")
         return False
 
 
@@ -536,6 +684,10 @@ def prove(initial: Model, steps: list[Step], decisions: list[WorkloadDecision], 
         w = model.workloads[d.workload.key]
         if w.modelled and not d.blocked and not model.complete(w):
             problems.append(f"{w.key} does not complete")
+        if w.modelled and d.blocked:
+            had, has = (len([p for p in m.pods(w.key) if p.rev == "old" and p.state == "running"]) for m in (initial, model))
+            if has < had:  # not switched, so the plan must leave it as it found it
+                problems.append(f"{w.key} is not switched, but the plan leaves {has} of its {had} running pod(s)")
         d.capacity_lost = worst.get(w.key, 0)
     for h in model.hazard_log:
         if f"I1 violated at {h}" not in problems:
