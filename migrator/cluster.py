@@ -148,6 +148,25 @@ class Snapshot:
     source: str = "<snapshot>"
     #: objects reported and left out of the model (one line each, naming the file and object)
     warnings: tuple[str, ...] = ()
+    #: the API server's gitVersion when read live (a file snapshot has none)
+    server_version: str = ""
+
+    def control_plane_version(self) -> tuple[str, str]:
+        """(version, how it is known): the server's own, else the newest kubelet's (a kubelet is
+        never newer than its API server: kubernetes.io/releases/version-skew-policy), else ""."""
+        if self.server_version:
+            return self.server_version, "the API server"
+        from migrator.kube import parse_version
+
+        versions = []
+        for n in self.nodes.values():
+            try:
+                versions.append((parse_version(n.kubelet_version), n.kubelet_version))
+            except Exception:
+                continue
+        if versions:
+            return max(versions)[1], "the newest kubelet (the control plane may be newer)"
+        return "", "unknown"
 
     def devices(self) -> Iterator[Device]:
         for n in self.nodes.values():

@@ -12,6 +12,8 @@ The answers are read by the same validating reader as a snapshot file.
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import stat
 from typing import Any
@@ -209,4 +211,9 @@ def snapshot_from_context(context: str) -> Snapshot:
         raise
     except Exception as exc:  # connection refused, TLS, timeouts: one line, no traceback
         raise MigratorError(f"--context {context!r}: cannot read the cluster: {str(exc).splitlines()[0]}") from None
-    return snapshot_from_objects(objs, f"--context {context}")
+    snap = snapshot_from_objects(objs, f"--context {context}")
+    try:  # the exact release decides controller arithmetic (rules/kubernetes.yaml gates)
+        version = str((_get(api, "/version") or {}).get("gitVersion") or "")
+    except Exception:
+        version = ""
+    return dataclasses.replace(snap, server_version=version) if version else snap

@@ -12,10 +12,11 @@ from migrator.engine import migrate_text
 from migrator.equivalence import (_at, _dict, _label, _list, _need, _objects, alternatives,
                                   claim_index, claim_requests, count_of, selector_exprs)
 from migrator.errors import InvalidInput
+from migrator.kube import releases
 from migrator.shape import ShapeError
 from migrator.mode import Mode
 from migrator.model import Status
-from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence
+from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence, resolve
 from migrator.plan.planner import NotMigrated, Plan, Planner, WorkloadDecision, prove
 from migrator.runner import templates_path
 from migrator.selection import label_rules
@@ -150,6 +151,8 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     not_migrated: list[NotMigrated] = []
     unreadable: list[tuple[str, str]] = []  #: (claim, who names it) a converted pod names but nobody can read
     readable: list[tuple[str, str]] = []
+    cp_version, cp_how = snap.control_plane_version()
+    sts_gate = bool(cp_version) and releases().gate("MaxUnavailableStatefulSet", cp_version)
     for path, text in paths:
         try:
             result = migrate_text(text, path, mode)
@@ -220,6 +223,14 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                          selector=kubectl_selector(spec.get("selector")))
             w.at_once = pods_at_once(kind, obj_b, f.where, w.replicas)
             w.strategy_now = dict(strategy)
+            if kind == "StatefulSet":
+                w.sts_max_unavailable, w.sts_parallel = statefulset_budget(spec, w.replicas, sts_gate)
+                if _dict(strategy.get("rollingUpdate")).get("maxUnavailable") not in (None, 1):
+                    notes.append(f"{key} sets rollingUpdate.maxUnavailable: planned as {w.sts_max_unavailable} "
+                                 f"pod(s) at a time, for Kubernetes {cp_version or '(version unknown)'} (from "
+                                 f"{cp_how}), where MaxUnavailableStatefulSet is "
+                                 f"{'on' if sts_gate else 'off'} by default (on in 1.35.0-1.35.3 and from 1.37, "
+                                 "off in 1.35.4-1.36: rules/kubernetes.yaml)")
             if "kueue.x-k8s.io/queue-name" in (meta.get("labels") or {}):
                 notes.append(f"{key} is managed by Kueue: configure deviceClassMappings and only ExactCount "
                              "templates before the switch (rollout-model.md §5.2-8)")
@@ -523,9 +534,30 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
             d.reason = (f"manager switch: maxUnavailable {U} removes old pods on device-plugin nodes, whose GPUs "
                         f"the new pods cannot use; {lost} replica(s) lost and the rollout stalls")
     elif w.kind == "StatefulSet":
-        d.reason = "the deleted ordinal's replacement needs DRA capacity and stays Pending: one replica down"
+        d.reason = ("the deleted ordinal's replacement needs DRA capacity and stays Pending: one replica down"
+                    if lost <= 1 else
+                    f"maxUnavailable {w.sts_max_unavailable}: the deleted ordinals' replacements need DRA capacity "
+                    f"and stay Pending: {lost} replicas down")
     else:
         d.reason = "pods on device-plugin nodes cannot use DRA devices: Pending until each node is cut over"
+
+
+def statefulset_budget(spec: dict[str, Any], replicas: int, gate_on: bool) -> tuple[int, bool]:
+    """(pods a StatefulSet rolling update takes down at once, podManagementPolicy Parallel).
+
+    With MaxUnavailableStatefulSet off, one (and the field is dropped when written); on, the
+    field resolved as the controller does: a percentage of replicas rounded down, at least 1,
+    default 1 (kubernetes v1.37.2 pkg/controller/statefulset/stateful_set_utils.go
+    getStatefulSetMaxUnavailable)."""
+    parallel = spec.get("podManagementPolicy") == "Parallel"
+    if not gate_on:
+        return 1, parallel
+    ru = _dict(_dict(spec.get("updateStrategy")).get("rollingUpdate"))
+    try:
+        n = resolve(ru.get("maxUnavailable", 1), replicas, False)
+    except (TypeError, ValueError):
+        n = 1
+    return max(1, n), parallel
 
 
 def _kep5004(snap: Snapshot, nodes: dict[str, PNode]) -> list[str]:

@@ -12,6 +12,10 @@ workloads with their controller arithmetic:
 - Deployment Recreate: old pods all gone before any new pod.
 - StatefulSet RollingUpdate: highest ordinal first, delete then recreate, one at a time, only
   ordinals >= ``partition``; a deleted pod below the partition comes back at the old revision.
+  Where MaxUnavailableStatefulSet is on (rules/kubernetes.yaml), up to ``maxUnavailable`` at a
+  time, counting unavailable pods; Parallel first deletes old pods that are already unavailable
+  (kubernetes v1.37.2 pkg/controller/statefulset/stateful_set_control.go
+  updateStatefulSetAfterInvariantEstablished).
 - DaemonSet: pods are bound to their node; RollingUpdate deletes up to ``maxUnavailable`` old
   pods at a time; OnDelete replaces only pods the planner deletes.
 
@@ -125,6 +129,10 @@ class Workload:
     old_spec: int = 0
     new_spec: int = 0
     partition: int = 0
+    #: StatefulSet: pods it may take down at once (1 unless MaxUnavailableStatefulSet is on), and
+    #: podManagementPolicy Parallel
+    sts_max_unavailable: int = 1
+    sts_parallel: bool = False
 
     @property
     def gpus(self) -> int:
@@ -463,7 +471,10 @@ class Model:
         by_ord = {p.ordinal: p for p in pods}
         for i in range(w.replicas):
             if i not in by_ord:
-                self._new_pod(w, "new" if i >= w.partition else "old", ordinal=i)
+                by_ord[i] = self._new_pod(w, "new" if i >= w.partition else "old", ordinal=i)
+        if w.sts_max_unavailable > 1:
+            self._statefulset_budget(w, by_ord)
+            return
         for i in range(w.replicas - 1, w.partition - 1, -1):
             p = by_ord.get(i)
             if p is None or p.state == "terminating":
@@ -474,6 +485,38 @@ class Model:
                 continue
             self.terminate(p)  # delete, then recreate at the new revision
             return
+
+    def _statefulset_budget(self, w: Workload, by_ord: dict[int | None, SimPod]) -> None:
+        """The controller with MaxUnavailableStatefulSet on: count the unavailable pods (not
+        running, terminating included); delete old-revision pods from the highest ordinal down
+        to the partition until ``maxUnavailable`` are unavailable."""
+        U = w.sts_max_unavailable
+        ordinals = range(w.replicas - 1, w.partition - 1, -1)
+        unavailable = sum(1 for i in range(w.replicas) if by_ord[i].state != "running")
+        if w.sts_parallel:
+            stale = [by_ord[i] for i in ordinals
+                     if by_ord[i].rev == "old" and by_ord[i].state == "pending"]
+            if unavailable >= U and not stale:
+                return
+            for p in stale:  # already down: replacing it costs nothing
+                self.terminate(p)
+            budget = U - unavailable
+            for i in ordinals:
+                if budget <= 0:
+                    break
+                p = by_ord[i]
+                if p.rev == "old" and p.state == "running":
+                    self.terminate(p)
+                    budget -= 1
+            return
+        budget = U - unavailable
+        for i in ordinals:
+            if budget <= 0:
+                break
+            p = by_ord[i]
+            if p.rev == "old" and p.state != "terminating":
+                self.terminate(p)
+                budget -= 1
 
     def _daemonset(self, w: Workload) -> None:
         pods = self.pods(w.key)

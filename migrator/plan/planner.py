@@ -341,11 +341,13 @@ class Planner:
                 _, U = deployment_fence(w.strategy, w.replicas)
                 lost = U if (w.strategy or {}).get("type") != "Recreate" else w.replicas
             elif w.kind == "StatefulSet":
-                lost = 1
+                lost = min(w.sts_max_unavailable, w.replicas)
             return True, lost, []
         if w.kind == "Deployment":
             _, U = deployment_fence(w.strategy, w.replicas)
             return False, min(U, w.replicas - fit), []
+        if w.kind == "StatefulSet":
+            return False, min(w.sts_max_unavailable, w.replicas - fit), []
         return False, 1, []
 
     def useful(self, node: PNode, w: Workload) -> bool:
