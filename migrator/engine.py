@@ -265,6 +265,8 @@ def device_requests(requests: list[DeviceRequest], api_version: str) -> list[dic
             b: dict[str, Any] = {"deviceClassName": r.device_class, "count": r.count}
             if r.selectors or extra:
                 b["selectors"] = [{"cel": {"expression": e}} for e in r.selectors + extra]
+            if r.capacity:  # ExactDeviceRequest.capacity (KEP-5075, DRAConsumableCapacity)
+                b["capacity"] = {"requests": dict(r.capacity)}
             return b
 
         if r.alternatives:

@@ -72,6 +72,8 @@ class DeviceRequest:
     resource: str = ""  #: the device-plugin resource it replaces
     #: firstAvailable: (subrequest name, extra selectors) in preference order; empty = `exactly`
     alternatives: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: capacity.requests: (capacity name, quantity), e.g. (("shares", "1"),) for consumable shares
+    capacity: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

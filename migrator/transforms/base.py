@@ -111,6 +111,7 @@ class PodPlan:
     mig_single: bool = False
     ray_num_gpus: Any = None  #: (group node, count) from GPU010
     sharing: str | None = None  #: GPU011: "TimeSlicing" or "MPS" -> one shared ResourceClaim
+    shares: bool = False  #: GPU011: one consumable share of a GPU per container (ConsumableShares)
     blocked: bool = False
     findings: list[Finding] = field(default_factory=list)
     _names: tuple[set[str], Any, int] = field(default_factory=lambda: (set(), None, 0), repr=False, compare=False)

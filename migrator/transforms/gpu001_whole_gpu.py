@@ -36,7 +36,7 @@ FIX = FixSafety.SAFE
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
-    if plan.sharing:  # GPU011 made the one shared request
+    if plan.sharing or plan.shares:  # GPU011 made the shared requests
         return ()
     for ask in ctx.gpu_asks():
         if ask.resource == "nvidia.com/gpu" and ask.count and app_or_sidecar(ctx, ask):

@@ -3,10 +3,23 @@
 ## What it does
 Only with ``--sharing timeslicing|mps``: a pod that asks for ``nvidia.com/gpu.shared`` or for
 ``nvidia.com/gpu`` on nodes labelled as time-sliced/MPS (GPU103's signals), one replica per
-container, is converted to a single *ResourceClaim* (not a template) with one request of one
-``gpu.nvidia.com`` device and an opaque ``GpuConfig`` with ``sharing.strategy: TimeSlicing``
-(or ``MPS``). Every replica of the workload references it (``resourceClaimName``), and all its
-GPU containers reference the same request. Without the flag GPU103 reports these pods.
+container, is converted. Without the flag GPU103 reports these pods.
+
+- ``timeslicing`` on a target where DRAConsumableCapacity is on by default (1.36+,
+  rules/kubernetes.yaml): the pod keeps a ResourceClaimTemplate of its own, and each GPU container
+  gets a request of one ``gpu.nvidia.com`` device with ``capacity.requests.shares: 1``: one of the
+  ``shares`` the NVIDIA DRA driver publishes per GPU with ConsumableShares (driver v0.5, gate
+  ConsumableShares, Helm value ``consumableShares: <N>``: capacity ``shares`` = N, one per request by
+  default, ``allowMultipleAllocations``; kubernetes-sigs/dra-driver-nvidia-gpu
+  ``cmd/gpu-kubelet-plugin/consumable_shares.go``). That is the device plugin's time-slicing
+  ``replicas: N``: each replica a share, pods spread over the nodes as before. A device without a
+  ``shares`` capacity is never allocated to such a request (k8s.io/dynamic-resource-allocation
+  v0.37.2 ``structured/internal/incubating/consumable_capacity.go``, requestsContainNonExistCapacity).
+- otherwise (MPS, which ConsumableShares does not combine with, or an older target): a single
+  *ResourceClaim* (not a template) with one request of one ``gpu.nvidia.com`` device and an
+  opaque ``GpuConfig`` with ``sharing.strategy: TimeSlicing`` (or ``MPS``). Every replica of the
+  workload references it (``resourceClaimName``), and all its GPU containers reference the same
+  request.
 
 ## Why
 The device plugin's replicas have no one-to-one DRA form: DRA shares a device by letting
@@ -21,15 +34,17 @@ all pods sharing the claim run on the one node where it is allocated (at most 25
 Use instead: ``resourceClaims: [{name: gpu, resourceClaimName: <workload>-shared-gpu-<hash>}]``
 
 ## Fix safety
-Unsafe (opt-in only): placement and isolation change as described above.
+Unsafe (opt-in only): with the shared claim, placement and isolation change as described above;
+with shares, the driver's ``consumableShares`` must equal the time-slicing replicas.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
+from migrator.kube import releases
 from migrator.model import DeviceRequest, Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import DNS_LABEL, PodContext, PodPlan
 
 CODE = "GPU011"
 NAME = "sharing-opt-in"
@@ -61,6 +76,9 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                                      "--sharing converts one shared replica per app container only; "
                                      "this pod asks for more, for MIG, or in init containers"))
         return
+    if ctx.mode.sharing == "timeslicing" and releases().gate("DRAConsumableCapacity", ctx.mode.kube_version):
+        yield from _shares(ctx, plan, asks)
+        return
     strategy = STRATEGY[ctx.mode.sharing]
     plan.sharing = strategy
     plan.requests.append(DeviceRequest("shared", "gpu.nvidia.com", 1, (), "nvidia.com/gpu"))
@@ -72,3 +90,24 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                       f"--sharing: one shared ResourceClaim with GpuConfig {strategy}; every replica "
                       "shares one GPU on the node where the claim is allocated (at most 256 pods); "
                       f"the DRA driver needs its alpha feature gate {gate}", warn=True)
+
+
+def _shares(ctx: PodContext, plan: PodPlan, asks: list[Any]) -> Iterable[Finding]:
+    plan.shares = True
+    per: dict[tuple[str, int], int] = {}
+    for a in asks:
+        per[(a.section, a.index)] = per.get((a.section, a.index), 0) + 1
+    for a in asks:
+        base = a.container if DNS_LABEL.match(a.container) else f"{a.section.lower()[:4]}-{a.index}"
+        if per[(a.section, a.index)] > 1:
+            base = f"{base}-{a.resource.split('/', 1)[1].replace('.', '-')}"
+        req = DeviceRequest(plan.unique_request_name(base), "gpu.nvidia.com", 1, (), a.resource,
+                            capacity=(("shares", "1"),))
+        plan.requests.append(req)
+        plan.wiring.setdefault((a.section, a.index), []).append(req.name)
+        plan.removals.append((a.section, a.index, a.resource))
+    yield ctx.finding(CODE, Status.INFO,
+                      f"--sharing timeslicing on Kubernetes {ctx.mode.kube_version}: one consumable share of a GPU "
+                      "per container (capacity.requests.shares: 1), as a time-slicing replica; the DRA driver must "
+                      "publish shares: v0.5 or later with its feature gate ConsumableShares and the Helm value "
+                      "consumableShares set to the time-slicing replicas", warn=True)

@@ -39,7 +39,7 @@ FIX = FixSafety.NONE
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
-    if plan.sharing:  # GPU011 converted it (--sharing)
+    if plan.sharing or plan.shares:  # GPU011 converted it (--sharing)
         return
     shared_asks = [a for a in ctx.asks if a.resource in ctx.tables.shared_resources and a.count]
     shared = sorted({a.resource for a in shared_asks})
