@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrator.cel import Evaluator, device_value
-from migrator.cluster import Device, Node, Snapshot, allocatable_count, selects, tolerates
+from migrator.cluster import Device, Node, Snapshot, selects, tolerates
 from migrator.documents import parse, to_python
-from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, mig_parents as _mig_parents, serving
+from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents, reachable
 
 #: Outcome.result values
 EQUIVALENT, DIFFERENT, NOTHING = "equivalent", "different", "nothing-to-compare"
@@ -49,24 +49,6 @@ class Outcome:
     @property
     def equal(self) -> bool:
         return self.result == EQUIVALENT
-
-
-def _kind(dev: Device, node: Node, mig_parents: set[str], single: bool = False) -> str | None:
-    """The device-plugin resource that would have exposed this device, if any (``single``: the
-    node's ``nvidia.com/gpu`` is a MIG slice, migrator/nodes.py)."""
-    if dev.driver != "gpu.nvidia.com":
-        return None
-    t = dev.attr("type")
-    if t == "mig":
-        if single:
-            return "nvidia.com/gpu"
-        profile = str(dev.attr("profile") or "?")
-        return "nvidia.com/mig-" + profile.replace("+", ".")
-    if t == "gpu":
-        if dev.attr("uuid") in mig_parents:
-            return "mig-partitioned-gpu"
-        return "nvidia.com/gpu"
-    return None
 
 
 def _need(pod: dict[str, Any]) -> dict[str, int]:
@@ -192,7 +174,6 @@ class Prover:
         need = _need(pod)
         pod = self.admitted(pod)
         out: dict[str, set[tuple[str, ...]]] = {r: set() for r in need}
-        reached: list[tuple[Node, NodeGpu]] = []
         for node in self.snap.nodes.values():
             if not (selects(pod, node) and tolerates(pod, node)):
                 continue
@@ -200,20 +181,13 @@ class Prover:
             parents = _mig_parents(node)
             by_kind: dict[str, list[Device]] = {}
             for d in node.devices:
-                k = _kind(d, node, parents, gpu.kind == MIG)
+                k = _kind(d, parents, gpu.kind == MIG)
                 if k:
                     by_kind.setdefault(k, []).append(d)
             if all(len(by_kind.get(r, [])) >= n for r, n in need.items()):
                 for r in need:
                     out[r] |= {d.key for d in by_kind.get(r, [])}
-
-            def offers(r: str) -> int:
-                return len(by_kind.get(r, [])) if node.devices else allocatable_count(node, r)
-
-            n = need.get("nvidia.com/gpu", 0)
-            if n and serving(node, gpu) >= n and all(offers(r) >= k for r, k in need.items() if r != "nvidia.com/gpu"):
-                reached.append((node, gpu))
-        return out, reached
+        return out, reachable(self.snap.nodes.values(), pod, need, self.gpu)
 
     def _class_exprs(self, name: str, problems: list[str]) -> list[str]:
         exprs, problem = self.snap.class_exprs(name)
@@ -269,7 +243,7 @@ class Prover:
             if requests and all(per_request) and _jointly(options):
                 for devs in per_request:
                     for d in devs:
-                        out.setdefault(_kind(d, node, parents, self.gpu(node).kind == MIG) or "other",
+                        out.setdefault(_kind(d, parents, self.gpu(node).kind == MIG) or "other",
                                        set()).add(d.key)
         return out, problems
 

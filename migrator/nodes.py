@@ -152,19 +152,56 @@ def classify(node: Node, tables: Any = None) -> NodeGpu:
     return NodeGpu(NONE, "no NVIDIA GPU")
 
 
-def serving(node: Node, gpu: NodeGpu, tables: Any = None) -> int:
-    """How many ``nvidia.com/gpu`` the node hands out: its allocatable when it runs the device
-    plugin, else the devices that would be them (MIG slices under the single strategy, else whole
-    GPUs that are not MIG-partitioned)."""
-    from migrator.tables import load_tables
+def device_resource(dev: Device, parents: set[str], single: bool = False) -> str | None:
+    """The device-plugin resource that would have exposed this published device, if any.
 
-    facts = node_facts(str((tables or load_tables()).source))
-    if facts.resource in node.allocatable:
-        return allocatable_count(node, facts.resource)
+    ``single``: the node's ``nvidia.com/gpu`` is a MIG slice (``classify``). MIG resources write
+    the profile's '+' as '.' (dra-api.md §5.1); a GPU whose MIG devices are published is
+    ``mig-partitioned-gpu``: older drivers publish such parents as whole GPUs too
+    (kubernetes-sigs/dra-driver-nvidia-gpu#719), the device plugin never served them whole.
+    """
+    if dev.driver != "gpu.nvidia.com":
+        return None
+    t = dev.attr("type")
+    if t == "mig":
+        if single:
+            return "nvidia.com/gpu"
+        return "nvidia.com/mig-" + str(dev.attr("profile") or "?").replace("+", ".")
+    if t == "gpu":
+        return "mig-partitioned-gpu" if dev.attr("uuid") in parents else "nvidia.com/gpu"
+    return None
+
+
+def offered(node: Node, gpu: NodeGpu, resource: str) -> int:
+    """How many of ``resource`` the node hands out: its allocatable when it runs the device
+    plugin, else the published devices that would be them."""
+    if resource in node.allocatable:
+        return allocatable_count(node, resource)
     parents = mig_parents(node)
-    want = "mig" if gpu.kind == MIG else "gpu"
-    return sum(1 for d in node.devices if _nvidia(d) and d.attr("type") == want
-               and not (want == "gpu" and d.attr("uuid") in parents))
+    return sum(1 for d in node.devices if device_resource(d, parents, gpu.kind == MIG) == resource)
+
+
+def serving(node: Node, gpu: NodeGpu) -> int:
+    return offered(node, gpu, "nvidia.com/gpu")
+
+
+def reachable(nodes: Any, pod: dict[str, Any], need: dict[str, int],
+              gpu_of: Any = None) -> list[tuple[Node, NodeGpu]]:
+    """The nodes a device-plugin pod that asks for ``nvidia.com/gpu`` may land on: its node
+    selection and tolerations admit them (``pod`` as admission left it) and they hand out all it
+    needs; each with what its ``nvidia.com/gpu`` is. Empty when the pod asks for none."""
+    from migrator.cluster import selects, tolerates
+
+    if not need.get("nvidia.com/gpu"):
+        return []
+    gpu_of = gpu_of or classify
+    out = []
+    for node in nodes:
+        if selects(pod, node) and tolerates(pod, node):
+            gpu = gpu_of(node)
+            if all(offered(node, gpu, r) >= n for r, n in need.items()):
+                out.append((node, gpu))
+    return out
 
 
 def mig_profiles(node: Node) -> set[str]:
