@@ -346,20 +346,24 @@ def _semantics(reached: list[tuple[Node, NodeGpu]], pod: dict[str, Any], claims:
 
     Read from the nodes themselves, not from the manifest: a pod with no GPU label in its node
     selection still lands on such nodes. A claim shared by name (``resourceClaimName``, the
-    ``--sharing`` form) is a share; a template's requests are exclusive devices of their classes.
+    ``--sharing`` form) that holds GPUs is a share; a template's requests are exclusive devices.
     """
     from migrator.shape import ShapeError
+    from migrator.tables import load_tables
 
-    refs = [c for c in _list(pod.get("resourceClaims")) if isinstance(c, dict)]
-    shared = any(c.get("resourceClaimName") for c in refs)
+    gpu_classes = {d.device_class for d in load_tables().devices}  # the classes GPUs become
+    shared = False
     classes: set[str] = set()
-    for c in refs:
+    for c in [c for c in _list(pod.get("resourceClaims")) if isinstance(c, dict)]:
         obj = claims.get(c.get("resourceClaimTemplateName") or c.get("resourceClaimName") or "")
         try:
             reqs = claim_requests(obj) if obj is not None else []
         except ShapeError:  # after() reports it
             continue
-        classes |= {str(alt.get("deviceClassName")) for req in reqs for alt in alternatives(req)}
+        mine = {str(alt.get("deviceClassName")) for req in reqs for alt in alternatives(req)} & gpu_classes
+        classes |= mine
+        # a claim named by the pod (not made per pod from a template) with GPUs: every pod shares them
+        shared = shared or bool(mine and c.get("resourceClaimName"))
     gets = ("one shared claim's devices" if shared else
             "MIG devices" if classes == {"mig.nvidia.com"} else
             "whole exclusive GPUs" if classes <= {"gpu.nvidia.com"} else

@@ -205,8 +205,22 @@ def test_a_shared_claim_on_whole_gpus_is_the_reverse_change() -> None:
     from migrator.equivalence import _semantics
     from migrator.nodes import NodeGpu
 
+    def claim(kind: str, name: str, cls: str) -> dict[str, Any]:
+        spec = {"devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": cls}}]}}
+        return {"apiVersion": "resource.k8s.io/v1", "kind": kind, "metadata": {"name": name},
+                "spec": {"spec": spec} if kind == "ResourceClaimTemplate" else spec}
+
     node = Node("w1")
     pod = {"resourceClaims": [{"name": "gpu", "resourceClaimName": "one-for-all"}]}
-    lines = _semantics([(node, NodeGpu(WHOLE, "x"))], pod, {})
+    claims = {"one-for-all": claim("ResourceClaim", "one-for-all", "gpu.nvidia.com")}
+    lines = _semantics([(node, NodeGpu(WHOLE, "x"))], pod, claims)
     assert lines and lines[0].startswith("w1: ") and "shared claim" in lines[0]
-    assert _semantics([(node, NodeGpu(SHARED, "x"))], pod, {}) == []
+    assert _semantics([(node, NodeGpu(SHARED, "x"))], pod, claims) == []
+    # a claim by name that holds no GPU (an IMEX channel) beside the pod's own GPU template is no share
+    pod = {"resourceClaims": [{"name": "imex", "resourceClaimName": "channel"},
+                              {"name": "gpu", "resourceClaimTemplateName": "t"}]}
+    claims = {"channel": claim("ResourceClaim", "channel", "compute-domain-default-channel.nvidia.com"),
+              "t": claim("ResourceClaimTemplate", "t", "gpu.nvidia.com")}
+    assert _semantics([(node, NodeGpu(WHOLE, "x"))], pod, claims) == []
+    lines = _semantics([(node, NodeGpu(SHARED, "x"))], pod, claims)
+    assert lines and "whole exclusive GPUs" in lines[0]
