@@ -852,3 +852,41 @@ def test_rewrite_with_the_cluster_reports_what_verify_and_the_scheduler_flag(jud
     with_known = {w.id for w in WORKLOADS if any(known_change(m, judged[w.id].dp[m], judged[w.id].dra[m])
                                                  for m in judged[w.id].dp)}
     assert {w.id for w in WORKLOADS if cluster_rewrites[w.id][0] is None} == with_known
+
+
+def test_rewrite_live_context_decides_as_the_snapshot_file(control_plane: Any, judged: dict[str, Judged],
+                                                           cluster_rewrites: dict[str, Any]) -> None:
+    # `rewrite --context` reads this cluster itself (GET only): every workload's nodes, copies of the
+    # same machines. Each pod is reported exactly when the snapshot file of one group reports it.
+    import os
+    import re
+
+    from migrator.cli import main
+
+    by_flags: dict[tuple[str, ...], list[Workload]] = {}
+    for w in WORKLOADS:
+        by_flags.setdefault(w.flags, []).append(w)
+    old = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = str(control_plane.kubeconfig)
+    reported: set[tuple[str, str]] = set()  # (file, workload) with a GPU113 manual line
+    try:
+        for flags, ws in by_flags.items():
+            err = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                code = main(["rewrite", *sorted({str(w.path) for w in ws}), "--context", "e2e", *flags])
+            assert code == 0, err.getvalue()
+            for line in err.getvalue().splitlines():
+                m = re.match(r"(.+?):\d+: manual GPU113 (.+?): cluster ", line)
+                if m:
+                    reported.add((m.group(1), m.group(2)))
+    finally:
+        if old is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = old
+    want = {(str(w.path), w.workload) for w in WORKLOADS if cluster_rewrites[w.id][0] is None}
+    assert want and want <= reported, sorted(want - reported)
+    converted = {(str(w.path), w.workload) for w in WORKLOADS if cluster_rewrites[w.id][0] is not None}
+    assert not (converted & reported) or all(  # another pod spec of the same workload may be the one
+        any(cluster_rewrites[v.id][0] is None for v in WORKLOADS if (str(v.path), v.workload) == k)
+        for k in converted & reported), sorted(converted & reported)
