@@ -168,6 +168,13 @@ JobsOpt = Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=0,
                                       help="Worker processes (0: one per core for big batches).")]
 FollowSymlinksOpt = Annotated[bool, typer.Option(
     "--follow-symlinks", help="Follow symlinks (to files and directories) that point outside the given directories.")]
+ClusterOpt = Annotated[Optional[str], typer.Option(
+    "--cluster", metavar="FILE",
+    help="Snapshot (kubectl get nodes,resourceslices,deviceclasses -o yaml): its nodes say what nvidia.com/gpu "
+         "is where each pod may land (whole GPU, MIG slice, share); pods on MIG, shared or unknown nodes are "
+         "reported or requested as MIG slices instead of whole GPUs.")]
+ContextOpt = Annotated[Optional[str], typer.Option(
+    "--context", metavar="NAME", help="As --cluster, read live (read-only) from this kubeconfig context.")]
 ColorOpt = Annotated[Optional[bool], typer.Option(
     "--color/--no-color", show_default=False,
     help="Colour the output (default: only on a terminal, and not when NO_COLOR is set).")]
@@ -272,6 +279,8 @@ def rewrite(
     jobs: JobsOpt = 0,
     color: ColorOpt = None,
     follow_symlinks: FollowSymlinksOpt = False,
+    cluster: ClusterOpt = None,
+    context: ContextOpt = None,
 ) -> None:
     """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
 
@@ -284,6 +293,12 @@ def rewrite(
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
     mode = _mode(kube_version, templates, convert_unknown, keep_node_labels, sharing, gitops)
+    if cluster is not None and context is not None:
+        raise MigratorError("give at most one of --cluster SNAPSHOT or --context NAME")
+    if cluster is not None or context is not None:
+        import dataclasses
+
+        mode = dataclasses.replace(mode, cluster=_snapshot(cluster, context))
     out, err = sys.stdout, sys.stderr
     paint_out, paint_err = painter(out, color), painter(err, color)
     if mode.gitops == "flux" and not quiet:

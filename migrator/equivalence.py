@@ -4,15 +4,21 @@ For every pod template the rewrite converts, two sets of devices are computed fr
 snapshot's ResourceSlices:
 
 - *before* (device plugin): the devices of the kind each extended resource denotes
-  (``nvidia.com/gpu``: whole GPUs that are not MIG-partitioned, or, on a single-strategy MIG
-  node, its MIG devices; ``nvidia.com/mig-<p>``: MIG devices of profile ``<p>``) on the nodes the
-  original pod may land on (node selector, required affinity, taints/tolerations) that hold at
-  least the requested number;
+  (``nvidia.com/gpu``: whole GPUs that are not MIG-partitioned, or, on a node whose
+  ``nvidia.com/gpu`` is a MIG slice, its MIG devices; ``nvidia.com/mig-<p>``: MIG devices of
+  profile ``<p>``) on the nodes the original pod may land on (node selector, required affinity,
+  taints/tolerations) that hold at least the requested number;
 - *after* (DRA): the devices the claim's requests may be allocated (DeviceClass selectors from
   the snapshot, the request's CEL selectors, every ``firstAvailable`` alternative) on the nodes
   the migrated pod may land on that hold at least the requested number.
 
-They must be equal per resource. A whole-GPU request that could take a GPU whose MIG mode is on
+They must be equal per resource. What ``nvidia.com/gpu`` is on each node is read from the node
+itself (migrator/nodes.py: MIG strategy and product labels, cloud partition and sharing labels,
+replicas, the MIG devices it publishes), never from the manifest: a pod whose ``nvidia.com/gpu``
+was a MIG slice or a time-slicing/MPS share on a node it may use, and whose claim asks for
+something else there (or the reverse), is reported with the node and why, also when its
+manifest names no GPU label and when the node is still on the device plugin (no ResourceSlice).
+A whole-GPU request that could take a GPU whose MIG mode is on
 (dra-driver-nvidia-gpu#719: the driver also publishes MIG-partitioned parents as whole GPUs) is
 reported even when the sets agree.
 """
@@ -25,6 +31,7 @@ from typing import Any
 from migrator.cel import Evaluator, device_value
 from migrator.cluster import Device, Node, Snapshot, selects, tolerates
 from migrator.documents import parse, to_python
+from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents, reachable
 
 #: Outcome.result values
 EQUIVALENT, DIFFERENT, NOTHING = "equivalent", "different", "nothing-to-compare"
@@ -42,27 +49,6 @@ class Outcome:
     @property
     def equal(self) -> bool:
         return self.result == EQUIVALENT
-
-
-def _kind(dev: Device, node: Node, mig_parents: set[str]) -> str | None:
-    """The device-plugin resource that would have exposed this device, if any."""
-    if dev.driver != "gpu.nvidia.com":
-        return None
-    t = dev.attr("type")
-    if t == "mig":
-        if node.labels.get("nvidia.com/mig.strategy") == "single":
-            return "nvidia.com/gpu"
-        profile = str(dev.attr("profile") or "?")
-        return "nvidia.com/mig-" + profile.replace("+", ".")
-    if t == "gpu":
-        if dev.attr("uuid") in mig_parents:
-            return "mig-partitioned-gpu"
-        return "nvidia.com/gpu"
-    return None
-
-
-def _mig_parents(node: Node) -> set[str]:
-    return {str(d.attr("parentUUID")) for d in node.devices if d.attr("type") == "mig" and d.attr("parentUUID")}
 
 
 def _need(pod: dict[str, Any]) -> dict[str, int]:
@@ -144,6 +130,13 @@ class Prover:
         self.ert = extended_resource_toleration
         self.ev = Evaluator()
         self._values: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._gpu: dict[str, NodeGpu] = {}
+
+    def gpu(self, node: Node) -> NodeGpu:
+        """What ``nvidia.com/gpu`` is on ``node``, from the node itself (migrator/nodes.py)."""
+        if node.name not in self._gpu:
+            self._gpu[node.name] = classify(node)
+        return self._gpu[node.name]
 
     def _value(self, d: Device) -> dict[str, Any]:
         key = d.key
@@ -172,23 +165,29 @@ class Prover:
 
         return dict(pod, tolerations=admission_tolerations(pod))
 
-    def before(self, pod: dict[str, Any]) -> tuple[dict[str, set[tuple[str, ...]]], list[str]]:
+    def before(self, pod: dict[str, Any]) -> tuple[dict[str, set[tuple[str, ...]]], list[tuple[Node, NodeGpu]]]:
+        """The devices the device-plugin pod may get per resource, and every node it may land on
+        that serves its ``nvidia.com/gpu``, with what that is there (migrator/nodes.py).
+
+        Those nodes count whether the snapshot shows them by their devices (ResourceSlices) or by
+        their allocatable ``nvidia.com/gpu`` (a node still on the device plugin)."""
         need = _need(pod)
         pod = self.admitted(pod)
         out: dict[str, set[tuple[str, ...]]] = {r: set() for r in need}
         for node in self.snap.nodes.values():
             if not (selects(pod, node) and tolerates(pod, node)):
                 continue
+            gpu = self.gpu(node)
             parents = _mig_parents(node)
             by_kind: dict[str, list[Device]] = {}
             for d in node.devices:
-                k = _kind(d, node, parents)
+                k = _kind(d, parents, gpu.kind == MIG)
                 if k:
                     by_kind.setdefault(k, []).append(d)
             if all(len(by_kind.get(r, [])) >= n for r, n in need.items()):
                 for r in need:
                     out[r] |= {d.key for d in by_kind.get(r, [])}
-        return out, []
+        return out, reachable(self.snap.nodes.values(), pod, need, self.gpu)
 
     def _class_exprs(self, name: str, problems: list[str]) -> list[str]:
         exprs, problem = self.snap.class_exprs(name)
@@ -244,7 +243,8 @@ class Prover:
             if requests and all(per_request) and _jointly(options):
                 for devs in per_request:
                     for d in devs:
-                        out.setdefault(_kind(d, node, parents) or "other", set()).add(d.key)
+                        out.setdefault(_kind(d, parents, self.gpu(node).kind == MIG) or "other",
+                                       set()).add(d.key)
         return out, problems
 
 
@@ -309,9 +309,9 @@ def _prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover 
         pod_after = _at(new.get(f.workload), f.where)
         if pod_before is None or pod_after is None:
             continue
-        b, _ = prover.before(pod_before)
+        b, reached = prover.before(pod_before)
         a, problems = prover.after(pod_after, claims)
-        lines: list[str] = []
+        lines: list[str] = _semantics(reached, pod_after, claims)
         for r in sorted(set(b) | set(a)):
             only_b, only_a = b.get(r, set()) - a.get(r, set()), a.get(r, set()) - b.get(r, set())
             if r == "mig-partitioned-gpu" and only_a:
@@ -338,6 +338,42 @@ def _prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover 
                              "compare, so nothing is proven")
         outcomes.append(Outcome(f.workload, f.where, result, lines))
     return outcomes
+
+
+def _semantics(reached: list[tuple[Node, NodeGpu]], pod: dict[str, Any], claims: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per node where the device-plugin pod's ``nvidia.com/gpu`` was a MIG slice or a
+    share and the migrated pod's claim is not (or the reverse), naming the node and why.
+
+    Read from the nodes themselves, not from the manifest: a pod with no GPU label in its node
+    selection still lands on such nodes. A claim shared by name (``resourceClaimName``, the
+    ``--sharing`` form) that holds GPUs is a share; a template's requests are exclusive devices.
+    """
+    from migrator.shape import ShapeError
+    from migrator.tables import load_tables
+
+    gpu_classes = {d.device_class for d in load_tables().devices}  # the classes GPUs become
+    shared = False
+    classes: set[str] = set()
+    for c in [c for c in _list(pod.get("resourceClaims")) if isinstance(c, dict)]:
+        obj = claims.get(c.get("resourceClaimTemplateName") or c.get("resourceClaimName") or "")
+        try:
+            reqs = claim_requests(obj) if obj is not None else []
+        except ShapeError:  # after() reports it
+            continue
+        mine = {str(alt.get("deviceClassName")) for req in reqs for alt in alternatives(req)} & gpu_classes
+        classes |= mine
+        # a claim named by the pod (not made per pod from a template) with GPUs: every pod shares them
+        shared = shared or bool(mine and c.get("resourceClaimName"))
+    gets = ("one shared claim's devices" if shared else
+            "MIG devices" if classes == {"mig.nvidia.com"} else
+            "whole exclusive GPUs" if classes <= {"gpu.nvidia.com"} else
+            f"devices of {', '.join(sorted(classes))}")
+    lines = []
+    for node, gpu in reached:
+        if (gpu.kind == SHARED and not shared) or (gpu.kind == WHOLE and shared) or \
+                (gpu.kind == MIG and not shared and "mig.nvidia.com" not in classes):
+            lines.append(f"{node.name}: nvidia.com/gpu there is {gpu.describe()}; the migrated pod gets {gets}")
+    return lines
 
 
 def claim_index(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from migrator.errors import MigratorError
 
@@ -61,3 +62,6 @@ class Mode:
     krm: bool = False
     #: only objects in these namespaces are migrated (config file); empty: all
     namespaces: tuple[str, ...] = ()
+    #: ``rewrite --cluster``/``--context``: the cluster.Snapshot whose nodes say what
+    #: nvidia.com/gpu is where each pod may land (GPU113); None: decided from the manifest alone
+    cluster: Any = field(default=None, compare=False, hash=False, repr=False)

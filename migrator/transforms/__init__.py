@@ -35,6 +35,7 @@ from migrator.transforms import (
     gpu110_python_codemod,
     gpu111_cutover_labels,
     gpu112_invalid_pod,
+    gpu113_cluster_devices,
     gpu900_not_processed,
 )
 
@@ -56,6 +57,7 @@ REGISTRY: tuple[ModuleType, ...] = (
     gpu002_mig_profile,
     gpu004_init_containers,
     gpu009_mig_single,
+    gpu113_cluster_devices,  # with --cluster: the nodes say what the whole-GPU requests really are
     gpu008_node_selection,
     gpu006_existing_claims,
     gpu005_toleration,

@@ -47,8 +47,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if sched is not None and (sched.KNOWN_CHANGES or sched.NOT_JUDGED or sched.INPUT_REJECTED):
         terminalreporter.section("e2e: scheduler equivalence, what was not proven equal")
         for wid, machines in sorted(sched.KNOWN_CHANGES.items()):
-            terminalreporter.write_line(f"{wid}: loses {', '.join(sorted(machines))} (single-strategy MIG; "
-                                        "verify reports it)")
+            terminalreporter.write_line(f"{wid}: loses {', '.join(sorted(machines))} (a MIG slice or a share there; "
+                                        "verify reports it, rewrite --cluster does not make it)")
         for line in sched.NOT_JUDGED:
             terminalreporter.write_line(f"not judged: {line}")
         for wid, why in sorted(sched.INPUT_REJECTED.items()):

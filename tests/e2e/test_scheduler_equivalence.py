@@ -68,6 +68,18 @@ class Machine:
     taints: tuple[dict[str, str], ...] = ()
     mig_strategy: str | None = None  # "single" or "mixed" when MIG is on
     legacy_pci_attr: bool = False  # pre-v25.12 `pcieBusID` (fixtures/resourceslices/pr717-...)
+    gfd: bool = True  # GPU Feature Discovery labels the node (GKE's own device plugin does not run it)
+    shares: int = 0  # time-sharing: the device plugin hands out this many nvidia.com/gpu per GPU
+
+    @property
+    def partition(self) -> str | None:
+        """GKE's MIG partition size (its device plugin serves each slice as nvidia.com/gpu)."""
+        return self.labels.get("cloud.google.com/gke-gpu-partition-size")
+
+    @property
+    def gpu_is_not_whole(self) -> bool:
+        """The device plugin's nvidia.com/gpu here is a MIG slice or a share, not a whole GPU."""
+        return self.mig_strategy == "single" or self.partition is not None or self.shares > 1
 
 
 DRIVER = "580.95.05"  # fixtures/resourceslices (A100 and AKS samples); the DRA driver drops leading zeros
@@ -108,13 +120,25 @@ MACHINES = (
     # MIG, single strategy: every slice is an nvidia.com/gpu.
     Machine("h100-mig-single", (
         Gpu(H100.product, 81559, "Hopper", "9.0", ("1g.10gb",) * 7, {"1g.10gb": 9984}),), {}, mig_strategy="single"),
+    # GKE MIG node pool: every slice is an nvidia.com/gpu; GKE labels the partition size, not GFD's
+    # labels (https://cloud.google.com/kubernetes-engine/docs/how-to/gpus-multi)
+    Machine("a100-gke-mig", (
+        Gpu(A100_40_SXM.product, 40960, "Ampere", "8.0", ("1g.5gb",) * 7, {"1g.5gb": 4864}),),
+            {"cloud.google.com/gke-accelerator": "nvidia-tesla-a100", "cloud.google.com/gke-gpu-partition-size": "1g.5gb"},
+            (GPU_TAINT,), gfd=False),
+    # GKE time-sharing node pool: 4 containers share each GPU, each asks nvidia.com/gpu: 1
+    # (https://cloud.google.com/kubernetes-engine/docs/concepts/timesharing-gpus); GFD labels it too
+    Machine("l4-gke-ts", (L4,), {"cloud.google.com/gke-accelerator": "nvidia-l4",
+                                 "cloud.google.com/gke-gpu-sharing-strategy": "time-sharing",
+                                 "cloud.google.com/gke-max-shared-clients-per-gpu": "4",
+                                 "topology.kubernetes.io/zone": "a"}, (GPU_TAINT,), shares=4),
     Machine("cpu", (), {"topology.kubernetes.io/zone": "a"}),
 )
 
 
 def gfd_labels(m: Machine) -> dict[str, str]:
     labels = {"kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux", **m.labels}
-    if not m.gpus:
+    if not m.gpus or not m.gfd:
         return labels
     g = m.gpus[0]
     major, minor = g.cc.split(".")
@@ -140,7 +164,7 @@ def gfd_labels(m: Machine) -> dict[str, str]:
 
 def dp_resource(m: Machine, profile: str | None) -> str:
     """The device-plugin resource that serves one device of this machine."""
-    if profile is None or m.mig_strategy == "single":
+    if profile is None or m.mig_strategy == "single" or m.partition:
         return "nvidia.com/gpu"
     return "nvidia.com/mig-" + profile.replace("+", ".")  # k8s-device-plugin: '+' is not allowed
 
@@ -149,7 +173,7 @@ def dp_allocatable(m: Machine) -> dict[str, str]:
     counts: Counter[str] = Counter()
     for g in m.gpus:
         for p in g.migs or (None,):
-            counts[dp_resource(m, p)] += 1
+            counts[dp_resource(m, p)] += max(m.shares, 1)
     return {k: str(v) for k, v in counts.items()}
 
 
@@ -212,6 +236,7 @@ class Workload:
     before: dict[str, Any]
     after: dict[str, Any]
     templates: tuple[dict[str, Any], ...]  # the ResourceClaimTemplates the migrated pod names
+    mode: Mode = Mode()  # the rewrite's, for `rewrite --cluster` on the same input
 
 
 def _cli_flags(flags_file: Path) -> tuple[str, ...]:
@@ -276,7 +301,7 @@ def collect() -> list[Workload]:
             if key in seen:  # formatting cases (crlf, flow style...) convert the same pod
                 continue
             seen.add(key)
-            out.append(Workload(wid, source, path, flags, f.workload, f.where, before, after, templates))
+            out.append(Workload(wid, source, path, flags, f.workload, f.where, before, after, templates, mode))
     return out
 
 
@@ -499,6 +524,8 @@ def judged(control_plane: Any, tmp_path_factory: pytest.TempPathFactory) -> dict
                 fit = Fit(False, f"undecided after {SCHEDULE_TIMEOUT:.0f} s: {status} {message}")
             if world == "dp" and fit.fits:
                 fit.devices = Counter(need(w.before))
+                if BY_NAME[mname].shares > 1:  # what it got there are shares of a GPU
+                    fit.devices = Counter({f"{r} (share)": n for r, n in fit.devices.items()})
             if world == "dra" and fit.fits:
                 for s in p.status.resource_claim_statuses or []:
                     claim = claims.get((ns, s.resource_claim_name)) or {}
@@ -540,14 +567,16 @@ BY_NAME = {m.name: m for m in MACHINES}
 
 
 def known_change(machine: str, a: Fit, b: Fit) -> bool:
-    """A device-set change the rewrite makes knowingly, that `verify` must report on the snapshot.
+    """A device-set change the manifest-only rewrite makes knowingly, that `verify` must report on
+    the snapshot and `rewrite --cluster` must not make.
 
-    Single-strategy MIG: the device plugin serves each MIG slice as `nvidia.com/gpu`, so a pod that
-    asks for `nvidia.com/gpu` without selecting the node's `-MIG-<profile>` labels (GPU009) also
-    lands on such a node; the rewrite asks for whole GPUs (class gpu.nvidia.com), which that node
-    does not publish. Offline, the rewrite cannot know the fleet has such nodes.
+    Where the device plugin's nvidia.com/gpu is a MIG slice (single strategy, a GKE MIG pool) or a
+    share (GKE time-sharing), a pod that asks for nvidia.com/gpu without selecting the node's MIG
+    or sharing labels (GPU009, GPU103) also lands there; offline, the rewrite cannot know the fleet
+    has such nodes and asks for whole exclusive GPUs (class gpu.nvidia.com): it loses the MIG
+    nodes, and takes a whole GPU where it had a share.
     """
-    return BY_NAME[machine].mig_strategy == "single" and a.fits and not b.fits
+    return BY_NAME[machine].gpu_is_not_whole and a.fits and (not b.fits or a.devices != b.devices)
 
 
 KNOWN_CHANGES: dict[str, set[str]] = {}  # workload -> machines (listed at the end of the run)
@@ -663,7 +692,8 @@ def verify_machines(details: list[str]) -> set[str]:
     """The machines whose devices verify's detail lines name (`<node>/<device>`)."""
     import re
 
-    return set(re.findall(r"\b(?:dra|dp)-([a-z0-9-]+?)-w\d+/", " ".join(details)))
+    # `<node>/<device>` in device lines, `<node>: ` in the lines on what nvidia.com/gpu is on a node
+    return set(re.findall(r"\b(?:dra|dp)-([a-z0-9-]+?)-w\d+(?:/|: )", " ".join(details)))
 
 
 def test_verify_live_context_agrees_with_the_scheduler(control_plane: Any, judged: dict[str, Judged]) -> None:
@@ -745,3 +775,118 @@ def test_plan_live_context_reads_what_a_snapshot_file_holds(control_plane: Any, 
     from_file = plan("--cluster", str(snap))
     assert live == from_file
     assert "llama-8b" in json.dumps(live[1])  # a plan of the workload, not of nothing
+
+
+# ----------------------------------------------------------------------------------------------
+# rewrite --cluster: with the machines' nodes, the rewrite knows what nvidia.com/gpu is where each
+# pod lands, so the known changes above are not made (GPU113 reports the pod instead).
+
+
+def machine_snapshot() -> list[dict[str, Any]]:
+    """The objects of one group of machines, as this test creates them (device-plugin and DRA
+    nodes, slices, DeviceClasses): what `kubectl get nodes,resourceslices,deviceclasses` shows."""
+    objs: list[dict[str, Any]] = []
+    for m in MACHINES:
+        for world in ("dp", "dra"):
+            node = f"{world}-{m.name}-w0"
+            objs.append(node_object(m, node, "w0", world))
+            if world == "dra" and m.gpus:
+                objs.append(slice_object(m, node))
+    return objs + DEVICE_CLASSES
+
+
+@pytest.fixture(scope="module")
+def cluster_rewrites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Any, Any]]:
+    """Per workload: the --cluster rewrite's pod (None: not converted) and its GPU113 finding."""
+    import dataclasses
+
+    from migrator.cluster import load_snapshot
+
+    snap_file = tmp_path_factory.mktemp("cluster") / "machines.yaml"
+    snap_file.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": machine_snapshot()}))
+    snap = load_snapshot(str(snap_file))
+    out: dict[str, tuple[Any, Any]] = {}
+    for w in WORKLOADS:
+        result = migrate_text(w.path.read_text(), str(w.path), dataclasses.replace(w.mode, cluster=snap))
+        mine = [f for f in result.findings if f.workload == w.workload and f.where == w.where]
+        gpu113 = next((f for f in mine if f.code == "GPU113"), None)
+        pod = None
+        if any(f.code == "GPU000" and f.status is Status.CONVERTED for f in mine):
+            new_objs = all_objects(result.text) + list(result.templates)
+            pod = _at({_label(o): o for o in new_objs}[w.workload], w.where)
+        out[w.id] = (pod, gpu113)
+    return out
+
+
+def cluster_machines(message: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"\b(?:dra|dp)-([a-z0-9-]+?)-w0\b", message))
+
+
+@pytest.mark.parametrize("w", WORKLOADS, ids=IDS)
+def test_rewrite_with_the_cluster_makes_no_known_change(judged: dict[str, Judged], cluster_rewrites: dict[str, Any],
+                                                        w: Workload) -> None:
+    j = judged[w.id]
+    pod, finding = cluster_rewrites[w.id]
+    known = {m for m in j.dp if known_change(m, j.dp[m], j.dra[m])}
+    if known:
+        # not converted to whole GPUs: reported, naming every machine where the pod would lose
+        # its MIG slice or share (the scheduler's verdict above)
+        assert pod is None and finding is not None and finding.status is Status.MANUAL, (w.id, finding)
+        assert known <= cluster_machines(finding.message), (known, finding.message)
+        assert cluster_machines(finding.message) <= {m.name for m in MACHINES if m.gpu_is_not_whole} | {
+            m for m in j.dp if j.dp[m].fits}, finding.message
+    else:
+        # nothing to lose: the same rewrite as without the cluster, so the scheduler's verdict on it
+        # (no difference but known ones) is the verdict on this one
+        assert pod == w.after, (w.id, finding and finding.message)
+
+
+def test_rewrite_with_the_cluster_reports_what_verify_and_the_scheduler_flag(judged: dict[str, Judged],
+                                                                             cluster_rewrites: dict[str, Any]) -> None:
+    # The judge is not vacuous: the machine set has pods that lose a MIG node, a GKE MIG pool and a
+    # time-shared GPU without the cluster; with it, none is converted.
+    lost = {m for w in WORKLOADS for m in judged[w.id].dp if known_change(m, judged[w.id].dp[m], judged[w.id].dra[m])}
+    assert lost == {"h100-mig-single", "a100-gke-mig", "l4-gke-ts"}, lost
+    with_known = {w.id for w in WORKLOADS if any(known_change(m, judged[w.id].dp[m], judged[w.id].dra[m])
+                                                 for m in judged[w.id].dp)}
+    assert {w.id for w in WORKLOADS if cluster_rewrites[w.id][0] is None} == with_known
+
+
+def test_rewrite_live_context_decides_as_the_snapshot_file(control_plane: Any, judged: dict[str, Judged],
+                                                           cluster_rewrites: dict[str, Any]) -> None:
+    # `rewrite --context` reads this cluster itself (GET only): every workload's nodes, copies of the
+    # same machines. Each pod is reported exactly when the snapshot file of one group reports it.
+    import os
+    import re
+
+    from migrator.cli import main
+
+    by_flags: dict[tuple[str, ...], list[Workload]] = {}
+    for w in WORKLOADS:
+        by_flags.setdefault(w.flags, []).append(w)
+    old = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = str(control_plane.kubeconfig)
+    reported: set[tuple[str, str]] = set()  # (file, workload) with a GPU113 manual line
+    try:
+        for flags, ws in by_flags.items():
+            err = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                code = main(["rewrite", *sorted({str(w.path) for w in ws}), "--context", "e2e", *flags])
+            assert code == 0, err.getvalue()
+            for line in err.getvalue().splitlines():
+                m = re.match(r"(.+?):\d+: manual GPU113 (.+?): cluster ", line)
+                if m:
+                    reported.add((m.group(1), m.group(2)))
+    finally:
+        if old is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = old
+    want = {(str(w.path), w.workload) for w in WORKLOADS if cluster_rewrites[w.id][0] is None}
+    assert want and want <= reported, sorted(want - reported)
+    converted = {(str(w.path), w.workload) for w in WORKLOADS if cluster_rewrites[w.id][0] is not None}
+    assert not (converted & reported) or all(  # another pod spec of the same workload may be the one
+        any(cluster_rewrites[v.id][0] is None for v in WORKLOADS if (str(v.path), v.workload) == k)
+        for k in converted & reported), sorted(converted & reported)

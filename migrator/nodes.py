@@ -1,0 +1,216 @@
+"""What a device-plugin ``nvidia.com/gpu`` is on one node of a snapshot, read from the node itself.
+
+One classifier for ``verify`` and ``rewrite --cluster``: from a snapshot Node (labels, allocatable
+and the devices of its ResourceSlices) it says whether ``nvidia.com/gpu`` there is
+
+- ``whole``: a whole, exclusive GPU;
+- ``mig``: a MIG slice (the device plugin's single strategy, or a GKE MIG node pool), with the
+  profiles the node's labels or MIG devices name (none when nothing names them);
+- ``shared``: a time-slicing/MPS replica (GFD sharing labels, ``-SHARED`` products, GKE sharing
+  pools, or more ``nvidia.com/gpu`` advertised than the node has GPUs);
+- ``unknown``: the node serves ``nvidia.com/gpu`` but nothing on it says which;
+- ``none``: the node has no NVIDIA GPU at all.
+
+The facts are data: rules/nodes.yaml, and the share and MIG labels of rules/resources.yaml and
+rules/clouds/*.yaml that the rewrite reads on pods.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from migrator.cluster import Device, Node, allocatable_count
+
+WHOLE, MIG, SHARED, UNKNOWN, NONE = "whole", "mig", "shared", "unknown", "none"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeGpu:
+    """What ``nvidia.com/gpu`` is on one node, and why the classifier says so."""
+
+    kind: str  #: WHOLE, MIG, SHARED, UNKNOWN or NONE
+    reason: str
+    profiles: tuple[str, ...] = ()  #: MIG: the slices' profiles (empty: not named on the node)
+
+    def describe(self) -> str:
+        if self.kind == MIG:
+            what = f"a MIG {' or '.join(self.profiles)} slice" if self.profiles else "a MIG slice of an unnamed profile"
+        else:
+            what = {WHOLE: "a whole exclusive GPU", SHARED: "a time-slicing/MPS share of a GPU",
+                    UNKNOWN: "not known (a whole GPU, a MIG slice or a share)", NONE: "not served"}[self.kind]
+        return f"{what} ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFacts:
+    resource: str
+    strategy_label: str
+    strategy_single: str
+    strategy_whole: frozenset[str]
+    product_label: str
+    count_labels: tuple[str, ...]
+    whole_evidence: tuple[str, ...]
+
+
+@functools.cache
+def node_facts(directory: str) -> NodeFacts:
+    data = yaml.load((Path(directory) / "nodes.yaml").read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    strategy = data["migStrategy"]
+    return NodeFacts(data["resource"], strategy["label"], strategy["single"], frozenset(strategy["whole"]),
+                     data["migProduct"]["label"], tuple(r["label"] for r in data["countLabels"]),
+                     tuple(r["label"] for r in data["wholeEvidence"]))
+
+
+def _says(rule: Any, value: str) -> bool:
+    """Does a node's ``value`` of a sharingLabels row (tables.SharingLabel) mean a share or a slice?"""
+    if rule.domain == "integer":
+        v = value.strip()
+        return v.lstrip("-").isdigit() and int(v) >= rule.minimum
+    return bool(rule.value.search(value))
+
+
+def mig_parents(node: Node) -> set[str]:
+    """UUIDs of GPUs the node publishes MIG devices of (their parents are MIG-partitioned)."""
+    return {str(d.attr("parentUUID")) for d in node.devices if d.attr("type") == "mig" and d.attr("parentUUID")}
+
+
+def _nvidia(d: Device) -> bool:
+    return d.driver == "gpu.nvidia.com"
+
+
+def classify(node: Node, tables: Any = None) -> NodeGpu:
+    """What ``nvidia.com/gpu`` is on ``node`` (see the module docstring)."""
+    from migrator.selection import MIG_PRODUCT, families
+    from migrator.tables import load_tables
+
+    tables = tables or load_tables()
+    facts = node_facts(str(tables.source))
+    labels = node.labels
+    fam = families(str(tables.source))
+
+    shares: dict[str, list[str]] = {}  # meaning -> the labels that say it
+    for r in tables.sharing_labels:
+        if not r.mig and r.label in labels and _says(r, labels[r.label]):
+            shares.setdefault(r.meaning, []).append(f"{r.label}={labels[r.label]}")
+    if shares:
+        return NodeGpu(SHARED, "; ".join(f"{', '.join(v)}: {k}" for k, v in shares.items()))
+
+    served = facts.resource in node.allocatable
+    advertised = allocatable_count(node, facts.resource) if served else 0
+    migs = [d for d in node.devices if _nvidia(d) and d.attr("type") == "mig"]
+    gpus = [d for d in node.devices if _nvidia(d) and d.attr("type") == "gpu"]
+
+    # single-strategy MIG: the strategy label, GFD's -MIG-<profile> product, a cloud partition label
+    single: list[str] = []
+    profiles: set[str] = set()
+    strategy = labels.get(facts.strategy_label)
+    if strategy == facts.strategy_single:
+        single.append(f"{facts.strategy_label}={strategy}")
+    product = labels.get(facts.product_label, "")
+    m = MIG_PRODUCT.match(product) if "-MIG-" in product else None
+    if m:
+        single.append(f"{facts.product_label}={product}")
+        profiles.add(m.group("profile"))
+    for label, pattern in fam.partitions:
+        if label in labels:
+            single.append(f"{label}={labels[label]}")
+            if pattern.fullmatch(labels[label]):
+                profiles.add(labels[label])
+    if single:
+        if not profiles:  # the slices the node publishes say which (dra-api.md §4.2 `profile`)
+            profiles = {str(d.attr("profile")) for d in migs if d.attr("profile")}
+        return NodeGpu(MIG, ", ".join(single), tuple(sorted(profiles)))
+
+    for label in facts.count_labels:
+        count = labels.get(label, "")
+        if served and count.isdigit() and advertised > int(count):
+            return NodeGpu(SHARED, f"it advertises {advertised} {facts.resource} for {label}={count} GPUs: "
+                                   "replicas")
+    if strategy in facts.strategy_whole:
+        return NodeGpu(WHOLE, f"{facts.strategy_label}={strategy}")
+    evidence = [label for label in facts.whole_evidence if label in labels]
+    if evidence:
+        return NodeGpu(WHOLE, f"{evidence[0]}={labels[evidence[0]]} and no MIG or sharing label")
+    for label in facts.count_labels:
+        count = labels.get(label, "")
+        if served and count.isdigit() and advertised == int(count):
+            return NodeGpu(WHOLE, f"{advertised} {facts.resource} for {label}={count} GPUs")
+    if gpus and not migs:
+        # the DRA driver publishes whole GPUs as type gpu (dra-api.md §4.2); a share or a slice is
+        # a device-plugin notion no label here records
+        return NodeGpu(WHOLE, "its ResourceSlices publish whole GPUs only")
+    if served or gpus or migs or labels.get("nvidia.com/gpu.present") == "true":
+        have = (f"{advertised} {facts.resource} allocatable" if served else
+                "MIG devices but no MIG strategy label" if migs else "NVIDIA GPUs")
+        return NodeGpu(UNKNOWN, f"it has {have}; no GFD or cloud label says what they are")
+    return NodeGpu(NONE, "no NVIDIA GPU")
+
+
+def device_resource(dev: Device, parents: set[str], single: bool = False) -> str | None:
+    """The device-plugin resource that would have exposed this published device, if any.
+
+    ``single``: the node's ``nvidia.com/gpu`` is a MIG slice (``classify``). MIG resources write
+    the profile's '+' as '.' (dra-api.md §5.1); a GPU whose MIG devices are published is
+    ``mig-partitioned-gpu``: older drivers publish such parents as whole GPUs too
+    (kubernetes-sigs/dra-driver-nvidia-gpu#719), the device plugin never served them whole.
+    """
+    if dev.driver != "gpu.nvidia.com":
+        return None
+    t = dev.attr("type")
+    if t == "mig":
+        if single:
+            return "nvidia.com/gpu"
+        return "nvidia.com/mig-" + str(dev.attr("profile") or "?").replace("+", ".")
+    if t == "gpu":
+        return "mig-partitioned-gpu" if dev.attr("uuid") in parents else "nvidia.com/gpu"
+    return None
+
+
+def offered(node: Node, gpu: NodeGpu, resource: str) -> int:
+    """How many of ``resource`` the node hands out: its allocatable when it runs the device
+    plugin, else the published devices that would be them."""
+    if resource in node.allocatable:
+        return allocatable_count(node, resource)
+    parents = mig_parents(node)
+    return sum(1 for d in node.devices if device_resource(d, parents, gpu.kind == MIG) == resource)
+
+
+def serving(node: Node, gpu: NodeGpu) -> int:
+    return offered(node, gpu, "nvidia.com/gpu")
+
+
+def reachable(nodes: Any, pod: dict[str, Any], need: dict[str, int],
+              gpu_of: Any = None) -> list[tuple[Node, NodeGpu]]:
+    """The nodes a device-plugin pod that asks for ``nvidia.com/gpu`` may land on: its node
+    selection and tolerations admit them (``pod`` as admission left it) and they hand out all it
+    needs; each with what its ``nvidia.com/gpu`` is. Empty when the pod asks for none."""
+    from migrator.cluster import selects, tolerates
+
+    if not need.get("nvidia.com/gpu"):
+        return []
+    gpu_of = gpu_of or classify
+    out = []
+    for node in nodes:
+        if selects(pod, node) and tolerates(pod, node):
+            gpu = gpu_of(node)
+            if all(offered(node, gpu, r) >= n for r, n in need.items()):
+                out.append((node, gpu))
+    return out
+
+
+def mig_profiles(node: Node) -> set[str]:
+    """MIG profiles the node offers in any form: published devices, or mixed-strategy resources
+    (``nvidia.com/mig-<p>``, '+' written as '.': dra-api.md §5.1)."""
+    import re
+
+    out = {str(d.attr("profile")) for d in node.devices if _nvidia(d) and d.attr("type") == "mig" and d.attr("profile")}
+    for name in node.allocatable:
+        if name.startswith("nvidia.com/mig-") and allocatable_count(node, name):
+            out.add(re.sub(r"^(.*?gb)\.", r"\1+", name[len("nvidia.com/mig-"):]))
+    return out
