@@ -31,7 +31,7 @@ from typing import Any
 from migrator.cel import Evaluator, device_value
 from migrator.cluster import Device, Node, Snapshot, selects, tolerates
 from migrator.documents import parse, to_python
-from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents, reachable
+from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, offered, device_resource as _kind, mig_parents as _mig_parents, reachable
 
 #: Outcome.result values
 EQUIVALENT, DIFFERENT, NOTHING = "equivalent", "different", "nothing-to-compare"
@@ -184,7 +184,11 @@ class Prover:
                 k = _kind(d, parents, gpu.kind == MIG)
                 if k:
                     by_kind.setdefault(k, []).append(d)
-            if all(len(by_kind.get(r, [])) >= n for r, n in need.items()):
+            # on a time-sliced node one GPU serves several replicas, of one pod too (the device
+            # plugin hands out replicas, not GPUs): enough when it offers n of them
+            if all(len(by_kind.get(r, [])) >= n or (gpu.kind == SHARED and by_kind.get(r) and
+                                                    (r not in node.allocatable or offered(node, gpu, r) >= n))
+                   for r, n in need.items()):
                 for r in need:
                     out[r] |= {d.key for d in by_kind.get(r, [])}
         return out, reachable(self.snap.nodes.values(), pod, need, self.gpu)
@@ -211,8 +215,8 @@ class Prover:
                 continue
             for req in reqs:
                 alts = alternatives(req)
-                requests.append((count_of(alts[0]), [self._class_exprs(a.get("deviceClassName") or "", problems) +
-                                                     selector_exprs(a) for a in alts]))
+                requests.append((count_of(alts[0]), [(self._class_exprs(a.get("deviceClassName") or "", problems) +
+                                                      selector_exprs(a), capacity_requests(a)) for a in alts]))
         out: dict[str, set[tuple[str, ...]]] = {}
         pod = self.admitted(pod)
         for node in self.snap.nodes.values():
@@ -224,19 +228,22 @@ class Prover:
             for count, alts in requests:
                 chosen: list[Device] = []
                 usable: list[list[Device]] = []
-                for exprs in alts:
+                for exprs, caps in alts:
                     hits = []
                     for d in node.devices:
+                        if caps and not has_capacity(d, caps):
+                            continue  # a device without the requested capacity is never allocated
                         m = self._matches(exprs, d)
                         if isinstance(m, str):
                             problems.append(f"{node.name}/{d.name}: selector {m} (allocation would abort)")
                         elif m:
                             hits.append(d)
-                    if len(hits) >= count:
+                    if len(hits) >= count or (caps and hits):
                         chosen += [d for d in hits if d not in chosen]
                         usable.append(hits)
-                per_request.append(chosen if len(chosen) >= count else [])
-                options.append((count, usable))
+                per_request.append(chosen if len(chosen) >= count or (chosen and all(c for _, c in alts)) else [])
+                if not all(c for _, c in alts):  # consumable shares may share a device with another request
+                    options.append((count, usable))
             # The allocator gives every request of the pod's claims its own devices: two requests
             # of one each on a one-GPU node do not fit (kube-scheduler's DRA allocator, checked by
             # tests/e2e/test_scheduler_equivalence.py against the real scheduler).
@@ -246,6 +253,29 @@ class Prover:
                         out.setdefault(_kind(d, parents, self.gpu(node).kind == MIG) or "other",
                                        set()).add(d.key)
         return out, problems
+
+
+def capacity_requests(alt: dict[str, Any]) -> dict[str, str]:
+    """A (sub)request's ``capacity.requests`` (KEP-5075 consumable capacity), names to quantities."""
+    reqs = _dict(_dict(alt.get("capacity")).get("requests"))
+    return {str(k): str(v) for k, v in reqs.items()}
+
+
+def has_capacity(d: Device, caps: dict[str, str]) -> bool:
+    """The device defines every requested capacity, each at least as large as asked (the
+    allocator skips a device that lacks one: k8s.io/dynamic-resource-allocation v0.37.2
+    structured/internal/incubating/consumable_capacity.go). Unqualified names are the driver's."""
+    from migrator.quantity import parse_quantity
+
+    for name, want in caps.items():
+        domain, _, short = name.rpartition("/")
+        have = d.capacity.get(domain or d.driver, {}).get(short)
+        try:
+            if have is None or parse_quantity(have) < parse_quantity(want):
+                return False
+        except Exception:
+            return False
+    return True
 
 
 def _jointly(options: list[tuple[int, list[list[Device]]]], limit: int = 4096) -> bool:
@@ -352,7 +382,7 @@ def _semantics(reached: list[tuple[Node, NodeGpu]], pod: dict[str, Any], claims:
     from migrator.tables import load_tables
 
     gpu_classes = {d.device_class for d in load_tables().devices}  # the classes GPUs become
-    shared = False
+    shared = shares = False
     classes: set[str] = set()
     for c in [c for c in _list(pod.get("resourceClaims")) if isinstance(c, dict)]:
         obj = claims.get(c.get("resourceClaimTemplateName") or c.get("resourceClaimName") or "")
@@ -362,9 +392,12 @@ def _semantics(reached: list[tuple[Node, NodeGpu]], pod: dict[str, Any], claims:
             continue
         mine = {str(alt.get("deviceClassName")) for req in reqs for alt in alternatives(req)} & gpu_classes
         classes |= mine
-        # a claim named by the pod (not made per pod from a template) with GPUs: every pod shares them
-        shared = shared or bool(mine and c.get("resourceClaimName"))
-    gets = ("one shared claim's devices" if shared else
+        # a claim named by the pod (not made per pod from a template) with GPUs: every pod shares them;
+        # requests of consumable capacity (shares) take a share of a device other claims share too
+        consumable = any(capacity_requests(alt) for req in reqs for alt in alternatives(req))
+        shares = shares or bool(mine and consumable)
+        shared = shared or bool(mine and (c.get("resourceClaimName") or consumable))
+    gets = ("consumable shares of GPUs" if shares else "one shared claim's devices" if shared else
             "MIG devices" if classes == {"mig.nvidia.com"} else
             "whole exclusive GPUs" if classes <= {"gpu.nvidia.com"} else
             f"devices of {', '.join(sorted(classes))}")

@@ -10,7 +10,7 @@ from migrator.cluster import PDB, Device, Node, Pod, Snapshot, selects, tolerate
 from migrator.documents import parse, to_python
 from migrator.engine import migrate_text
 from migrator.equivalence import (_at, _dict, _label, _list, _need, _objects, alternatives,
-                                  claim_index, claim_requests, count_of, selector_exprs)
+                                  capacity_requests, claim_index, claim_requests, count_of, selector_exprs)
 from migrator.errors import InvalidInput
 from migrator.kube import releases
 from migrator.shape import ShapeError
@@ -211,6 +211,10 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             spec = _dict(obj_b.get("spec"))
             strategy = dict(_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy")))
             modelled = kind in MODELLED and f.where == "/spec/template/spec"
+            # consumable shares (several claims on one device) are not in the device ledger
+            consumable = any(capacity_requests(a) for t in mine for req in _claim_reqs(t) for a in alternatives(req))
+            if consumable:
+                modelled = False
             template_meta = _dict(_dict(spec.get("template")).get("metadata"))
             pdb = _pdb_for(snap.pdbs, ns, _dict(template_meta.get("labels")))
             w = Workload(key=key, kind=kind, namespace=ns, name=str(meta.get("name") or meta.get("generateName")),
@@ -221,6 +225,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                          file=path, pdb=pdb, modelled=modelled,
                          shared_claim=any(t["kind"] == "ResourceClaim" for t in mine),
                          selector=kubectl_selector(spec.get("selector")))
+            w.consumable = consumable
             w.at_once = pods_at_once(kind, obj_b, f.where, w.replicas)
             w.strategy_now = dict(strategy)
             if kind == "StatefulSet":
@@ -476,6 +481,8 @@ def _blocked(planner: Planner, d: WorkloadDecision) -> bool:
     even with every device-plugin node cut over and nothing else running, is not switched: no
     order helps, switching would only leave its pods Pending (rollout-model.md §8.5 #2)."""
     w, m = d.workload, planner.initial
+    if w.consumable:  # its devices are shared by capacity, which the ledger does not count
+        return False
     if w.kind == "DaemonSet" and not w.shared_claim:
         bad = [n for n in w.ds_nodes if not m.fits_on(w, n)]
         if not bad:
@@ -511,6 +518,11 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
                     "shared ResourceClaim with Recreate: all replicas switch at once")
         d.switch_strategy = {"type": "Recreate"} if rolling else None
         return
+    if not w.modelled and w.consumable:
+        d.deadlock_without_plan = False
+        d.reason = ("its claims take consumable shares of GPUs (several pods on one device): the planner does not "
+                    "model shared device capacity; check that the DRA nodes publish enough shares before the switch")
+        return
     if not w.modelled:
         d.deadlock_without_plan = False
         d.reason = (f"{w.kind} has no rolling update to stall: the new template applies to pods created from now on"
@@ -540,6 +552,15 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
                     f"and stay Pending: {lost} replicas down")
     else:
         d.reason = "pods on device-plugin nodes cannot use DRA devices: Pending until each node is cut over"
+
+
+def _claim_reqs(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    from migrator.shape import ShapeError
+
+    try:
+        return claim_requests(obj)
+    except ShapeError:
+        return []
 
 
 def statefulset_budget(spec: dict[str, Any], replicas: int, gate_on: bool) -> tuple[int, bool]:

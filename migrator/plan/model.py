@@ -133,6 +133,7 @@ class Workload:
     #: podManagementPolicy Parallel
     sts_max_unavailable: int = 1
     sts_parallel: bool = False
+    consumable: bool = False  #: its claims take consumable shares (not modelled)
 
     @property
     def gpus(self) -> int:

@@ -68,6 +68,8 @@ def written_objects(path: Path, mode: Mode) -> list[Written]:
 
 
 WRITTEN = [(name, objs) for name, path, mode in _sources() if (objs := written_objects(path, mode))]
+#: the release each source is rewritten for (its flags.txt): judged by an apiserver at least that new
+TARGET = {name: mode.kube_version for name, _, mode in _sources()}
 
 
 def pod_templates(obj: Any) -> list[dict[str, Any]]:
@@ -223,6 +225,11 @@ def judge(cp: Any, dynamic: Any, source: str, objects: list[Written]) -> list[st
 @pytest.mark.parametrize(("source", "objects"), WRITTEN, ids=[name for name, _ in WRITTEN])
 def test_apiserver_accepts_what_rewrite_writes(control_plane: Any, dynamic: Any, source: str,
                                                objects: list[Written]) -> None:
+    from migrator.kube import parse_version
+
+    if parse_version(TARGET[source])[:2] > parse_version(control_plane.minor)[:2]:
+        # written for a newer release (fields behind gates this one has off): the newer apiserver judges it
+        pytest.skip(f"rewritten for Kubernetes {TARGET[source]}: judged by the {TARGET[source]}+ apiserver")
     assert judge(control_plane, dynamic, source, objects) == []
 
 
