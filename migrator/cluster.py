@@ -154,9 +154,14 @@ class Snapshot:
     def control_plane_version(self) -> tuple[str, str]:
         """(version, how it is known): the server's own, else the newest kubelet's (a kubelet is
         never newer than its API server: kubernetes.io/releases/version-skew-policy), else ""."""
-        if self.server_version:
-            return self.server_version, "the API server"
         from migrator.kube import parse_version
+
+        if self.server_version:
+            try:
+                parse_version(self.server_version)
+                return self.server_version, "the API server"
+            except Exception:
+                pass
 
         versions = []
         for n in self.nodes.values():

@@ -26,7 +26,7 @@ from migrator.documents import detect_layout, get, parse, scalar_value, to_pytho
 from migrator.edit import Patch
 from migrator.engine import migrate_text
 from migrator.errors import CannotEdit, InvalidInput, MigratorError
-from migrator.mode import KUBE_DEFAULT, Mode, api_version_for
+from migrator.mode import KUBE_DEFAULT, KUBE_VERSIONS, Mode, api_version_for
 from migrator.model import Finding, Status
 
 PATH_KEYS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -211,6 +211,10 @@ def mode_from_config(config: Node | None) -> tuple[Mode, list[Problem]]:
                 if s is None:
                     problems.append(Problem(f"functionConfig.{at} is {_type_name(v)}, expected a version "
                                             'string such as "1.35"', at, ref))
+                    continue
+                if s not in KUBE_VERSIONS:  # the same choices as --kube-version and the config file
+                    problems.append(Problem(f"functionConfig.{at}: {s!r}: expected one of {', '.join(KUBE_VERSIONS)}",
+                                            at, ref))
                     continue
                 try:
                     values["api_version"] = api_version_for(s)

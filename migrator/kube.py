@@ -48,6 +48,10 @@ class Gate:
     name: str
     on: tuple[tuple[Version, Version | None, bool], ...]  #: (from, to, to-is-a-minor)
     what: str
+    since: Version = (0, 0, 0)  #: the first release that has the gate (alpha, off by default)
+
+    def exists(self, v: Version) -> bool:
+        return v[:2] >= self.since[:2]
 
     def enabled(self, v: Version) -> bool:
         for lo, hi, hi_minor in self.on:
@@ -99,5 +103,5 @@ def releases() -> Releases:
         for lo, hi in g["enabled"]:
             ranges.append((parse_version(lo), None if hi is None else parse_version(hi),
                            hi is not None and hi.count(".") == 1))
-        gates[name] = Gate(name, tuple(ranges), g["what"])
+        gates[name] = Gate(name, tuple(ranges), g["what"], parse_version(g.get("since") or "0.0"))
     return Releases(tuple(sorted(apis, key=lambda a: a.introduced)), gates)

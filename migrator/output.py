@@ -133,12 +133,13 @@ def json_report(report: Report, exit_code: int | None = None, fail_on: str | Non
     for r in report.results:
         files.append({"file": r.path, "changed": r.changed, "error": r.error,
                       "findings": [finding_json(f, names) for f in r.findings]})
-    c = report.counts()
+    c = report.pod_counts()  # the same counts as the text summary line
     summary: dict[str, Any] = {
-        "files": len(report.results),
+        "files": len(report.results) - report.links,
         "filesChanged": len(report.changed),
         "filesFailed": len(report.failures),
         **{s.value: c[s.value] for s in Status},
+        "symlinksNotFollowed": report.links,
     }
     if fail_on is not None:
         summary["failOn"] = fail_on

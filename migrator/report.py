@@ -142,13 +142,23 @@ class Report:
     def counts(self) -> Counter[str]:
         return Counter(f.status.value for f in self.findings)
 
+    def pod_counts(self) -> Counter[str]:
+        """Findings per status of what the run did: a pod in a file that could not be written was
+        not converted, and a symlink that was not followed is not a file of the run."""
+        return Counter(f.status.value for r in self.results if not r.not_read and r.error is None
+                       for f in r.findings)
+
+    @property
+    def links(self) -> int:
+        """Symlinks found by the walk and not followed."""
+        return sum(r.not_read for r in self.results)
+
     def summary(self) -> str:
         n_changed = len(self.changed)
         verb = {WriteBack.WRITE: "rewritten", WriteBack.CHECK: "would be rewritten",
                 WriteBack.DIFF: "would be rewritten"}[self.writeback]
-        # a pod in a file that could not be written was not converted: only what the run did counts
-        c = Counter(f.status.value for r in self.results if not r.not_read and r.error is None for f in r.findings)
-        links = sum(r.not_read for r in self.results)
+        c = self.pod_counts()
+        links = self.links
         files = len(self.results) - links
         parts = [f"{n_changed} file(s) {verb}", f"{files - n_changed - len(self.failures)} unchanged"]
         if self.failures:

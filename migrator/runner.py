@@ -119,8 +119,13 @@ def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None 
     later: list[str | InvalidInput | NotFollowed] = []
     if mode.placement == "file":
         side = {templates_path(i) for i in items if isinstance(i, str) and i != STDIN}
-        later = [i for i in items if not isinstance(i, str) and i.path in side]
-        items = [i for i in items if isinstance(i, str) or i.path not in side]
+        side |= {os.path.realpath(p) for p in side}
+
+        def is_side(i: str | InvalidInput | NotFollowed) -> bool:
+            return (i if isinstance(i, str) else i.path) in side
+
+        later = [i for i in items if is_side(i)]
+        items = [i for i in items if not is_side(i)]
     bar = _progress(len(items) + len(later)) if progress and len(items) + len(later) > 1 else None
 
     def add(result: FileResult) -> None:
@@ -135,8 +140,13 @@ def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None 
     for result in _results(items, mode, writeback, stdin, jobs, Scope.of(paths, follow_symlinks)):
         add(result)
     for item in later:
-        if not any(r.error and f"{item.path}:" in r.error for r in report.results):
-            add(_one(item, mode, writeback, stdin))
+        path = item if isinstance(item, str) else item.path
+        result = _one(item, mode, writeback, stdin)
+        names = {path, os.path.realpath(path)}
+        if (result.error or result.not_read) and any(r.error and any(f"{n}:" in r.error or f"{n} " in r.error for n in names)
+                                for r in report.results):
+            continue  # the input that needs it already says why (one line, counted once)
+        add(result)
     if bar is not None:
         bar.close()
     return report

@@ -33,6 +33,8 @@ class Scalar:
     want: str  #: how the message names the type
     kinds: frozenset[str]
     pattern: re.Pattern[str] | None = None  #: a string must also match this
+    #: the value's range as the API validates it (given the value's text); None: any
+    valid: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,26 @@ QTY = Scalar("a quantity (a number or a string)", frozenset({"string", "integer"
 INT_OR_PERCENT = Scalar("an integer or a percentage", frozenset({"string", "integer"}), re.compile(r"^[0-9]+%$"))
 STRINGS = MapOf(STR)
 
+
+def _int_or_percent(text: str, low: int) -> bool:
+    """``low`` <= the value, and a percentage <= 100% (k8s.io/kubernetes pkg/apis/apps/validation:
+    ValidatePositiveIntOrPercent / ValidateNonnegativeIntOrPercent, IsNotMoreThan100Percent)."""
+    try:
+        n = int(text[:-1]) if text.endswith("%") else int(text, 0)
+    except ValueError:
+        return True  # its type was checked; a YAML int spelling we do not parse is not judged here
+    return n >= low and (not text.endswith("%") or n <= 100)
+
+
+#: StatefulSet rollingUpdate.maxUnavailable: positive, at most 100%, never 0 (apps validation
+#: validateRollingUpdateStatefulSet, kubernetes v1.37.2)
+POSITIVE_INT_OR_PERCENT = Scalar("a positive integer or a percentage from 1% to 100%",
+                                 frozenset({"string", "integer"}), re.compile(r"^[0-9]+%$"),
+                                 valid=lambda t: _int_or_percent(t, 1))
+NONNEGATIVE_INT_OR_PERCENT = Scalar("a non-negative integer or a percentage up to 100%",
+                                    frozenset({"string", "integer"}), re.compile(r"^[0-9]+%$"),
+                                    valid=lambda t: _int_or_percent(t, 0))
+
 REQUIREMENT = struct(key=STR, operator=STR, values=ListOf(STR))
 TERM = struct(matchExpressions=ListOf(REQUIREMENT), matchFields=ListOf(REQUIREMENT))
 NODE_AFFINITY = struct(
@@ -83,11 +105,12 @@ POD_SPEC = struct(
     resourceClaims=ListOf(struct(name=STR, resourceClaimName=STR, resourceClaimTemplateName=STR)),
     runtimeClassName=STR)
 METADATA = struct(name=STR, generateName=STR, namespace=STR, labels=STRINGS, annotations=STRINGS)
-ROLLING = struct(maxSurge=INT_OR_PERCENT, maxUnavailable=INT_OR_PERCENT, partition=INT)
+ROLLING = struct(maxSurge=NONNEGATIVE_INT_OR_PERCENT, maxUnavailable=NONNEGATIVE_INT_OR_PERCENT, partition=INT)
+STS_ROLLING = struct(maxUnavailable=POSITIVE_INT_OR_PERCENT, partition=INT)
 #: per (group, kind): the object fields the planner reads besides the pod spec
 WORKLOAD_SPEC: dict[tuple[str, str], Struct] = {
     ("apps", "Deployment"): struct(replicas=INT, strategy=struct(type=STR, rollingUpdate=ROLLING)),
-    ("apps", "StatefulSet"): struct(replicas=INT, updateStrategy=struct(type=STR, rollingUpdate=ROLLING)),
+    ("apps", "StatefulSet"): struct(replicas=INT, updateStrategy=struct(type=STR, rollingUpdate=STS_ROLLING)),
     ("apps", "DaemonSet"): struct(updateStrategy=struct(type=STR, rollingUpdate=ROLLING)),
     ("apps", "ReplicaSet"): struct(replicas=INT),
     ("", "ReplicationController"): struct(replicas=INT),
@@ -205,8 +228,10 @@ def _check(value: Any, schema: Schema, nodes: bool, optional: bool) -> None:
     if isinstance(schema, Scalar):
         if kind not in schema.kinds:
             raise _Fail(value, kind, schema.want)
-        if kind == "string" and schema.pattern is not None and \
-                not schema.pattern.match(str(value.value if nodes else value)):
+        text = str(value.value if nodes else value)
+        if kind == "string" and schema.pattern is not None and not schema.pattern.match(text):
+            raise _Fail(value, kind, schema.want)
+        if schema.valid is not None and not schema.valid(text):
             raise _Fail(value, kind, schema.want)
         return
     if isinstance(schema, ListOf):

@@ -82,8 +82,11 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                             if not _inside(real, root) and keep(sub):
                                 skipped.append(NotFollowed(sub, real, directory=True))
                             continue
-                        if real in entered or _inside(real, root):
-                            continue  # a cycle, or a directory the walk reaches by its own name
+                        if real in entered or _inside(real, root) or _inside(root, real) or \
+                                any(_inside(real, e) for e in entered):
+                            # a cycle, a directory the walk reaches by its own name, or an
+                            # ancestor of the root (it would walk the root again)
+                            continue
                         entered.add(real)
                     kept.append(d)
                 dirnames[:] = kept
@@ -93,6 +96,15 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
             yield from skipped
             # a link to a file that is also found by its own name is that file: read and written once
             plain = {os.path.realpath(f) for f in found if not os.path.islink(f)}
+            # a file reached through several followed links: its shortest name (a diff path git applies)
+            # (file links are handled below: the file's own name wins over a link to it)
+            shortest: dict[str, str] = {}
+            for f in found:
+                key = os.path.realpath(f)
+                if not os.path.islink(f) and (key not in shortest or
+                                              (f.count(os.sep), f) < (shortest[key].count(os.sep), shortest[key])):
+                    shortest[key] = f
+            found = [f for f in found if os.path.islink(f) or shortest[os.path.realpath(f)] == f]
             for f in sorted(found):
                 if not keep(f):
                     continue

@@ -288,6 +288,12 @@ def test_symlinked_directories_out_of_the_root(tmp_path: Path, command: str, lay
     assert out.count("symlinked directory to") == 1 and re.search(r"linked(: skipped GPU900)?: symlinked directory to", out), out
     if command in ("rewrite", "scan"):  # a link is not a file of the run, nor a pod template
         assert "0 unchanged, 1 symlink(s) not followed; pod templates: 1 converted, 0 skipped" in out, out
+    if command == "scan":  # the JSON summary counts the same
+        import json
+
+        assert main(["scan", "--format", "json", "--exit-zero", str(root)]) == 0
+        summary = json.loads(capsys.readouterr().out)["summary"]
+        assert (summary["files"], summary["skipped"], summary["symlinksNotFollowed"]) == (1, 0, 1), summary
     code = main(READERS[command] + ["--follow-symlinks", str(root)])
     cap = capsys.readouterr()
     out = cap.out + cap.err
@@ -306,3 +312,25 @@ def test_codemod_reports_symlinked_directories_too(tmp_path: Path, capsys) -> No
     main(["codemod", str(root)])
     err = capsys.readouterr().err
     assert "linked: symlinked directory to" in err and "secret" not in err.replace(str(outside), "")
+
+
+@pytest.mark.parametrize("command", ["rewrite", "codemod"])
+def test_follow_symlinks_never_walks_the_root_twice(tmp_path: Path, command: str, capsys) -> None:
+    """A followed link to an ancestor of the root (or to the root itself) does not walk the root
+    again: every file once, by its own name, and one report per broken link."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    ext = ".py" if command == "codemod" else ".yaml"
+    body = 'limits = {"nvidia.com/gpu": 1}\n' if command == "codemod" else SEED
+    (root / f"r{ext}").write_text(body)
+    (root / f"dangling{ext}").symlink_to(tmp_path / "missing")
+    (outside / "up").symlink_to(tmp_path)
+    (root / "outlink").symlink_to(outside)
+    (root / "loop").symlink_to(root)
+    (root / "parent").symlink_to("..")
+    main([command, "--check", "--follow-symlinks", str(root)])
+    cap = capsys.readouterr()
+    out = cap.out + cap.err
+    assert out.count("dangling") == 1, out
+    assert f"{root}/r{ext}" in out and "outlink/" not in out and "loop/" not in out and "parent/" not in out, out

@@ -47,7 +47,8 @@ NOT_STRING = JSON.filter(lambda v: not isinstance(v, str))
 NOT_LIST = NOT_NULL.filter(lambda v: not isinstance(v, list))
 NOT_MAPPING = NOT_NULL.filter(lambda v: not isinstance(v, dict))
 NOT_BOOL = JSON.filter(lambda v: not isinstance(v, bool) and str(v).lower() not in ("true", "false"))
-BAD_VERSIONS = NOT_STRING | st.sampled_from(["", "latest", "1.31", "1.4", "2.0", "1.35.x", "v1", "1.35-rc", "1.3x"])
+BAD_VERSIONS = NOT_STRING | st.sampled_from(["", "latest", "1.31", "1.4", "2.0", "1.35.x", "v1", "1.35-rc", "1.3x",
+                                                  "v1.36", "1.34.2", "1.40", "1.39", " 1.35 "])  # as --kube-version
 BAD_SHARING = JSON.filter(lambda v: v not in (None, "", "timeslicing", "mps"))
 OPTIONS = ("kubeVersion", "keepNodeLabels", "sharing", "convertUnknown")
 ENVELOPE = ("apiVersion", "kind", "metadata", "data", "spec")
@@ -159,7 +160,7 @@ def test_every_wrong_shape_is_an_error_resource_list(doc: dict[str, Any], fmt: s
         assert out["items"] == doc["items"]  # nothing half-migrated: the items come back as they were
 
 
-GOOD_VERSIONS = st.sampled_from(["1.32", "1.33", "1.34", "1.35", "v1.36", "1.34.2", "1.40"])
+GOOD_VERSIONS = st.sampled_from(["1.32", "1.33", "1.34", "1.35", "1.36", "1.37", "1.38"])  # mode.KUBE_VERSIONS
 GOOD_BOOLS = st.sampled_from([True, False, "true", "false", "True", "FALSE"])
 
 

@@ -92,3 +92,28 @@ def test_a_stalled_statefulset_loses_what_its_release_takes_down(version: str, o
     assert plan.proof.ok, plan.proof.problems
     # the plan's own partition steps move one ordinal at a time whatever the release
     assert d.capacity_lost == 1
+
+
+@pytest.mark.parametrize("kind,field_,value,ok", [
+    ("StatefulSet", "maxUnavailable", 0, False), ("StatefulSet", "maxUnavailable", "0%", False),
+    ("StatefulSet", "maxUnavailable", -1, False), ("StatefulSet", "maxUnavailable", "150%", False),
+    ("StatefulSet", "maxUnavailable", "101%", False), ("StatefulSet", "maxUnavailable", 1, True),
+    ("StatefulSet", "maxUnavailable", "1%", True), ("StatefulSet", "maxUnavailable", "100%", True),
+    ("StatefulSet", "maxUnavailable", 10, True),
+    ("Deployment", "maxUnavailable", -1, False), ("Deployment", "maxSurge", "150%", False),
+    ("Deployment", "maxUnavailable", 0, True), ("Deployment", "maxSurge", "100%", True),
+])
+def test_rolling_update_values_the_api_rejects_are_reported(kind: str, field_: str, value: Any, ok: bool) -> None:
+    """A value outside the range apps validation accepts is reported with its path, and the pod
+    is left as it was (pkg/apis/apps/validation, kubernetes v1.37.2)."""
+    from migrator.engine import migrate_text
+
+    doc = yaml.safe_load(sts(2, None, False))
+    doc["kind"] = kind
+    key = "updateStrategy" if kind == "StatefulSet" else "strategy"
+    doc["spec"][key] = {"type": "RollingUpdate", "rollingUpdate": {field_: value}}
+    text = yaml.safe_dump(doc)
+    out = migrate_text(text, "w.yaml", Mode())
+    bad = [f for f in out.findings if f.code == "GPU900" and field_ in f.message]
+    assert bool(bad) is not ok, out.findings
+    assert (out.text == text) is not ok

@@ -231,11 +231,13 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             if kind == "StatefulSet":
                 w.sts_max_unavailable, w.sts_parallel = statefulset_budget(spec, w.replicas, sts_gate)
                 if _dict(strategy.get("rollingUpdate")).get("maxUnavailable") not in (None, 1):
+                    where = (f"for Kubernetes {cp_version} (from {cp_how}), where MaxUnavailableStatefulSet is "
+                             f"{'on' if sts_gate else 'off'} by default" if cp_version else
+                             "with MaxUnavailableStatefulSet assumed off: the snapshot shows no Kubernetes "
+                             "version (read it with --context, or keep the nodes' status.nodeInfo)")
                     notes.append(f"{key} sets rollingUpdate.maxUnavailable: planned as {w.sts_max_unavailable} "
-                                 f"pod(s) at a time, for Kubernetes {cp_version or '(version unknown)'} (from "
-                                 f"{cp_how}), where MaxUnavailableStatefulSet is "
-                                 f"{'on' if sts_gate else 'off'} by default (on in 1.35.0-1.35.3 and from 1.37, "
-                                 "off in 1.35.4-1.36: rules/kubernetes.yaml)")
+                                 f"pod(s) at a time, {where} (on in 1.35.0-1.35.3 and from 1.37, off in "
+                                 "1.35.4-1.36: rules/kubernetes.yaml)")
             if "kueue.x-k8s.io/queue-name" in (meta.get("labels") or {}):
                 notes.append(f"{key} is managed by Kueue: configure deviceClassMappings and only ExactCount "
                              "templates before the switch (rollout-model.md §5.2-8)")
@@ -578,7 +580,8 @@ def statefulset_budget(spec: dict[str, Any], replicas: int, gate_on: bool) -> tu
         n = resolve(ru.get("maxUnavailable", 1), replicas, False)
     except (TypeError, ValueError):
         n = 1
-    return max(1, n), parallel
+    # more than the replicas takes them all down, no more (the controller deletes what there is)
+    return max(1, min(n, replicas)), parallel
 
 
 def _kep5004(snap: Snapshot, nodes: dict[str, PNode]) -> list[str]:

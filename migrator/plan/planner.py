@@ -266,7 +266,7 @@ def cutover_steps(wave: int, node: str, why: str, cordoned_before: bool = False,
             "ends" if uncordon else " and stays cordoned after the cut-over"))
     steps = [
         _step(wave, "cordon", "Node", node, None, why, ("cordon", node), f"kubectl cordon {node}"),
-        _step(wave, "drain", "Node", node, None, "evict GPU pods (PodDisruptionBudgets honoured)",
+        _step(wave, "drain", "Node", node, None, "evict its pods (PodDisruptionBudgets honoured; DaemonSet pods stay)",
               ("drain", node), f"kubectl drain {node} --ignore-daemonsets --delete-emptydir-data"),
         _step(wave, "label", "Node", node, None, f"device plugin off ({DP_OFF_LABEL})", ("dp_off", node),
               f"kubectl label node {node} {dp_key}={dp_val} --overwrite"),

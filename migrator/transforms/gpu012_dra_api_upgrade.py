@@ -66,7 +66,7 @@ def check_object(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], 
         return [], []
     if have > want:
         return [Finding(CODE, Status.MANUAL, f"{obj.api_version} is newer than the target "
-                        f"{mode.api_version} (--kube-version {mode.kube_version}): {_lifecycle(obj.api_version, mode)}",
+                        f"{mode.api_version} (target Kubernetes {mode.kube_version}): {_lifecycle(obj.api_version, mode)}",
                         path, line, obj.ref)], []
     if obj.kind in CLAIM_OBJECTS:  # the requests are restructured below: their shape must be the API's
         problem = check_node(obj.node, CLAIM_OBJECTS[obj.kind], "")

@@ -37,6 +37,13 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     hit = sorted({a.resource for a in ctx.asks if a.count and a.resource in ctx.served_by_dra})
     if hit:
         gate = releases().gates["DRAExtendedResource"]
+        if not gate.exists(parse_version(ctx.mode.kube_version)):
+            # the release has no KEP-5004 at all: the class's extendedResourceName does nothing there
+            yield ctx.finding(CODE, Status.INFO,
+                              f"{', '.join(hit)}: the input's DeviceClass maps it with extendedResourceName, but "
+                              f"Kubernetes {ctx.mode.kube_version} has no KEP-5004 (from "
+                              f"{gate.since[0]}.{gate.since[1]}): converted")
+            return
         caveat = "" if gate.enabled(parse_version(ctx.mode.kube_version)) else (
             f"; on Kubernetes {ctx.mode.kube_version} only where the DRAExtendedResource feature gate is "
             f"enabled (on by default from {gate.first()})")
