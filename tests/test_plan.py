@@ -626,3 +626,32 @@ def test_plan_reads_inputs_as_rewrite_does_a_broken_file_without_gpus_is_passed_
     (tmp_path / "zz-broken.yaml").write_text(bad)
     assert main(["plan", str(tmp_path), "--cluster", snap, "--format", "json"]) == alone
     assert capsys.readouterr().out == expected
+
+
+# ---- what the apiserver accepts: a Pod's spec and a Job's template are immutable ---------------------
+
+@pytest.mark.parametrize("kind,verb", [("Pod", "replace --force"), ("Job", "replace --force"),
+                                       ("CronJob", "apply"), ("PyTorchJob", "apply")])
+@pytest.mark.parametrize("gpus", [1, 2, 4])
+def test_unmodelled_switch_command_is_one_the_apiserver_accepts(kind: str, verb: str, gpus: int) -> None:
+    # The real apiserver refuses `kubectl apply` of a changed Job template or Pod spec ("field is
+    # immutable"; found by tests/e2e/test_rollouts.py): those are deleted and created again.
+    plan = plan_for([workload(kind, "w", gpus)], FOUR_GPU_NODES)
+    switch = [s for s in plan.steps if s.name == "w" and s.action == "update"]
+    assert len(switch) == 1 and switch[0].command == f"kubectl {verb} -f m0.yaml", switch
+    reason = decision(plan, "w").reason
+    assert ("immutable" in reason) is (verb != "apply"), reason
+
+
+@pytest.mark.parametrize("phase,holds", [("Succeeded", False), ("Failed", False), ("Running", True)])
+@pytest.mark.parametrize("nodes", [1, 3])
+def test_a_finished_job_holds_no_gpu(phase: str, holds: bool, nodes: int) -> None:
+    # A Job that ran to the end has no running pod: the plan must not assume one on its node
+    # (that kept the node on the device plugin, and the re-created Job's pod Pending for ever, on
+    # the real controllers: tests/e2e/test_rollouts.py).
+    pod = running("train-x", "dp-0", ("Job", "train"))
+    pod["status"]["phase"] = phase
+    plan = plan_for([workload("Job", "train")], [CLASS, *[dp_node(f"dp-{i}") for i in range(nodes)], pod])
+    assert not [n for n in plan.notes if "assumed" in n], plan.notes
+    cut_over = "label" in node_steps(plan, "dp-0")
+    assert cut_over is not holds, [(s.action, s.name) for s in plan.steps]
