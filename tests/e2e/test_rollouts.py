@@ -780,3 +780,47 @@ def test_plan_executed_on_the_cluster(kube: Kube, case: Case, tmp_path: Path) ->
                 [p for p in per_step if p[3]])
     finally:
         reset(kube)
+
+
+def test_kep5004_nodes_first_with_unchanged_manifests(kube: Kube, tmp_path: Path) -> None:
+    """With a DeviceClass that maps nvidia.com/gpu, the plan offers the "nodes first" path (its
+    `kep5004` lines; it has no steps of its own for it). Carried out as it says: a device-plugin
+    node cut over with the manifests unchanged. On 1.37 (DRAExtendedResource GA) the evicted pod
+    must land on a DRA node with the same spec and the workload stay available; on 1.35.4 (alpha,
+    off: the apiserver drops the field, dra-2026.md §1) the plan must not offer the path, and
+    indeed the evicted pod finds no node."""
+    on = kube.minor == "1.37"
+    case = Case("kep5004", (("n1", 1, False), ("n2", 1, True)), (deployment(_ns("kep5004"), "infer", 1),), ())
+    classes = kube.res("resource.k8s.io/v1", "DeviceClass")
+    try:
+        with contextlib.suppress(Exception):
+            classes.delete(name="gpu.nvidia.com")
+        create(kube, dict(copy.deepcopy(GPU_CLASS), spec={**GPU_CLASS["spec"], "extendedResourceName": GPU_RES}))
+        ns, manifest, _ = setup_case(kube, case, tmp_path)
+        plan = run_plan(kube, manifest)
+        assert bool(plan["kep5004"]) is on, plan["kep5004"]
+        op = Operator(kube, ns, [])
+        node = f"{case.name}-n1"
+        with Watch(kube, ns, [("Deployment", "infer")]) as watch:
+            kube.core.patch_node(node, {"spec": {"unschedulable": True}})
+            assert op.drain(node, time.monotonic() + DRAIN_TIMEOUT), describe(kube, ns)
+            if not on:
+                pods = lambda: kube.core.list_namespaced_pod(ns, label_selector="app=infer").items  # noqa: E731
+                assert poll(lambda: any(unschedulable(p) for p in pods()), ROLLOUT_TIMEOUT), describe(kube, ns)
+                return
+            set_gpu_allocatable(kube, node, 0)
+            create(kube, slice_object(node, 1))
+            kube.core.patch_node(node, {"spec": {"unschedulable": False}})
+            watch.check_nodes()
+            assert poll(lambda: _old_running(kube, ns, "Deployment", "infer"), ROLLOUT_TIMEOUT), describe(kube, ns)
+        pods = [p for p in kube.core.list_namespaced_pod(ns, label_selector="app=infer").items if ready(p)]
+        assert len(pods) == 1 and uses_gpu_plugin(pods[0]), describe(kube, ns)  # the same spec
+        assert pods[0].spec.node_name == f"{case.name}-n2", describe(kube, ns)  # served by DRA
+        claim = (pods[0].status.to_dict().get("extended_resource_claim_status") or {})
+        assert claim.get("resource_claim_name"), pods[0].status  # the scheduler's claim for nvidia.com/gpu
+        assert watch.both == [], watch.both
+        assert watch.worst_loss("infer") <= 1
+    finally:
+        reset(kube)
+        with contextlib.suppress(Exception):
+            classes.delete(name="gpu.nvidia.com")
