@@ -43,7 +43,7 @@ from migrator.engine import migrate_text
 from migrator.mode import Mode
 
 ROLLOUT_TIMEOUT = 40.0  # seconds a wait of the plan may take (kwok starts a pod in well under 1 s)
-DRAIN_TIMEOUT = 12.0
+DRAIN_TIMEOUT = 6.0  # with kwok an evicted pod's replacement is Ready in well under 1 s
 STALL_WAIT = 3.0  # how long a rollout predicted to stall is watched for progress (kwok: < 1 s to complete)
 LABEL = "e2e-rollout"
 GPU_RES = "nvidia.com/gpu"
@@ -501,7 +501,7 @@ class Operator:
         if kind == "Node":
             if action in ("cordon", "uncordon"):
                 self.k.core.patch_node(name, {"spec": {"unschedulable": action == "cordon"}})
-            elif action == "drain":  # with kwok an evicted pod's replacement is Ready in well under 1 s
+            elif action == "drain":
                 if not self.drain(name, time.monotonic() + DRAIN_TIMEOUT):
                     left = [f"{p.metadata.namespace}/{p.metadata.name}" for p in self.gpu_pods_on(name)]
                     ex.stuck.append(f"drain {name}: the eviction API refuses {left} (PodDisruptionBudget)")
