@@ -43,6 +43,7 @@ from migrator.engine import migrate_text
 from migrator.mode import Mode
 
 ROLLOUT_TIMEOUT = 40.0  # seconds a wait of the plan may take (kwok starts a pod in well under 1 s)
+REACTION = 2.0  # seconds a controller or the scheduler may take to act on a step (see the per-step check)
 DRAIN_TIMEOUT = 6.0  # with kwok an evicted pod's replacement is Ready in well under 1 s
 STALL_WAIT = 3.0  # how long a rollout predicted to stall is watched for progress (kwok: < 1 s to complete)
 LABEL = "e2e-rollout"
@@ -371,13 +372,14 @@ class Watch:
                 if "410" not in str(e):
                     self.errors.append(repr(e))
 
-    def worst_loss(self, name: str, since: float = 0.0, until: float = float("inf")) -> int:
+    def losses(self, name: str) -> list[tuple[float, float, int]]:
+        """(from, until, replicas lost) between pod events."""
         evs = self.events[name] + [(time.monotonic(), 0, 0)]
-        worst = 0
-        for (t, unsched, missing), (t_next, _, _) in zip(evs, evs[1:]):
-            if since <= t <= until:
-                worst = max(worst, unsched + (missing if t_next - t >= self.MISSING_HOLD else 0))
-        return worst
+        return [(t, t_next, unsched + (missing if t_next - t >= self.MISSING_HOLD else 0))
+                for (t, unsched, missing), (t_next, _, _) in zip(evs, evs[1:])]
+
+    def worst_loss(self, name: str, since: float = 0.0, until: float = float("inf")) -> int:
+        return max((v for t, t_next, v in self.losses(name) if t <= until and t_next >= since), default=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -583,6 +585,10 @@ class Case:
     # kind/name -> the plan's expected verdict: "stall" (deadlock without the plan) or "safe"
     expect: tuple[tuple[str, str, str], ...]
     versions: tuple[str, ...] = ("1.35", "1.37")
+    # before the plan runs, the old pod on the first node the plan will empty "as its old pods
+    # leave" gets a higher controller.kubernetes.io/pod-deletion-cost (a user's annotation)
+    deletion_cost: bool = False
+    xfail: str = ""  # strict: the exact disagreement with the real controllers
 
 
 def _ns(case: str) -> str:
@@ -606,6 +612,18 @@ def cases() -> list[Case]:
     add("max-unavailable-0", [("n1", 1, False), ("n2", 1, False)],
         [deployment(ns, "serve", 2, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}),
          pdb(ns, "serve", minAvailable=1)], [("Deployment", "serve", "stall")])
+
+    ns = _ns("deletion-cost")
+    # The same, where the user ranks the old pods with pod-deletion-cost (ReplicaSet: "Pod deletion
+    # cost", kubernetes.io/docs/concepts/workloads/controllers/replicaset/): the controller deletes
+    # the cheaper pod first, which the plan's model does not read.
+    add("deletion-cost", [("n1", 1, False), ("n2", 1, False)],
+        [deployment(ns, "serve", 2, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}),
+         pdb(ns, "serve", minAvailable=1)], [("Deployment", "serve", "stall")], deletion_cost=True,
+        xfail="plan model: it cuts over the node whose old pod its own Deployment controller deletes first "
+              "(the first in its list); the real ReplicaSet controller ranks the old pods (pod-deletion-cost, "
+              "then ready and creation time), deletes the other one, and the PodDisruptionBudget refuses to "
+              "evict the old pod still on the node the plan names")
 
     ns = _ns("headroom")
     # A node already on DRA with a free GPU: the default strategy's surge pod lands there; nothing
@@ -735,12 +753,20 @@ def test_own_strategy_as_the_plan_predicts(kube: Kube, case: Case, tmp_path: Pat
         reset(kube)
 
 
-def test_plan_executed_on_the_cluster(kube: Kube, case: Case, tmp_path: Path) -> None:
+def test_plan_executed_on_the_cluster(kube: Kube, case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if case.xfail:  # the plan's execution only: the case's own-strategy test holds
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=case.xfail))
     try:
         ns, manifest, new = setup_case(kube, case, tmp_path)
         plan = run_plan(kube, manifest)
         assert plan["proof"]["ok"], plan["proof"]
         op = Operator(kube, ns, new)
+        if case.deletion_cost:
+            first = next(st["name"] for st in plan["steps"]
+                         if st["action"] == "cordon" and "its old pods left this node" in st["detail"])
+            for p in kube.core.list_namespaced_pod(ns, field_selector=f"spec.nodeName={first}").items:
+                kube.core.patch_namespaced_pod(p.metadata.name, ns, {"metadata": {"annotations": {
+                    "controller.kubernetes.io/pod-deletion-cost": "100"}}})
         watched = [(kind, name) for kind, name, _ in case.expect]
         with Watch(kube, ns, watched) as watch:
             ex = op.execute(plan, watch)
@@ -773,11 +799,29 @@ def test_plan_executed_on_the_cluster(kube: Kube, case: Case, tmp_path: Path) ->
             real = watch.worst_loss(name)
             per_step = [(s["action"], s["name"], s["capacity_lost"].get(key, 0),
                          watch.worst_loss(name, a, b)) for s, (a, b) in zip(plan["steps"], ex.spans)]
-            print(f"{case.name} {kind} {name}: lost {real} (plan: {d['capacity_lost']}); steps "
-                  f"{[(s['action'], s['name'], s['capacity_lost']) for s in plan['steps'] if s['action'] != 'verify']}")
+            print(f"{case.name} {kind} {name}: lost {real} (plan: {d['capacity_lost']}); per step (plan, real) "
+                  f"{[p for p in per_step if p[2] or p[3]]}")
             assert real <= d["capacity_lost"], (
                 f"{kind} {name}: {real} replica(s) unavailable, the plan says at most {d['capacity_lost']}",
                 [p for p in per_step if p[3]])
+            # And step by step: a loss at time t is one some step running then (or that ended less
+            # than REACTION seconds before: controllers and the scheduler act after the API call
+            # returns, and the executor's steps take milliseconds) lets the plan expect.
+            over = []
+            spans = list(zip(plan["steps"], ex.spans))
+            for t, t_next, v in watch.losses(name):
+                t = max(t, ex.spans[0][0])  # the old manifests coming up are not the plan's
+                if v == 0 or t >= t_next:
+                    continue
+                # every moment of [t, t_next) where the bound can change: a step starts or ends
+                for tau in sorted({t} | {x for _, (a, b) in spans for x in (a, b + REACTION + 1e-3) if t < x < t_next}):
+                    allowed = max((st["capacity_lost"].get(key, 0) for st, (a, b) in spans
+                                   if a <= tau <= b + REACTION), default=0)
+                    if v > allowed:
+                        at = [f"{st['action']} {st['name']}" for st, (a, b) in spans if a <= tau <= b]
+                        over.append(f"{v} lost during {at or 'the end'}, the plan allows {allowed} then")
+                        break
+            assert over == [], (f"{kind} {name}", over[:5], per_step)
     finally:
         reset(kube)
 
