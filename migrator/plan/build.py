@@ -503,7 +503,10 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
             d.reason = (f"manager switch: maxUnavailable {U} removes old pods on device-plugin nodes, whose GPUs "
                         f"the new pods cannot use; {lost} replica(s) lost and the rollout stalls")
     elif w.kind == "StatefulSet":
-        d.reason = "the deleted ordinal's replacement needs DRA capacity and stays Pending: one replica down"
+        d.reason = ("the deleted ordinal's replacement needs DRA capacity and stays Pending: one replica down"
+                    if lost == 1 else
+                    f"the deleted ordinals' replacements need DRA capacity and stay Pending: {lost} replica(s) "
+                    "down (maxUnavailable; one where MaxUnavailableStatefulSet is off, 1.35.4-1.36)")
     else:
         d.reason = "pods on device-plugin nodes cannot use DRA devices: Pending until each node is cut over"
 

@@ -249,6 +249,16 @@ def cutover_steps(wave: int, node: str, why: str) -> list[Step]:
     ]
 
 
+def statefulset_unavailable(strategy: dict[str, Any], replicas: int) -> int:
+    """How many ordinals a StatefulSet RollingUpdate takes down at once: maxUnavailable, a
+    percentage rounded down, at least 1 (kubernetes pkg/controller/statefulset
+    getStatefulSetMaxUnavailable, for OrderedReady and Parallel alike) where MaxUnavailableStatefulSet
+    is on (1.35.0-1.35.3, 1.37+); 1 where it is off (1.35.4-1.36: dra-2026.md §1). The plan does not
+    know the patch release, so it reports the larger; never more than the replicas."""
+    ru = (strategy or {}).get("rollingUpdate") or {}
+    return min(max(1, resolve(ru.get("maxUnavailable", 1), replicas, False)), max(1, replicas))
+
+
 def _kubectl_target(w: Workload) -> str:
     ns = f" -n {w.namespace}" if w.namespace else ""
     return f"{w.kind.lower()}/{w.name}{ns}"
@@ -296,12 +306,12 @@ class Planner:
                 _, U = deployment_fence(w.strategy, w.replicas)
                 lost = U if (w.strategy or {}).get("type") != "Recreate" else w.replicas
             elif w.kind == "StatefulSet":
-                lost = 1
+                lost = statefulset_unavailable(w.strategy, w.replicas)
             return True, lost, []
         if w.kind == "Deployment":
             _, U = deployment_fence(w.strategy, w.replicas)
             return False, min(U, w.replicas - fit), []
-        return False, 1, []
+        return False, min(statefulset_unavailable(w.strategy, w.replicas), w.replicas - fit), []
 
     def useful(self, node: PNode, w: Workload) -> bool:
         key = (w.signature, node.name, "useful")
