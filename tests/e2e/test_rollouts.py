@@ -591,6 +591,9 @@ class Case:
     # before the plan runs, the old pod on the first node the plan will empty "as its old pods
     # leave" gets a higher controller.kubernetes.io/pod-deletion-cost (a user's annotation)
     deletion_cost: bool = False
+    others: tuple[dict[str, Any], ...] = ()  # running first, not in the manifests the plan gets
+    late_nodes: tuple[tuple[str, int, bool], ...] = ()  # created once everything runs
+    pools: tuple[tuple[str, str], ...] = ()  # node -> its `pool` label
     xfail: str = ""  # strict: the exact disagreement with the real controllers
 
 
@@ -627,6 +630,15 @@ def cases() -> list[Case]:
               "(the first in its list); the real ReplicaSet controller ranks the old pods (pod-deletion-cost, "
               "then ready and creation time), deletes the other one, and the PodDisruptionBudget refuses to "
               "evict the old pod still on the node the plan names")
+
+    ns = _ns("drain-others")
+    # The cut-over drains another workload's pod (not in the plan; its PodDisruptionBudget allows
+    # one eviction) onto a device-plugin node the planned workload may not use (its nodeSelector).
+    infer = deployment(ns, "infer", 1)
+    infer["spec"]["template"]["spec"]["nodeSelector"] = {"pool": "a"}
+    add("drain-others", [("n1", 1, False), ("n2", 1, False)], [infer], [("Deployment", "infer", "stall")],
+        others=(deployment(ns, "other", 1), pdb(ns, "other", maxUnavailable=1)), late_nodes=(("n3", 1, False),),
+        pools=(("n1", "a"), ("n2", "a"), ("n3", "b")))
 
     ns = _ns("headroom")
     # A node already on DRA with a free GPU: the default strategy's surge pod lands there; nothing
@@ -673,21 +685,31 @@ def setup_case(k: Kube, case: Case, tmp: Path) -> tuple[str, Path, list[dict[str
         k.core.create_namespace({"metadata": {"name": ns, "labels": {LABEL: "true"}}})
     with contextlib.suppress(Exception):  # the serviceaccount controller's job; admission needs it
         k.core.create_namespaced_service_account(ns, {"metadata": {"name": "default"}})
-    for name, gpus, on_dra in case.nodes:
-        node = node_object(f"{case.name}-{name}", gpus)
-        if on_dra:  # the device plugin never ran here; the DRA driver publishes the devices
-            node["status"]["allocatable"][GPU_RES] = node["status"]["capacity"][GPU_RES] = "0"
-        create(k, node)
-        if on_dra:
-            create(k, slice_object(f"{case.name}-{name}", gpus))
+    def nodes(which: tuple[tuple[str, int, bool], ...]) -> None:
+        for name, gpus, on_dra in which:
+            node = node_object(f"{case.name}-{name}", gpus)
+            if dict(case.pools).get(name):
+                node["metadata"]["labels"]["pool"] = dict(case.pools)[name]
+            if on_dra:  # the device plugin never ran here; the DRA driver publishes the devices
+                node["status"]["allocatable"][GPU_RES] = node["status"]["capacity"][GPU_RES] = "0"
+            create(k, node)
+            if on_dra:
+                create(k, slice_object(f"{case.name}-{name}", gpus))
+
+    def running(objs: tuple[dict[str, Any], ...]) -> None:
+        for o in objs:
+            create(k, o)
+        workloads = [(o["kind"], o["metadata"]["name"]) for o in objs if o["kind"] != "PodDisruptionBudget"]
+        if not poll(lambda: all(workload_state(k, ns, kd, n)[1] > 0 and _old_running(k, ns, kd, n)
+                                for kd, n in workloads), ROLLOUT_TIMEOUT):
+            raise AssertionError(f"{case.name}: the old manifests did not come up: {describe(k, ns)}")
+
+    nodes(case.nodes)
     with contextlib.suppress(Exception):
         create(k, GPU_CLASS)
-    for o in case.objects:
-        create(k, o)
-    workloads = [(o["kind"], o["metadata"]["name"]) for o in case.objects if o["kind"] != "PodDisruptionBudget"]
-    if not poll(lambda: all(workload_state(k, ns, kd, n)[1] > 0 and _old_running(k, ns, kd, n) for kd, n in workloads),
-                ROLLOUT_TIMEOUT):
-        raise AssertionError(f"{case.name}: the old manifests did not come up: {describe(k, ns)}")
+    running(case.others)
+    running(case.objects)
+    nodes(case.late_nodes)
     manifest = tmp / f"{case.name}.yaml"
     manifest.write_text(yaml.safe_dump_all(list(case.objects), sort_keys=False))
     return ns, manifest, rewritten(manifest)
@@ -809,6 +831,9 @@ def test_plan_executed_on_the_cluster(kube: Kube, case: Case, tmp_path: Path, re
         assert ex.stuck == [], (ex.stuck, describe(kube, ns), [(s["action"], s["name"], s["detail"][:60])
                                                               for s in plan["steps"]])
         assert watch.both == [], watch.both[:5]
+        for o in case.others:  # the workloads the plan moved but does not switch still run
+            if o["kind"] != "PodDisruptionBudget":
+                assert _old_running(kube, ns, o["kind"], o["metadata"]["name"]), describe(kube, ns)
         for kind, name, _ in case.expect:
             d = decision(plan, kind, name)
             if not d["blocked"]:  # the plan has no wait for the kinds it does not model
@@ -821,7 +846,8 @@ def test_plan_executed_on_the_cluster(kube: Kube, case: Case, tmp_path: Path, re
             per_step = [(s["action"], s["name"], s["capacity_lost"].get(key, 0),
                          watch.worst_loss(name, a, b)) for s, (a, b) in zip(plan["steps"], ex.spans)]
             print(f"{case.name} {kind} {name}: lost {real} (plan: {d['capacity_lost']}); per step (plan, real) "
-                  f"{[p for p in per_step if p[2] or p[3]]}")
+                  f"{[p for p in per_step if p[2] or p[3]]}; cut over: "
+                  f"{[st['name'] for st in plan['steps'] if st['action'] == 'drain']}")
             assert real <= d["capacity_lost"], (
                 f"{kind} {name}: {real} replica(s) unavailable, the plan says at most {d['capacity_lost']}",
                 [p for p in per_step if p[3]])
