@@ -44,8 +44,8 @@ from migrator.mode import Mode
 
 ROLLOUT_TIMEOUT = 40.0  # seconds a wait of the plan may take (kwok starts a pod in well under 1 s)
 REACTION = 2.0  # seconds a controller or the scheduler may take to act on a step (see the per-step check)
-DRAIN_TIMEOUT = 6.0  # with kwok an evicted pod's replacement is Ready in well under 1 s
-STALL_WAIT = 3.0  # how long a rollout predicted to stall is watched for progress (kwok: < 1 s to complete)
+DRAIN_TIMEOUT = 4.0  # with kwok an evicted pod's replacement is Ready in well under 1 s
+STALL_WAIT = 2.0  # how long a rollout predicted to stall is watched for progress (kwok: < 1 s to complete)
 LABEL = "e2e-rollout"
 GPU_RES = "nvidia.com/gpu"
 # GFD labels of an H100 node (as in test_scheduler_equivalence: GPU Feature Discovery from NVML);
