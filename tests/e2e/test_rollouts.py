@@ -500,7 +500,6 @@ class Operator:
         from kubernetes.client.exceptions import ApiException
 
         action, kind, name, detail, cmd = s["action"], s["kind"], s["name"], s["detail"], s["command"]
-        deadline = time.monotonic() + ROLLOUT_TIMEOUT
         if action == "verify" or (action == "wait" and kind == "Cluster"):
             return
         if kind == "Node":
