@@ -88,7 +88,7 @@ def test_a_stalled_statefulset_loses_what_its_release_takes_down(version: str, o
     plan = build_plan([("db.yaml", sts(3, 2, False))], snap, Mode(), explain=False)
     (d,) = plan.decisions
     assert d.deadlock_without_plan
-    assert ("2 replicas down" in d.reason) is on and ("one replica down" in d.reason) is not on, d.reason
+    assert ("2 replica(s) down" in d.reason) is on and ("one replica down" in d.reason) is not on, d.reason
     assert plan.proof.ok, plan.proof.problems
     # the plan's own partition steps move one ordinal at a time whatever the release
     assert d.capacity_lost == 1

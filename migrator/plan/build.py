@@ -375,7 +375,10 @@ def _pdb_for(pdbs: tuple[PDB, ...], ns: str | None, labels: dict[str, Any]) -> d
 def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
     """Pods from the snapshot hold what they hold; planned workloads without pods are placed."""
     by_owner: dict[tuple[str | None, str, str], list[Pod]] = {}
+    finished: set[tuple[str | None, str, str]] = set()  #: owners with pods that ran to the end
     for pod in snap.pods:
+        if pod.phase in ("Succeeded", "Failed") and pod.owner:
+            finished.add((pod.namespace or None, *pod.owner))
         if not pod.node or pod.phase in ("Succeeded", "Failed"):
             continue
         if pod.node not in model.nodes:
@@ -425,7 +428,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                     ordinal = int(tail) if re.fullmatch(r"[0-9]+", tail) else None
                 model.add(SimPod(w.key, "old", p.node, "running", dp=dict(w.dp_need),
                                  ordinal=ordinal))
-        else:
+        elif (w.namespace or None, w.kind, w.name) not in finished:  # a finished Job holds no GPU
             assumed.append(w)
             for i in range(w.replicas):
                 model.add(SimPod(w.key, "old", dp=dict(w.dp_need), ordinal=i if w.kind == "StatefulSet" else None))
@@ -527,8 +530,10 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
         return
     if not w.modelled:
         d.deadlock_without_plan = False
-        d.reason = (f"{w.kind} has no rolling update to stall: the new template applies to pods created from now on"
-                    if w.kind in ("Job", "CronJob") else
+        d.reason = ("CronJob has no rolling update to stall: the new template applies to Jobs created from now on"
+                    if w.kind == "CronJob" else
+                    "a Job's pod template is immutable: delete and re-create the Job (it runs again; wait until "
+                    "the running one has finished)" if w.kind == "Job" else
                     "a bare Pod is immutable: delete and re-create it" if w.kind == "Pod" else
                     f"{w.kind} rolls its pods through its operator; not modelled")
         return
@@ -551,7 +556,7 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
         d.reason = ("the deleted ordinal's replacement needs DRA capacity and stays Pending: one replica down"
                     if lost <= 1 else
                     f"maxUnavailable {w.sts_max_unavailable}: the deleted ordinals' replacements need DRA capacity "
-                    f"and stay Pending: {lost} replicas down")
+                    f"and stay Pending: {lost} replica(s) down")
     else:
         d.reason = "pods on device-plugin nodes cannot use DRA devices: Pending until each node is cut over"
 

@@ -573,8 +573,11 @@ class Planner:
             return
         if not w.modelled:
             wave = self.next_wave()
+            # A Pod's spec and a Job's pod template cannot be changed in place (the apiserver
+            # refuses `apply`: "field is immutable"): they are deleted and created again.
+            verb = "replace --force" if w.kind in ("Pod", "Job") else "apply"
             self.emit([_step(wave, "update", w.kind, w.name, w.namespace, d.reason, ("unmodelled",),
-                             f"kubectl apply -f {shlex.quote(w.file)}")])
+                             f"kubectl {verb} -f {shlex.quote(w.file)}")])
             d.completed = True
             return
         wave = self.next_wave()

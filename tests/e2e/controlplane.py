@@ -306,3 +306,66 @@ def control_plane_for(minor: str, tmp: Path, config: pytest.Config) -> Iterator[
 NOT_VALIDATED: dict[str, set[str]] = {}
 # Objects rejected only for errors their input already has (fragments in the fixtures).
 INPUT_ERRORS: dict[str, set[str]] = {}
+
+
+# ---- the rollout slice: kwok and the workload controllers ----------------------------------------
+
+# The controllers whose rollouts the plan predicts, the disruption controller (PodDisruptionBudget
+# status: the eviction API refuses while it is unset) and the pod GC (pods left on a deleted node).
+# They run in a second kube-controller-manager for the rollout tests only: the other modules' bare
+# pods and kubelet-less nodes are theirs alone.
+WORKLOAD_CONTROLLERS = ("deployment-controller", "replicaset-controller", "statefulset-controller",
+                        "daemonset-controller", "job-controller", "disruption-controller",
+                        "pod-garbage-collector-controller")
+# kwok manages only the nodes that carry this annotation (the scheduler tests' nodes stay objects).
+KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+
+
+@dataclass(frozen=True)
+class KwokCluster:
+    cp: ControlPlane
+    startup_seconds: float
+
+
+@contextlib.contextmanager
+def kwok_cluster_for(cp: ControlPlane, tmp: Path, config: pytest.Config) -> Iterator[KwokCluster]:
+    """kwok (it plays every annotated node's kubelet) and the workload controllers, on `cp`."""
+    try:
+        kwok = build.ensure(cp.minor, need=("kwok",)).paths["kwok"]
+    except build.NoGo as e:
+        pytest.skip(f"e2e: kwok: {e}")
+    except build.BuildError as e:
+        pytest.fail(f"e2e {cp.minor}: kwok: {e}", pytrace=False)
+    start = time.monotonic()
+    procs = Processes(tmp)
+    kwok_port, kcm_port = free_port(), free_port()
+    # A standalone kwok runs only the Stages its config lists (kwokctl adds defaults): ours are in
+    # kwok-stages.yaml beside this file.
+    conf = Path(__file__).with_name("kwok-stages.yaml")
+    try:
+        procs.start("kwok", [
+            str(kwok), f"--kubeconfig={cp.kubeconfig}", f"--config={conf}",
+            f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION[0]}={KWOK_ANNOTATION[1]}",
+            f"--server-address=127.0.0.1:{kwok_port}", "--node-ip=127.0.0.1"])
+        insecure = ssl.create_default_context()
+        insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
+        procs.start("kube-controller-manager-workloads", [
+            str(cp.binaries.paths["kube-controller-manager"]), f"--kubeconfig={cp.kubeconfig}",
+            "--bind-address=127.0.0.1", "--leader-elect=false", "--kube-api-qps=200", "--kube-api-burst=400",
+            f"--secure-port={kcm_port}", f"--cert-dir={tmp / 'kcm-workloads-certs'}",
+            f"--controllers={','.join(WORKLOAD_CONTROLLERS)}",
+            # a kwok pod is gone as soon as it is deleted; nothing here needs a slow resync
+            "--concurrent-deployment-syncs=5", "--concurrent-statefulset-syncs=5"])
+        _wait("kwok /healthz", lambda: _http_ok(f"http://127.0.0.1:{kwok_port}/healthz"), procs)
+        _wait("kube-controller-manager (workloads) /healthz",
+              lambda: _http_ok(f"https://127.0.0.1:{kcm_port}/healthz", insecure), procs)
+        k = KwokCluster(cp, time.monotonic() - start)
+        say(config, f"e2e: {cp.version} kwok and the workload controllers ready in {k.startup_seconds:.1f} s")
+        yield k
+        procs.check_alive()  # a component that died mid-module explains the failures
+    except RuntimeError as e:
+        pytest.fail(f"e2e {cp.minor}: {e}", pytrace=False)
+    finally:
+        procs.stop()
+        left = [p for p in (kwok_port, kcm_port) if port_bound(p)]
+        assert not left, f"ports still bound after teardown: {left}"
