@@ -692,3 +692,26 @@ def test_statefulset_max_unavailable_takes_that_many_ordinals_down(replicas: int
         assert d.reason.endswith(f"up to {lost} replica(s) unavailable at a time during the rollout"), d.reason
     else:
         assert ("one replica down" if lost == 1 else f": {lost} replica(s) down") in d.reason, d.reason
+
+
+@pytest.mark.parametrize("replicas", [2, 3, 4])
+def test_the_plan_sets_the_order_the_replicaset_deletes_old_pods(replicas: int) -> None:
+    """Which old pod a scale-down deletes is the ReplicaSet controller's choice, not the model's: the
+    plan gives the old pods on each node a rising pod-deletion-cost before the switch, in the order
+    it then cuts the nodes over, and the model deletes by that cost (tests/e2e/test_rollouts.py
+    found the named node still running an old pod)."""
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    objs = [CLASS, *[dp_node(f"dp-{i}") for i in range(replicas)],
+            *[running(f"two-1-{i}", f"dp-{i}", ("ReplicaSet", "two-1")) for i in range(replicas)]]
+    plan = plan_for([deployment("two", replicas, strategy)], objs)
+    assert plan.proof.ok, plan.proof.problems
+    steps = plan.steps
+    costs = {s.op[2]: s.op[3] for s in steps if s.op[0] == "deletion_cost"}
+    assert sorted(costs.values()) == list(range(replicas)), costs
+    switch = next(i for i, s in enumerate(steps) if s.op[0] == "switch")
+    assert all(i < switch for i, s in enumerate(steps) if s.op[0] == "deletion_cost")
+    assert all("controller.kubernetes.io/pod-deletion-cost=" in s.command and "--field-selector spec.nodeName="
+               in s.command for s in steps if s.op[0] == "deletion_cost")
+    # the nodes are cut over for the workload's own pods in the cost order
+    order = [s.name for s in steps[switch:] if s.action == "cordon" and "its old pods left" in s.detail]
+    assert order == sorted(order, key=lambda n: costs[n]) and order, (order, costs)

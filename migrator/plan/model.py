@@ -101,6 +101,10 @@ class SimPod:
     devs: list[DevKey] = field(default_factory=list)
     ordinal: int | None = None
     pinned: str | None = None  #: DaemonSet pods only run on this node
+    #: controller.kubernetes.io/pod-deletion-cost the plan gave it: a ReplicaSet scaling down
+    #: deletes running, ready pods with the lowest cost first (kubernetes pkg/controller
+    #: controller_utils.go ActivePodsWithRanks, rank 4; PodDeletionCost beta and on since 1.22)
+    cost: int = 0
 
 
 @dataclass
@@ -456,7 +460,8 @@ class Model:
                     k -= 1
                 avail = new_avail + len([p for p in old if p.state == "running"])
                 n = min(k, avail - (R - U))
-                for p in [p for p in old if p.state == "running"][:max(0, n)]:
+                running = sorted((p for p in old if p.state == "running"), key=lambda p: p.cost)  # stable
+                for p in running[:max(0, n)]:
                     self.terminate(p)
                     w.old_spec -= 1
             pods = self.pods(w.key)

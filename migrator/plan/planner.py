@@ -204,6 +204,10 @@ class Executor:
             w.old_spec = len([p for p in m.pods(w.key) if p.rev == "old" and p.state != "terminating"])
             w.new_spec = 0
             m.active.add(w.key)
+        elif kind == "deletion_cost":
+            for p in m.pods(op[1]):
+                if p.rev == "old" and p.node == op[2]:
+                    p.cost = op[3]
         elif kind == "delete_pod":
             for p in list(m.pods(op[1])):
                 if p.pinned == op[2]:
@@ -616,6 +620,8 @@ class Planner:
         d.switch_strategy = switch
         import json
 
+        if w.kind == "Deployment":
+            self.emit(self._deletion_order(w, wave))
         self.emit([
             _step(wave, "update", w.kind, w.name, w.namespace, f"temporary {field_} for the switch: {json.dumps(switch)}",
                   ("strategy", w.key, switch),
@@ -659,6 +665,27 @@ class Planner:
                          ("strategy", w.key, dict(w.strategy)),
                          f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {field_: restore}})}'")])
         d.completed = self.m.complete(mw)
+
+    def _deletion_order(self, w: Workload, wave: int) -> list[Step]:
+        """The order the old ReplicaSet removes its pods, made the plan's: which old pod a
+        scale-down deletes is the ReplicaSet controller's choice (ready time, creation time), so
+        the plan names the nodes it will cut over by giving their pods rising deletion costs
+        (found by tests/e2e/test_rollouts.py: the node the plan named still ran an old pod)."""
+        nodes: list[str] = []
+        for p in self.m.pods(w.key):
+            if p.rev == "old" and p.state == "running" and p.node and p.node not in nodes:
+                nodes.append(p.node)
+        if len(nodes) < 2:
+            return []
+        ns = w.namespace or "default"
+        sel = f" -l {shlex.quote(w.selector)}" if w.selector else ""
+        return [_step(wave, "annotate", "Pod", f"{w.name} pods on {node}", w.namespace,
+                      f"pod-deletion-cost {i}: the rollout removes the old pods on {node} "
+                      + ("first" if i == 0 else f"after those on {nodes[i - 1]}"),
+                      ("deletion_cost", w.key, node, i),
+                      f"kubectl annotate pods -n {ns}{sel} --field-selector spec.nodeName={node} "
+                      f"controller.kubernetes.io/pod-deletion-cost={i} --overwrite")
+                for i, node in enumerate(nodes)]
 
     def _ordinal_lands(self, w: Workload, i: int, wave: int) -> bool:
         for _ in range(len(self.m.nodes) + 1):

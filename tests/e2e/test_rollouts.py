@@ -532,6 +532,15 @@ class Operator:
             else:
                 raise AssertionError(f"unknown node step: {s}")
             return
+        if action == "annotate" and kind == "Pod":  # kubectl annotate pods -n NS [-l SEL] --field-selector F K=V
+            argv = shlex.split(cmd)
+            fsel = argv[argv.index("--field-selector") + 1]
+            lsel = argv[argv.index("-l") + 1] if "-l" in argv else None
+            key, _, value = next(a for a in argv[argv.index("--field-selector") + 2:] if "=" in a).partition("=")
+            for p in self.k.core.list_namespaced_pod(self.ns, field_selector=fsel, label_selector=lsel).items:
+                self.k.core.patch_namespaced_pod(p.metadata.name, self.ns,
+                                                 {"metadata": {"annotations": {key: value}}})
+            return
         if action == "create" and kind == "ResourceClaimTemplate":
             self.create_templates([name])
             return
@@ -620,15 +629,12 @@ def cases() -> list[Case]:
 
     ns = _ns("deletion-cost")
     # The same, where the user ranks the old pods with pod-deletion-cost (ReplicaSet: "Pod deletion
-    # cost", kubernetes.io/docs/concepts/workloads/controllers/replicaset/): the controller deletes
-    # the cheaper pod first, which the plan's model does not read.
+    # cost", kubernetes.io/docs/concepts/workloads/controllers/replicaset/) against the plan's order:
+    # the controller deletes the cheaper pod first, so the plan sets the costs itself before the
+    # switch (this case was the tier's one disagreement: the named node still ran an old pod).
     add("deletion-cost", [("n1", 1, False), ("n2", 1, False)],
         [deployment(ns, "serve", 2, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}),
-         pdb(ns, "serve", minAvailable=1)], [("Deployment", "serve", "stall")], deletion_cost=True,
-        xfail="plan model: it cuts over the node whose old pod its own Deployment controller deletes first "
-              "(the first in its list); the real ReplicaSet controller ranks the old pods (pod-deletion-cost, "
-              "then ready and creation time), deletes the other one, and the PodDisruptionBudget refuses to "
-              "evict the old pod still on the node the plan names")
+         pdb(ns, "serve", minAvailable=1)], [("Deployment", "serve", "stall")], deletion_cost=True)
 
     ns = _ns("drain-others")
     # The cut-over drains another workload's pod (not in the plan; its PodDisruptionBudget allows
@@ -815,18 +821,6 @@ def test_plan_executed_on_the_cluster(kube: Kube, case: Case, tmp_path: Path, re
             time.sleep(0.5)
         assert watch.errors == [], watch.errors[:3]
         assert ex.rejected == [], ex.rejected
-        why = [s["detail"] for s in plan["steps"] if ex.failed_at and s["action"] == "cordon"
-               and s["name"] == ex.failed_at["name"]]
-        if ex.stuck and ex.stuck[0].startswith("drain") and any("its old pods left this node" in w for w in why) \
-                and any(f"/{name}-" in ex.stuck[0] for _, name, _ in case.expect):
-            # Found by this tier, not fixed (the plan's node choice, not a line of arithmetic): the
-            # plan names the node the Deployment controller's scale-down will empty, but which old
-            # pod goes is the ReplicaSet controller's choice (kubernetes pkg/controller/replicaset
-            # getPodsToDelete: ActivePodsWithRanks, ties broken by ready and creation time), not
-            # the model's first-in-list. When they differ, the named node still runs an old pod of
-            # the workload, and the PodDisruptionBudget rightly refuses its eviction.
-            pytest.xfail(f"plan model: the node named for cut-over still runs an old pod of the workload: "
-                         f"{ex.stuck[0]}")
         assert ex.stuck == [], (ex.stuck, describe(kube, ns), [(s["action"], s["name"], s["detail"][:60])
                                                               for s in plan["steps"]])
         assert watch.both == [], watch.both[:5]
