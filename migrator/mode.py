@@ -61,3 +61,7 @@ class Mode:
     krm: bool = False
     #: only objects in these namespaces are migrated (config file); empty: all
     namespaces: tuple[str, ...] = ()
+    #: --migration-path: "auto" (keep manifests KEP-5004 serves where sure), "rewrite", "extended-resource"
+    migration_path: str = "auto"
+    #: (resource, DeviceClass) of the classes with extendedResourceName a cluster snapshot holds (plan)
+    extended_classes: tuple[tuple[str, str], ...] = ()
