@@ -173,3 +173,17 @@ def test_every_format_carries_the_kep5004_path(path: str, cls: str) -> None:
         assert same(item) in same(txt), item
         assert same(item) in md, item
     assert [e["name"] for e in js["extended_resource"]] == [e.name for e in plan.extended]
+
+
+@pytest.mark.parametrize("version", ["1.35", "1.36", "1.37"])
+@pytest.mark.parametrize("cls", ["gpucluster", "mapped"])
+def test_a_switch_that_could_keep_its_manifest_says_what_to_change(version: str, cls: str) -> None:
+    objs = cluster(2, 1, 1, [("keep", 1), ("move", 1)], MAPPED if cls == "mapped" else CLASS)
+    plan = plan_for([deployment("keep"), selective("move")], objs, kube_version=version, api_version=V1)
+    notes = [n for n in plan.notes if "could keep their manifests" in n]
+    if cls == "gpucluster" and version != "1.35":  # gate on, no mapping class: say what to create
+        assert len(notes) == 1 and "Deployment ml/keep" in notes[0] and "ml/move" not in notes[0]
+        assert "GPUCluster" in notes[0] and "extendedResourceName: nvidia.com/gpu" in notes[0]
+    else:  # 1.35: the gate is off; mapped: auto keeps it as written already
+        assert not notes
+    assert plan.proof.ok

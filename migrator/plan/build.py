@@ -142,6 +142,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     # the rewrite decides the KEP-5004 path with the cluster's mapping classes (migrator/kep5004.py)
     mode = dataclasses.replace(mode, extended_classes=tuple(sorted(known.items())))
     extended: list[ExtendedPath] = []
+    could: list[tuple[str, dict[str, int]]] = []  #: switched, but eligible for the KEP-5004 path
     ev = Evaluator()
     nodes = nodes_from(snap)
     model = Model(nodes, ev)
@@ -246,7 +247,10 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                 w.modelled = False  # one claim shared by every replica: handled as a Recreate switch
             model.workloads[key] = w
             decisions.append(WorkloadDecision(w, False, None, ""))
+            if f.kep5004 is not None and f.kep5004[0]:
+                could.append((key, w.dp_need))
     _place_pods(model, snap, notes)
+    notes += _could_keep(could, known, mode)
     preflight = _preflight(snap, nodes, classes_used, uses_first_available, mode)
     preflight += _extended_preflight(extended, snap, mode)
     missing = _missing_templates(readable, snap, results)
@@ -587,6 +591,22 @@ def _extended_workload(f: Any, before: dict[str, Any], path: str, snap: Snapshot
     model.workloads[key] = w
     out.append(ExtendedPath(kind, ns, w.name, key, path, need, {r: known.get(r) for r in need}, served,
                             f.kep5004[1]))
+
+
+def _could_keep(could: list[tuple[str, dict[str, int]]], known: dict[str, str], mode: Mode) -> list[str]:
+    """Workloads the plan switches that could keep their manifests on this target if the cluster had
+    a DeviceClass mapping their resources (``auto`` found none): what to change for that path."""
+    from migrator import kep5004
+
+    if not could or mode.migration_path != "auto" or not kep5004.gate_on(mode.kube_version):
+        return []
+    missing = tuple(sorted({(r, 0) for _, need in could for r in need if r not in known}))
+    if not missing:
+        return []
+    keys = [k for k, _ in could]
+    return [f"{len(keys)} pod template(s) switched here could keep their manifests (KEP-5004) on "
+            f"{mode.kube_version} instead ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}): the snapshot "
+            f"{kep5004.class_text(missing, known)}; then plan again (auto takes that path once the class exists)"]
 
 
 def _extended_preflight(extended: list[ExtendedPath], snap: Snapshot, mode: Mode) -> list[str]:
