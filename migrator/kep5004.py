@@ -89,20 +89,44 @@ def decide(ctx: Any, plan: Any, known: dict[str, str] | None = None) -> Eligibil
             return no(why)
         if res not in f.classes:
             return no(f"{res}: no vendor DeviceClass maps it with extendedResourceName")
-    t = plan.translation
-    labels = sorted({*plan.remove_selector_keys, *(t.remove_selector_keys if t else [])})
-    if t is not None and (t.selectors or t.preferences or t.translated or t.kept) or labels or any(
-            (r.selectors and r.resource not in known) or r.alternatives for r in plan.requests):
-        what = ", ".join(labels) or (t.translated[0] if t is not None and t.translated else "GPU labels")
-        return no(f"attribute selection ({what}): the claim the scheduler makes asks only for the class's devices, "
-                  "and the GPU labels the node selection names may not be published on DRA nodes; the rewrite moves "
-                  "them into the claim's selectors")
+    for r in plan.requests:
+        v = f.classes.get(r.resource)
+        if r.resource not in known and v is not None and r.device_class != v.device_class:
+            return no(f"{r.resource} is served from {r.device_class} here (the rewrite's reading of the node "
+                      f"selection), not from {v.device_class}, which maps the resource")
+    leaving = leaving_labels(ctx, plan)
+    if leaving:
+        return no(f"attribute selection ({', '.join(leaving)}): the claim the scheduler makes asks only for the "
+                  "class's devices, and these GPU labels may not be published on DRA nodes; the rewrite moves them "
+                  "into the claim's selectors")
     bad = init_mismatch(ctx)
     if bad is not None:
         return no(bad)
     served = ", ".join(f"{res} x {n} by DeviceClass {known.get(res) or f.classes[res].device_class}"
                        for res, n in resources)
     return Eligibility(True, f"can keep its manifest: {served} through extendedResourceName (KEP-5004)", resources)
+
+
+def leaving_labels(ctx: Any, plan: Any) -> list[str]:
+    """GPU labels the pod's node selection names (any term, preferences too) that do not stay on DRA
+    nodes: GFD's, and any the rule packs do not know. Labels a rule marks ``remove: false`` (cloud and
+    Karpenter labels that autoscalers read, GPU Operator's gpu.present) are the node's own and keep
+    selecting the same nodes, so the class's whole GPUs there are the ones the pod got; anything the
+    translation could not say (``kept``) counts as leaving."""
+    t = plan.translation
+    if t is None and not plan.remove_selector_keys:
+        return []
+    from migrator.documents import to_python
+    from migrator.selection import all_reqs, families, label_rules
+
+    rules = label_rules(str(ctx.tables.source))
+    fam = families(str(ctx.tables.source))
+    out = sorted({key for key, _, _ in all_reqs(to_python(ctx.pod))
+                  if (key in rules or fam.is_gpu_label(key)) and (key not in rules or rules[key].remove)})
+    out += sorted(set(plan.remove_selector_keys) - set(out))
+    if not out and t is not None and t.kept:
+        out = [t.kept[0]]
+    return out
 
 
 def init_mismatch(ctx: Any) -> str | None:

@@ -112,6 +112,16 @@ def _gke_accelerator(n: int) -> dict[str, Any]:
             "containers": [container("main", {"nvidia.com/gpu": n})]}
 
 
+def _karpenter(n: int) -> dict[str, Any]:  # Karpenter's label stays on the node: it still selects the same nodes
+    return {"nodeSelector": {"karpenter.k8s.aws/instance-gpu-name": "l4"},
+            "containers": [container("main", {"nvidia.com/gpu": n})]}
+
+
+def _cloud_and_gfd(n: int) -> dict[str, Any]:  # the GFD label does not stay
+    return {"nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4", "nvidia.com/gpu.memory": "23034"},
+            "containers": [container("main", {"nvidia.com/gpu": n})]}
+
+
 def _preferred_product(n: int) -> dict[str, Any]:
     return {"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
         {"weight": 50, "preference": {"matchExpressions": [
@@ -136,7 +146,10 @@ REASONS = {
     "mig-single": (_mig_single, {}, "single-strategy MIG"),
     "product-label": (_product, {}, "attribute selection"),
     "memory-affinity": (_memory_affinity, {}, "attribute selection"),
-    "gke-accelerator": (_gke_accelerator, {}, "attribute selection"),
+    "gke-accelerator": (_gke_accelerator, {}, None),
+    "karpenter": (_karpenter, {}, None),
+    "cloud-and-gfd": (_cloud_and_gfd, {}, "attribute selection (nvidia.com/gpu.memory)"),
+    "product-kept": (_product, {"keep_node_labels": True}, "attribute selection (nvidia.com/gpu.product)"),
     "preferred-product": (_preferred_product, {}, "attribute selection"),
     "sharing": (_shared, {"sharing": "timeslicing"}, "sharing"),
 }
