@@ -168,6 +168,28 @@ def init_mismatch(ctx: Any) -> str | None:
     return None
 
 
+def mapping_classes(snapshot: Any) -> dict[str, str]:
+    """resource -> a cluster snapshot's DeviceClass that maps it with ``extendedResourceName`` (usable
+    ones). For Mode.extended_classes: ``plan`` uses it, and so can any command that reads a cluster.
+
+    A resource several classes map is left out: the scheduler serves it from the newest one
+    (dynamic-resource-allocation v0.37.2 deviceclass/extendedresourcecache, creationTimestamp, then
+    the lower name), which a snapshot may not say; ``ambiguous`` names them."""
+    return {res: names[0] for res, names in _mappings(snapshot).items() if len(names) == 1}
+
+
+def ambiguous(snapshot: Any) -> dict[str, list[str]]:
+    return {res: names for res, names in _mappings(snapshot).items() if len(names) > 1}
+
+
+def _mappings(snapshot: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, cls in sorted(snapshot.device_classes.items()):
+        if cls.extended_resource_name and not cls.problem:
+            out.setdefault(cls.extended_resource_name, []).append(name)
+    return out
+
+
 def gate_on(kube_version: str) -> bool:
     from migrator.kube import releases
 

@@ -187,3 +187,15 @@ def test_a_switch_that_could_keep_its_manifest_says_what_to_change(version: str,
     else:  # 1.35: the gate is off; mapped: auto keeps it as written already
         assert not notes
     assert plan.proof.ok
+
+
+def test_two_classes_mapping_one_resource_are_not_guessed() -> None:
+    """The scheduler serves the name from the newest class; a snapshot cannot be trusted to say."""
+    second = {**MAPPED, "metadata": {"name": "gpu-extended.nvidia.com"}}
+    objs = cluster(2, 1, 0, [("keep", 1)]) + [second]
+    plan = plan_for([deployment("keep")], objs, kube_version="1.37", api_version=V1)
+    assert not plan.extended and plan.decisions  # auto: not sure, so rewritten
+    plan = plan_for([deployment("keep")], objs, kube_version="1.37", api_version=V1, migration_path="extended-resource")
+    assert any("several DeviceClasses map nvidia.com/gpu (gpu-extended.nvidia.com, gpu.nvidia.com)" in c
+               for c in plan.preflight)
+    assert not plan.proof.ok

@@ -138,7 +138,9 @@ def _replicas(spec: dict[str, Any]) -> int:
 
 def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain: bool = False) -> Plan:
     """``paths``: (file name, text) of today's manifests."""
-    known = extended_classes(snap)
+    from migrator.kep5004 import mapping_classes
+
+    known = mapping_classes(snap)
     # the rewrite decides the KEP-5004 path with the cluster's mapping classes (migrator/kep5004.py)
     mode = dataclasses.replace(mode, extended_classes=tuple(sorted(known.items())))
     extended: list[ExtendedPath] = []
@@ -549,16 +551,6 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
         d.reason = "pods on device-plugin nodes cannot use DRA devices: Pending until each node is cut over"
 
 
-def extended_classes(snap: Snapshot) -> dict[str, str]:
-    """resource -> the snapshot's DeviceClass that maps it with ``extendedResourceName`` (a usable one;
-    the first by name when several do: the scheduler serves a resource from one class)."""
-    out: dict[str, str] = {}
-    for name, cls in sorted(snap.device_classes.items()):
-        if cls.extended_resource_name and not cls.problem:
-            out.setdefault(cls.extended_resource_name, name)
-    return out
-
-
 def left_for_kep5004(f: Any) -> bool:
     """The rewrite left this pod as written for KEP-5004 (migrator/engine.py _left_for_kep5004)."""
     return f.code == "GPU108" and f.kep5004 is not None and f.kep5004[0] and f.status is not Status.INFO
@@ -623,6 +615,11 @@ def _extended_preflight(extended: list[ExtendedPath], snap: Snapshot, mode: Mode
         if cls is not None:
             checks.append(f"KEP-5004 path: DeviceClass {cls} maps {res} (extendedResourceName): {who} pod template(s) "
                           "keep their manifests")
+            continue
+        several = kep5004.ambiguous(snap).get(res)
+        if several:
+            checks.append(f"KEP-5004 path: MISSING: several DeviceClasses map {res} ({', '.join(several)}); the "
+                          "scheduler serves it from the newest one: keep one, then plan again")
             continue
         v = facts.classes.get(res)
         have = snap.device_classes.get(v.device_class) if v else None
