@@ -199,3 +199,12 @@ def test_two_classes_mapping_one_resource_are_not_guessed() -> None:
     assert any("several DeviceClasses map nvidia.com/gpu (gpu-extended.nvidia.com, gpu.nvidia.com)" in c
                for c in plan.preflight)
     assert not plan.proof.ok
+
+
+def test_a_node_the_user_cordoned_stays_cordoned() -> None:
+    objs = cluster(2, 1, 1, [("keep", 2)])
+    objs[1] = dict(objs[1], spec={"unschedulable": True})  # dp-0, running one of keep's pods
+    plan = plan_for([deployment("keep", 2)], objs, kube_version="1.37", api_version=V1)
+    assert plan.proof.ok, plan.proof.problems
+    assert "dra_on" in [s.op[0] for s in plan.steps if s.name == "dp-0"]
+    assert "uncordon" not in [s.op[0] for s in plan.steps if s.name == "dp-0"]

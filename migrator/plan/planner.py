@@ -588,7 +588,8 @@ class Planner:
                 continue
             steps = cutover_steps(wave, name, "KEP-5004 path: its pods of " + ", ".join(sorted({p.wl for p in mine}))
                                   + " keep their manifests and come back on DRA nodes through the mapping DeviceClass",
-                                  cordoned_before=name in self.cordoned_before)
+                                  cordoned_before=name in self.cordoned_before,
+                                  uncordon=name not in self.cordoned_before)  # the user's cordon stays
             # a drain leaves DaemonSet pods: delete them once the plugin is off, so they wait for DRA
             at = next(i for i, s in enumerate(steps) if s.op[0] == "dp_off") + 1
             for wl in sorted({p.wl for p in mine if p.pinned}):
