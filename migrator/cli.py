@@ -92,6 +92,12 @@ class Sharing(str, enum.Enum):
     mps = "mps"
 
 
+class MigrationPath(str, enum.Enum):
+    auto = "auto"
+    rewrite = "rewrite"
+    extended_resource = "extended-resource"
+
+
 class GitOps(str, enum.Enum):
     argocd = "argocd"
     helm = "helm"
@@ -157,6 +163,12 @@ SharingOpt = Annotated[Optional[Sharing], typer.Option(
     help="Opt in to converting time-slicing/MPS pods into one shared ResourceClaim with the driver's "
          "GpuConfig sharing. This changes where pods land: all replicas share one GPU on one node; "
          "the driver needs an alpha feature gate.")]
+MigrationPathOpt = Annotated[MigrationPath, typer.Option(
+    "--migration-path", metavar=_choices(MigrationPath),
+    help="extended-resource: leave pods that a DeviceClass with extendedResourceName serves unchanged "
+         "(KEP-5004: nodes switch, manifests stay) and rewrite the rest; rewrite: rewrite every pod; "
+         "auto (default): leave them only when the target turns DRAExtendedResource on by default (1.36+) "
+         "and the input or the cluster snapshot holds the mapping DeviceClass.")]
 GitOpsOpt = Annotated[Optional[GitOps], typer.Option(
     "--gitops", metavar=_choices(GitOps),
     help="Make templates apply before the workloads that name them: argocd and helm annotate them "
@@ -194,7 +206,8 @@ def _config():  # type: ignore[no-untyped-def]
 
 def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templates.inline,
           convert_unknown: bool = False, keep_node_labels: bool = False, sharing: Optional[Sharing] = None,
-          gitops: Optional[GitOps] = None):  # type: ignore[no-untyped-def]
+          gitops: Optional[GitOps] = None,
+          migration_path: MigrationPath = MigrationPath.auto):  # type: ignore[no-untyped-def]
     """The Mode of the shared options (typer has checked each against its choices)."""
     from migrator.mode import Mode, api_version_for
 
@@ -202,7 +215,7 @@ def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templ
                 placement=_value(placement),
                 convert_unknown=convert_unknown, keep_node_labels=keep_node_labels,
                 sharing=_value(sharing) if sharing else None, gitops=_value(gitops) if gitops else None,
-                namespaces=tuple(_config().namespaces))
+                namespaces=tuple(_config().namespaces), migration_path=_value(migration_path))
 
 
 def _value(choice: object) -> str:
@@ -273,6 +286,7 @@ def rewrite(
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
+    migration_path: MigrationPathOpt = MigrationPath.auto,
     gitops: GitOpsOpt = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -292,7 +306,7 @@ def rewrite(
     from migrator.term import painter
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
-    mode = _mode(kube_version, templates, convert_unknown, keep_node_labels, sharing, gitops)
+    mode = _mode(kube_version, templates, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
     if cluster is not None and context is not None:
         raise MigratorError("give at most one of --cluster SNAPSHOT or --context NAME")
     if cluster is not None or context is not None:
@@ -356,6 +370,7 @@ def scan(
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
+    migration_path: MigrationPathOpt = MigrationPath.auto,
     quiet: QuietOpt = False,
     jobs: JobsOpt = 0,
     follow_symlinks: FollowSymlinksOpt = False,
@@ -375,7 +390,7 @@ def scan(
         raise MigratorError(f"--statistics: expected --format text or json, not {_value(format)}")
     failing = fail_statuses(fail_on)
     rules = RuleFilter.parse(select, ignore, BY_CODE)
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing)
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, None, migration_path)
     report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)), selected=_config().selected,
                  progress=not quiet and sys.stderr.isatty(), jobs=jobs,
                  follow_symlinks=follow_symlinks).filtered(rules)
@@ -408,6 +423,7 @@ def verify(
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
+    migration_path: MigrationPathOpt = MigrationPath.auto,
     extended_resource_toleration: bool = typer.Option(
         True, "--extended-resource-toleration/--no-extended-resource-toleration",
         help="Model the ExtendedResourceToleration admission plugin (on in GKE and EKS) for the "
@@ -428,7 +444,7 @@ def verify(
 
     if (cluster is None) == (context is None):
         raise MigratorError("give exactly one of --cluster SNAPSHOT or --context NAME")
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing)
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, None, migration_path)
     snap = _snapshot(cluster, context)
     prover = Prover(snap, extended_resource_toleration)
     results = []
@@ -575,6 +591,7 @@ def post_render(
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
+    migration_path: MigrationPathOpt = MigrationPath.auto,
     gitops: GitOpsOpt = None,
 ) -> None:
     """Helm post-renderer: the rendered stream on stdin, the migrated stream (with templates) on stdout.
@@ -596,7 +613,7 @@ def post_render(
 
     text = ""
     try:
-        mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
+        mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
         text, _ = decode(read_stdin(), "<stdin>")
         rendered = render(text, mode)
     except InvalidInput as exc:
@@ -633,6 +650,7 @@ def preview(
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
+    migration_path: MigrationPathOpt = MigrationPath.auto,
     gitops: GitOpsOpt = None,
     follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
@@ -649,7 +667,7 @@ def preview(
     if max_chars < MIN_CHARS:
         raise MigratorError(f"--max-chars {max_chars}: the summary and the truncation note need at least "
                             f"{MIN_CHARS:,} characters")
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
     files, errors = _read_inputs(list(paths), follow_symlinks)
     result = build_preview(files, mode)
     result = dataclasses.replace(result, errors=tuple(errors) + result.errors)
@@ -690,6 +708,7 @@ def plan(
     convert_unknown: ConvertUnknownOpt = False,
     keep_node_labels: KeepNodeLabelsOpt = False,
     sharing: SharingOpt = None,
+    migration_path: MigrationPathOpt = MigrationPath.auto,
     follow_symlinks: FollowSymlinksOpt = False,
 ) -> None:
     """Plan the switch: template, node cut-over and workload order that cannot deadlock, proven by simulation.
@@ -708,7 +727,7 @@ def plan(
     # the same Mode as rewrite (flags, then the config file's defaults): the runbook applies the
     # manifests rewrite writes. Where templates go does not change what is planned: the runbook
     # applies them from the side file `rewrite --templates file` writes.
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops)
+    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
     snap = _snapshot(cluster, context)
     texts, errors = _read_inputs(list(paths), follow_symlinks)
     result = build_plan(texts, snap, mode, explain)

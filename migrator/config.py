@@ -4,7 +4,7 @@ The nearest file from the current directory upwards wins (the search stops at th
 holding ``.git``). Keys: ``include`` and ``exclude`` (glob patterns matched against paths),
 ``namespaces`` (only objects in these namespaces are migrated; ``default`` also matches objects
 without one), and defaults for the command-line flags (``kube-version``, ``templates``,
-``keep-node-labels``, ``sharing``, ``convert-unknown``, ``gitops``), which flags given on the
+``keep-node-labels``, ``sharing``, ``convert-unknown``, ``gitops``, ``migration-path``), which flags given on the
 command line override.
 
 The file is read like a manifest (regular files only, bounded, UTF-8, YAML composed safely with
@@ -26,12 +26,13 @@ from typing import Any
 from migrator.errors import InvalidInput
 
 CONFIG_FILE = ".dra-migrate.yaml"
-FLAG_KEYS = ("kube-version", "templates", "keep-node-labels", "sharing", "convert-unknown", "gitops")
+FLAG_KEYS = ("kube-version", "templates", "keep-node-labels", "sharing", "convert-unknown", "gitops", "migration-path")
 LIST_KEYS = ("include", "exclude", "namespaces")
 KEYS = (*LIST_KEYS, *FLAG_KEYS)
 BOOL_KEYS = ("keep-node-labels", "convert-unknown")
 #: the values the command line accepts for the same flags (cli._mode)
-CHOICES = {"templates": ("inline", "file"), "sharing": ("timeslicing", "mps"), "gitops": ("argocd", "helm", "flux")}
+CHOICES = {"templates": ("inline", "file"), "sharing": ("timeslicing", "mps"), "gitops": ("argocd", "helm", "flux"),
+           "migration-path": ("auto", "rewrite", "extended-resource")}
 # Namespace names are RFC 1123 DNS labels
 # (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names).
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")

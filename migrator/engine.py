@@ -25,7 +25,7 @@ from migrator.model import DeviceRequest, Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, is_placeholder, load_tables
 from migrator.transforms import (REGISTRY, gpu000_converted, gpu007_runtime_hints, gpu012_dra_api_upgrade,
-                                 gpu107_outside_pod_spec, gpu900_not_processed)
+                                 gpu107_outside_pod_spec, gpu108_served_by_dra, gpu900_not_processed)
 from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule, ephemeral_gpus
 
 CONVERTED = gpu000_converted.CODE
@@ -183,6 +183,11 @@ def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] |
         plan.findings.extend(rule.check(ctx, plan))
         if plan.blocked:
             break
+    kep = None
+    if not plan.blocked and plan.requests:
+        kep = _kep5004(ctx, plan, job)
+        if kep is not None and kep[1].leave:
+            return _left_for_kep5004(ctx, plan, kep)
     if not plan.blocked and (plan.requests or plan.removals):
         job.patch.register_tree(root, obj.doc)
         snap = job.patch.snapshot()
@@ -201,8 +206,32 @@ def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] |
             if template is not None:
                 if job.mode.placement == "file":
                     job.templates.append(template)
-                plan.findings.insert(0, _converted(ctx, plan, template))
+                converted = _converted(ctx, plan, template)
+                if kep is not None:
+                    converted = dataclasses.replace(converted, kep5004=(kep[0].eligible, kep[0].reason))
+                    if kep[1].note:
+                        plan.findings.append(ctx.finding(gpu108_served_by_dra.CODE, Status.INFO, kep[1].note,
+                                                         warn=True))
+                plan.findings.insert(0, converted)
     return plan.findings
+
+
+def _kep5004(ctx: PodContext, plan: PodPlan, job: _File):  # type: ignore[no-untyped-def]
+    """(eligibility, choice) of a pod the rules would convert (migrator/kep5004.py)."""
+    from migrator import kep5004
+
+    known = dict(job.mode.extended_classes)
+    e = kep5004.decide(ctx, plan, known)
+    return e, kep5004.choose(job.mode.migration_path, job.mode.kube_version, e, known)
+
+
+def _left_for_kep5004(ctx: PodContext, plan: PodPlan, kep: Any) -> list[Finding]:
+    """The pod stays as written: the rewrite's notes about its claim no longer apply, what needs a
+    person still does."""
+    e, choice = kep
+    left = ctx.finding(gpu108_served_by_dra.CODE, Status(choice.status), choice.message, warn=choice.warn)
+    return [dataclasses.replace(left, kep5004=(True, e.reason))] + [
+        f for f in plan.findings if f.status is Status.MANUAL]
 
 
 def _pod_metadata(obj: K8sObject, ref: PodSpecRef) -> Node | None:

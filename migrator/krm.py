@@ -8,7 +8,7 @@ info), resourceRef, field path and proposed value. Items keep their ``config.kub
 ``internal.config.kubernetes.io/*`` annotations (we edit items in place, so every byte we do not
 change is kept); new ResourceClaimTemplates get the path of their workload and the next free
 index in that file. Options come from ``functionConfig`` (a ConfigMap's ``data`` or a ``spec``):
-``kubeVersion``, ``keepNodeLabels``, ``sharing``, ``convertUnknown``.
+``kubeVersion``, ``keepNodeLabels``, ``sharing``, ``convertUnknown``, ``migrationPath``.
 
 Input we cannot process (not YAML, not one ResourceList, ``items`` or an item of the wrong shape,
 an unknown or wrong-typed option) is answered, as the specification asks, with a ResourceList on
@@ -38,8 +38,9 @@ API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1", "conf
 DEFAULT_API_VERSION = "config.kubernetes.io/v1"
 #: functionConfig options and what each accepts; a ConfigMap's data values are strings, so
 #: booleans are also accepted as "true"/"false" (which is what `kpt fn eval -- key=value` writes).
-OPTIONS = ("kubeVersion", "keepNodeLabels", "sharing", "convertUnknown")
+OPTIONS = ("kubeVersion", "keepNodeLabels", "sharing", "convertUnknown", "migrationPath")
 SHARING = ("timeslicing", "mps")
+MIGRATION_PATHS = ("auto", "rewrite", "extended-resource")  #: migrator/kep5004.py PATHS
 #: Top-level keys of a functionConfig object: the Kubernetes object envelope and where options live.
 CONFIG_ENVELOPE = ("apiVersion", "kind", "metadata", "data", "spec")
 STDIN = "<stdin>"
@@ -206,6 +207,13 @@ def mode_from_config(config: Node | None) -> tuple[Mode, list[Problem]]:
                                             f"{' or '.join(SHARING)}", at, ref))
                 else:
                     values[key] = s or None
+            elif key == "migrationPath":
+                s = _string(v)
+                if not _is_null(v) and s not in ("", *MIGRATION_PATHS):
+                    problems.append(Problem(f"functionConfig.{at} is {_type_name(v)}, expected "
+                                            f"{', '.join(MIGRATION_PATHS)}", at, ref))
+                else:
+                    values[key] = s or "auto"
             else:  # kubeVersion: a string (an unquoted 1.40 would be read as the float 1.4)
                 s = _string(v)
                 if s is None:
@@ -226,7 +234,7 @@ def mode_from_config(config: Node | None) -> tuple[Mode, list[Problem]]:
                 kube_version=values.get("kube_version", KUBE_DEFAULT),
                 keep_node_labels=values.get("keepNodeLabels", False),
                 convert_unknown=values.get("convertUnknown", False),
-                sharing=values.get("sharing"), krm=True)
+                sharing=values.get("sharing"), krm=True, migration_path=values.get("migrationPath", "auto"))
     return mode, problems
 
 

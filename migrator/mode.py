@@ -62,6 +62,10 @@ class Mode:
     krm: bool = False
     #: only objects in these namespaces are migrated (config file); empty: all
     namespaces: tuple[str, ...] = ()
+    #: --migration-path: "auto" (keep manifests KEP-5004 serves where sure), "rewrite", "extended-resource"
+    migration_path: str = "auto"
+    #: (resource, DeviceClass) of the classes with extendedResourceName a cluster snapshot holds (plan)
+    extended_classes: tuple[tuple[str, str], ...] = ()
     #: ``rewrite --cluster``/``--context``: the cluster.Snapshot whose nodes say what
     #: nvidia.com/gpu is where each pod may land (GPU113); None: decided from the manifest alone
     cluster: Any = field(default=None, compare=False, hash=False, repr=False)

@@ -51,6 +51,8 @@ class Finding:
     #: a converted pod behaves differently in a way the user must accept (where it lands, what it
     #: shares): shown by default, not only with --verbose
     warn: bool = False
+    #: KEP-5004 for a converted pod, or one left for it: (could keep its manifest, why); scan --format json
+    kep5004: tuple[bool, str] | None = None
 
     @property
     def workload(self) -> str:

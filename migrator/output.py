@@ -99,6 +99,9 @@ def text_listing(report: Report, verbose: bool = True) -> str:
         for f in r.findings:
             if verbose or shown_by_default(f):
                 out.append(finding_line(f))
+                # scan's answer per converted pod: could it keep its manifest (KEP-5004)?
+                if verbose and f.kep5004 is not None and f.status is Status.CONVERTED:
+                    out.append(printable(f"  KEP-5004: {f.kep5004[1] if f.kep5004[0] else 'must be rewritten: ' + f.kep5004[1]}"))
     return "\n".join(out) + ("\n" if out else "")
 
 
@@ -124,7 +127,8 @@ def finding_json(f: Finding, names: dict[str, str] | None = None) -> dict[str, A
             "apiVersion": obj.api_version if obj else None, "kind": obj.kind if obj else None,
             "namespace": obj.namespace if obj else None, "name": obj.name if obj else None,
             "container": f.container, "podSpec": f.where,
-            "code": f.code, "message": f.message, "workload": f.workload}
+            "code": f.code, "message": f.message, "workload": f.workload,
+            **({"kep5004": {"eligible": f.kep5004[0], "reason": f.kep5004[1]}} if f.kep5004 is not None else {})}
 
 
 def json_report(report: Report, exit_code: int | None = None, fail_on: str | None = None) -> str:

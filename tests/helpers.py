@@ -41,7 +41,9 @@ def mode_from_flags(path: Path) -> Mode:
                 placement=flags.get("placement", "inline"),
                 convert_unknown=flags.get("convert_unknown", "false") == "true",
                 keep_node_labels=flags.get("keep_node_labels", "false") == "true",
-                sharing=flags.get("sharing"))
+                sharing=flags.get("sharing"), migration_path=flags.get("migration_path", "auto"),
+                extended_classes=tuple(tuple(pair.split("=", 1)) for pair in flags.get("extended_classes", "").split()
+                                       if "=" in pair))  # type: ignore[misc]
 
 
 def run_case(text: str, mode: Mode, path: str = "input.yaml") -> TextResult:

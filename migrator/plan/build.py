@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -17,7 +18,7 @@ from migrator.shape import ShapeError
 from migrator.mode import Mode
 from migrator.model import Status
 from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence, resolve
-from migrator.plan.planner import NotMigrated, Plan, Planner, WorkloadDecision, prove
+from migrator.plan.planner import ExtendedPath, NotMigrated, Plan, Planner, WorkloadDecision, prove
 from migrator.runner import templates_path
 from migrator.selection import label_rules
 from migrator.tables import load_tables
@@ -138,6 +139,13 @@ def _replicas(spec: dict[str, Any]) -> int:
 
 def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain: bool = False) -> Plan:
     """``paths``: (file name, text) of today's manifests."""
+    from migrator.kep5004 import mapping_classes
+
+    known = mapping_classes(snap)
+    # the rewrite decides the KEP-5004 path with the cluster's mapping classes (migrator/kep5004.py)
+    mode = dataclasses.replace(mode, extended_classes=tuple(sorted(known.items())))
+    extended: list[ExtendedPath] = []
+    could: list[tuple[str, dict[str, int]]] = []  #: switched, but eligible for the KEP-5004 path
     ev = Evaluator()
     nodes = nodes_from(snap)
     model = Model(nodes, ev)
@@ -180,6 +188,9 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
         after = {_label(o): o for o in _objects(after_docs)}
         _not_migrated(result.findings, path, not_migrated, notes)
         for f in result.findings:
+            if left_for_kep5004(f):
+                _extended_workload(f, before, path, snap, mode, known, model, extended)
+                continue
             if f.status is not Status.CONVERTED or f.code != "GPU000":
                 continue
             obj_b, obj_a = before.get(f.workload), after.get(f.workload)
@@ -256,8 +267,12 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                 w.modelled = False  # one claim shared by every replica: handled as a Recreate switch
             model.workloads[key] = w
             decisions.append(WorkloadDecision(w, False, None, ""))
+            if f.kep5004 is not None and f.kep5004[0]:
+                could.append((key, w.dp_need))
     _place_pods(model, snap, notes)
+    notes += _could_keep(could, known, mode)
     preflight = _preflight(snap, nodes, classes_used, uses_first_available, mode)
+    preflight += _extended_preflight(extended, snap, mode)
     missing = _missing_templates(readable, snap, results)
     preflight += [f"{t} named by {who} cannot be read: its devices are not modelled (fix it first)"
                   for t, who in unreadable]
@@ -283,7 +298,13 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
         plan.proof.ok = False
         plan.proof.problems += [f"I3: ResourceClaimTemplate {t} cannot be created: one with that name and another "
                                 "spec exists (ResourceClaimTemplate.spec is immutable)" for t in conflicts]
-    plan.alternative = _kep5004(snap, nodes)
+    plan.alternative = _kep5004(snap, nodes, mode)
+    plan.extended = extended
+    unserved = [e.pod_template for e in extended if not e.served]
+    if unserved:
+        plan.proof.ok = False
+        plan.proof.problems.append(f"KEP-5004 path: nothing serves {', '.join(unserved)} from DRA on this target "
+                                   "(see the preflight): their nodes cannot be switched")
     plan.errors = errors
     plan.not_migrated = not_migrated
     return plan
@@ -294,8 +315,8 @@ def _not_migrated(findings: Any, path: str, out: list[NotMigrated], notes: list[
     runtime hints) is a note on that workload; the others name what the runbook leaves as it is."""
     converted = {(f.workload, f.where) for f in findings if f.status is Status.CONVERTED and f.code == "GPU000"}
     for f in findings:
-        if f.status not in (Status.MANUAL, Status.SKIPPED):
-            continue
+        if f.status not in (Status.MANUAL, Status.SKIPPED) or left_for_kep5004(f):
+            continue  # a pod kept for KEP-5004 is migrated by switching its nodes (Plan.extended)
         key = f.workload if f.where in ("/spec/template/spec", "/spec", "") else f"{f.workload} {f.where}"
         if (f.workload, f.where) in converted:
             notes.append(f"{key}: switched, and needs manual action too ({f.code}: {f.message})")
@@ -426,7 +447,9 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                 if w.kind == "StatefulSet":
                     tail = p.name.rsplit("-", 1)[-1]
                     ordinal = int(tail) if re.fullmatch(r"[0-9]+", tail) else None
-                model.add(SimPod(w.key, "old", p.node, "running", dp=dict(w.dp_need),
+                # a KEP-5004 pod on a DRA node holds its claim's devices (counted with the claims above)
+                on_dra = w.extended and model.nodes[p.node].dra_on and not model.nodes[p.node].dp_on
+                model.add(SimPod(w.key, "old", p.node, "running", dp={} if on_dra else dict(w.dp_need),
                                  ordinal=ordinal))
         elif (w.namespace or None, w.kind, w.name) not in finished:  # a finished Job holds no GPU
             assumed.append(w)
@@ -589,15 +612,106 @@ def statefulset_budget(spec: dict[str, Any], replicas: int, gate_on: bool) -> tu
     return max(1, min(n, replicas)), parallel
 
 
-def _kep5004(snap: Snapshot, nodes: dict[str, PNode]) -> list[str]:
+def left_for_kep5004(f: Any) -> bool:
+    """The rewrite left this pod as written for KEP-5004 (migrator/engine.py _left_for_kep5004)."""
+    return f.code == "GPU108" and f.kep5004 is not None and f.kep5004[0] and f.status is not Status.INFO
+
+
+def _extended_workload(f: Any, before: dict[str, Any], path: str, snap: Snapshot, mode: Mode,
+                       known: dict[str, str], model: Model, out: list[ExtendedPath]) -> None:
+    """A workload on the KEP-5004 path: in the model with its manifest, never switched."""
+    from migrator import kep5004
+
+    obj = before.get(f.workload)
+    pod = _at(obj, f.where)
+    if obj is None or pod is None:
+        return
+    meta, kind = _dict(obj.get("metadata")), str(obj.get("kind"))
+    need = {r: n for r, n in _need(pod).items() if GPU_RESOURCE.match(r)}
+    served = kep5004.gate_on(mode.kube_version) and bool(need) and all(r in known for r in need)
+    requests = [Request(n, [snap.class_exprs(known[r])[0]]) for r, n in sorted(need.items())] if served else []
+    spec = _dict(obj.get("spec"))
+    key = f.workload if f.where in ("/spec/template/spec", "/spec") else f"{f.workload} {f.where}"
+    ns = meta.get("namespace")
+    pdb = _pdb_for(snap.pdbs, ns, _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels")))
+    w = Workload(key=key, kind=kind, namespace=ns, name=str(meta.get("name") or meta.get("generateName")),
+                 replicas=_replicas(spec) if kind != "DaemonSet" else 0,
+                 strategy=dict(_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy"))),
+                 old_pod=pod, new_pod=pod, dp_need=need, requests=requests, templates=[], file=path, pdb=pdb,
+                 modelled=kind in MODELLED and f.where == "/spec/template/spec",
+                 selector=kubectl_selector(spec.get("selector")), extended=True)
+    w.at_once = pods_at_once(kind, obj, f.where, w.replicas)
+    model.workloads[key] = w
+    out.append(ExtendedPath(kind, ns, w.name, key, path, need, {r: known.get(r) for r in need}, served,
+                            f.kep5004[1]))
+
+
+def _could_keep(could: list[tuple[str, dict[str, int]]], known: dict[str, str], mode: Mode) -> list[str]:
+    """Workloads the plan switches that could keep their manifests on this target if the cluster had
+    a DeviceClass mapping their resources (``auto`` found none): what to change for that path."""
+    from migrator import kep5004
+
+    if not could or mode.migration_path != "auto" or not kep5004.gate_on(mode.kube_version):
+        return []
+    missing = tuple(sorted({(r, 0) for _, need in could for r in need if r not in known}))
+    if not missing:
+        return []
+    keys = [k for k, _ in could]
+    return [f"{len(keys)} pod template(s) switched here could keep their manifests (KEP-5004) on "
+            f"{mode.kube_version} instead ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}): the snapshot "
+            f"{kep5004.class_text(missing, known)}; then plan again (auto takes that path once the class exists)"]
+
+
+def _extended_preflight(extended: list[ExtendedPath], snap: Snapshot, mode: Mode) -> list[str]:
+    """The DeviceClass and gate checks of the KEP-5004 path, and what to change when they fail."""
+    from migrator import kep5004
+
+    if not extended:
+        return []
+    checks: list[str] = []
+    facts = kep5004.facts()
+    for res in sorted({r for e in extended for r in e.resources}):
+        who = sum(1 for e in extended if res in e.resources)
+        cls = next((e.device_classes[res] for e in extended if e.device_classes.get(res)), None)
+        if cls is not None:
+            checks.append(f"KEP-5004 path: DeviceClass {cls} maps {res} (extendedResourceName): {who} pod template(s) "
+                          "keep their manifests")
+            continue
+        several = kep5004.ambiguous(snap).get(res)
+        if several:
+            checks.append(f"KEP-5004 path: MISSING: several DeviceClasses map {res} ({', '.join(several)}); the "
+                          "scheduler serves it from the newest one: keep one, then plan again")
+            continue
+        v = facts.classes.get(res)
+        have = snap.device_classes.get(v.device_class) if v else None
+        why = (f"the snapshot's {v.device_class} has no extendedResourceName ({v.missing_from})" if have is not None and v
+               else f"the snapshot has no DeviceClass {v.device_class} ({v.shipped_by} creates it with one)" if v
+               else "no vendor DeviceClass maps it")
+        fix = v.fix if v else f"create a DeviceClass with extendedResourceName: {res}"
+        checks.append(f"KEP-5004 path: no DeviceClass maps {res} for {who} pod template(s) that keep their manifests: "
+                      f"MISSING: {why}; {fix}")
+    if not kep5004.gate_on(mode.kube_version):
+        checks.append(f"KEP-5004 path: MISSING: {kep5004.gate_text(mode.kube_version)} "
+                      "(or plan with --migration-path rewrite)")
+    else:
+        old = _old_kubelets(sorted({n.kubelet_version for n in snap.nodes.values() if n.kubelet_version}))
+        checks.append(f"KEP-5004 path: {kep5004.gate_text(mode.kube_version)}" + (
+            f"; the snapshot's kubelets run {', '.join(old)}, where it is off by default: upgrade the control plane "
+            "and those nodes first, or enable the gate there" if old else ""))
+    return checks
+
+
+def _kep5004(snap: Snapshot, nodes: dict[str, PNode], mode: Mode) -> list[str]:
     mapped = sorted(name for name, cls in snap.device_classes.items()
                     if cls.extended_resource_name == "nvidia.com/gpu" and not cls.problem)
     if not mapped:
         return []
+    from migrator import kep5004
+
     versions = sorted({n.kubelet_version for n in snap.nodes.values() if n.kubelet_version})
-    gate = ("beta and on by default" if versions and all(_minor(v) >= 36 for v in versions) else
-            "alpha in 1.35: enable DRAExtendedResource on kube-apiserver, kube-controller-manager, "
-            "kube-scheduler and kubelet")
+    old = _old_kubelets(versions)
+    gate = kep5004.gate_text(mode.kube_version) + (
+        f"; the snapshot's kubelets run {', '.join(old)}, where it is off by default" if old else "")
     return [
         f"DeviceClass {', '.join(mapped)} maps nvidia.com/gpu to DRA (KEP-5004, DRAExtendedResource: {gate}).",
         "Nodes first, manifests later: cut device-plugin nodes over one at a time with the manifests unchanged "
@@ -608,6 +722,17 @@ def _kep5004(snap: Snapshot, nodes: dict[str, PNode]) -> list[str]:
     ]
 
 
-def _minor(version: str) -> int:
-    m = re.match(r"v?1\.(\d+)", version)
-    return int(m.group(1)) if m else 0
+def _old_kubelets(versions: list[str]) -> list[str]:
+    """The kubelet versions of the snapshot on which DRAExtendedResource is off by default."""
+    from migrator import kep5004
+    from migrator.errors import MigratorError
+
+    out = []
+    for v in versions:
+        try:
+            if not kep5004.gate_on(v):
+                out.append(v)
+        except MigratorError:
+            continue
+    return out
+

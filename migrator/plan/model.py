@@ -127,6 +127,10 @@ class Workload:
     ds_nodes: list[str] = field(default_factory=list)  #: DaemonSet: the nodes it runs on
     at_once: int = 1  #: pods that must run at the same time for it to work (see build.pods_at_once)
     selector: str = ""  #: its pods' label selector in kubectl -l syntax ("" when it has none)
+    #: KEP-5004 path: the manifest stays (new_pod is old_pod, never switched); its device-plugin pods
+    #: are served from DRA through ``requests`` (the mapping class) on nodes without device-plugin
+    #: capacity (rules/kep5004.yaml); no requests: no class or gate serves it, only the device plugin does
+    extended: bool = False
     # controller state
     target: str = "old"
     strategy_now: dict[str, Any] = field(default_factory=dict)
@@ -576,12 +580,30 @@ class Model:
                         self._hold(p, n)
                         placed = True
                         break
+                if not placed and w is not None and w.extended and w.requests:
+                    placed = self._place_extended(w, p)
             if placed:
                 self.version += 1
             else:
                 self._failed[retry_key] = self.epoch
                 still.append(p)
         self.pending = still
+
+    def _place_extended(self, w: Workload, p: SimPod) -> bool:
+        """An unchanged ``nvidia.com/gpu`` pod on a DRA node: the scheduler makes its claim from the
+        mapping DeviceClass where the node's allocatable has none of the resource (kubernetes
+        v1.37.2 extendeddynamicresources.go filterExtendedResources); it then holds devices, not
+        device-plugin GPUs."""
+        for n in ([p.pinned] if p.pinned else self.dra_names):
+            node = self.nodes[n]
+            if node.dp_on or len(node.devs_used) >= len(node.devices):
+                continue  # a node with device-plugin capacity serves the resource itself
+            got = self.fit_new(w, node)
+            if got is not None:
+                p.node, p.devs, p.dp, p.state = n, got, {}, "running"
+                self._hold(p, n)
+                return True
+        return False
 
     # ---- queries -----------------------------------------------------------------------------
 

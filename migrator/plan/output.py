@@ -38,6 +38,10 @@ def to_json(plan: Plan, explain: bool = False) -> dict[str, Any]:
             "pod_template": n.pod_template, "code": n.code, "status": n.status, "reason": n.reason,
             "file": n.file, "line": n.line,
         } for n in plan.not_migrated],
+        "extended_resource": [{
+            "kind": e.kind, "namespace": e.namespace, "name": e.name, "pod_template": e.pod_template, "file": e.file,
+            "resources": e.resources, "device_classes": e.device_classes, "served": e.served, "reason": e.reason,
+        } for e in plan.extended],
         "summary": plan.summary(),
     }
 
@@ -45,7 +49,15 @@ def to_json(plan: Plan, explain: bool = False) -> dict[str, Any]:
 def summary_line(plan: Plan) -> str:
     c = plan.summary()
     return (f"{c['workloads']} pod template(s) planned ({c['switched']} switched, {c['blocked']} blocked), "
-            f"{c['not_migrated']} not migrated ({c['manual']} need manual action, {c['skipped']} skipped)")
+            f"{c['not_migrated']} not migrated ({c['manual']} need manual action, {c['skipped']} skipped)"
+            + (f", {c['extended_resource']} kept as written for KEP-5004 (their nodes switch)"
+               if c['extended_resource'] else ""))
+
+
+def _extended_line(e: Any) -> str:
+    classes = ", ".join(f"{r} x {n} by {e.device_classes.get(r) or 'NO DeviceClass'}" for r, n in sorted(e.resources.items()))
+    return (f"{e.pod_template} ({e.file}): manifest unchanged; {classes}"
+            + ("" if e.served else " (not served on this target: see the preflight)"))
 
 
 def _not_migrated_line(n: Any) -> str:
@@ -78,6 +90,9 @@ def to_text(plan: Plan, explain: bool = False) -> str:
             out.append(f"          $ {s.command}")
     if plan.notes:
         out += ["", "notes:"] + [f"  - {n}" for n in plan.notes]
+    if plan.extended:
+        out += ["", "KEP-5004 path (manifests unchanged; DRA serves them through the mapping DeviceClass once "
+                "their nodes switch):"] + [f"  - {_extended_line(e)}" for e in plan.extended]
     if plan.not_migrated:
         out += ["", "not migrated (left as they are; see `dra-migrate rules explain CODE`):"] + [
             f"  - {_not_migrated_line(n)}" for n in plan.not_migrated]
@@ -144,6 +159,10 @@ def to_markdown(plan: Plan, explain: bool = False) -> str:
             detail = f": {text(s.detail)}" if s.detail else ""
             out += _item(n, f"**{s.action}** {s.kind} {code(ns + s.name)}{detail}{lost}", s.command)
         out.append("")
+    if plan.extended:
+        out += ["## KEP-5004 path: manifests unchanged", "", "These keep `nvidia.com/gpu`: once their nodes switch, "
+                "the scheduler serves them from DRA through the DeviceClass with `extendedResourceName`. Check the "
+                "preflight's DeviceClass and gate lines first.", ""] + [f"- {text(_extended_line(e))}" for e in plan.extended] + [""]
     if plan.not_migrated:
         out += ["## Not migrated", "", "Left as they are by the rewrite and by this plan; see "
                 "`dra-migrate rules explain CODE`.", "",

@@ -83,6 +83,22 @@ class NotMigrated:
     line: int | None
 
 
+@dataclass(frozen=True)
+class ExtendedPath:
+    """A pod template that keeps its manifest: DRA serves it through a DeviceClass with
+    ``extendedResourceName`` (KEP-5004) once its nodes are switched (migrator/kep5004.py)."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    pod_template: str  #: "Kind namespace/name" (plus the pod spec's path when unusual)
+    file: str
+    resources: dict[str, int]  #: what each pod asks for (device-plugin arithmetic)
+    device_classes: dict[str, str | None]  #: resource -> the snapshot's mapping class (None: none)
+    served: bool  #: the target's gate is on and the snapshot maps every resource: DRA can serve it
+    reason: str  #: why it may keep its manifest
+
+
 @dataclass
 class Plan:
     decisions: list[WorkloadDecision]
@@ -93,6 +109,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  #: one line per input that could not be planned
     not_migrated: list[NotMigrated] = field(default_factory=list)
+    extended: list[ExtendedPath] = field(default_factory=list)  #: the KEP-5004 path: manifests untouched
 
     def summary(self) -> dict[str, int]:
         """What the plan covers, counted as rewrite counts its findings (one per finding)."""
@@ -100,7 +117,8 @@ class Plan:
         return {"workloads": len(self.decisions), "switched": len(self.decisions) - blocked, "blocked": blocked,
                 "not_migrated": len(self.not_migrated),
                 "manual": sum(1 for n in self.not_migrated if n.status == "manual"),
-                "skipped": sum(1 for n in self.not_migrated if n.status == "skipped")}
+                "skipped": sum(1 for n in self.not_migrated if n.status == "skipped"),
+                "extended_resource": len(self.extended)}
 
 
 class Executor:
@@ -437,6 +455,8 @@ class Planner:
                 free[n.name] = room
         for p in pods:
             w = self.m.workloads.get(p.wl)
+            if w is not None and w.extended and w.requests:
+                continue  # KEP-5004: it comes back with its manifest on a DRA node, this one included
             placed = False
             for name in sorted(free):
                 if w is not None and not self.m.fit_old(w, p, self.m.nodes[name]):
@@ -523,6 +543,7 @@ class Planner:
             self.later = {o.workload.key for o in order[i + 1:] if not o.blocked}
             self._workload_or_block(d)
         self.later = set()
+        self._extended_path()
         wave = self.next_wave()
         rest = sorted(n.name for n in self.m.nodes.values() if n.dp_on and not n.dra_on and n.devices)
         busy = [name for name in rest if self.m.nodes[name].dp_pods]
@@ -544,6 +565,47 @@ class Planner:
                 self.emit([_step(wave, "cordon", "Node", name, None, "restore the cordon it had before this plan (the "
                                  "pods it runs now stay; nothing new is scheduled there)", ("cordon", name),
                                  f"kubectl cordon {name}")])
+
+    def _extended_path(self) -> None:
+        """KEP-5004, nodes first: every device-plugin node that runs pods of workloads keeping their
+        manifests is cut over; those pods are evicted by the drain (PDBs honoured) and come back with
+        the same spec on DRA nodes, this one included once it publishes its devices. Nodes whose other
+        device-plugin pods have nowhere to go are left (invariant I5), and so is every node when no
+        DeviceClass or gate serves the resource (the preflight says what to change)."""
+        ext = {k for k, w in self.m.workloads.items() if w.extended}
+        if not ext:
+            return
+        wave = self.next_wave()
+        if not all(self.m.workloads[k].requests for k in ext):
+            self.emit([_step(wave, "wait", "Cluster", "kep5004", None, "the KEP-5004 path cannot start: no DeviceClass "
+                             "with extendedResourceName serves its workloads on this target (see the preflight); "
+                             "their nodes are not switched", ("note",))])
+            return
+        for name in list(self.m.names):
+            node = self.m.nodes[name]
+            if not node.dp_on or node.dra_on or not node.devices:
+                continue
+            bound = [p for p in self.m.on_node.get(name, []) if p.dp and p.state != "terminating"]
+            mine = [p for p in bound if p.wl in ext]
+            if not mine:
+                continue
+            others = [p for p in bound if p.wl not in ext]
+            if any(p.pinned for p in others) or not self._others_fit_elsewhere(name, others):
+                continue
+            steps = cutover_steps(wave, name, "KEP-5004 path: its pods of " + ", ".join(sorted({p.wl for p in mine}))
+                                  + " keep their manifests and come back on DRA nodes through the mapping DeviceClass",
+                                  cordoned_before=name in self.cordoned_before,
+                                  uncordon=name not in self.cordoned_before)  # the user's cordon stays
+            # a drain leaves DaemonSet pods: delete them once the plugin is off, so they wait for DRA
+            at = next(i for i, s in enumerate(steps) if s.op[0] == "dp_off") + 1
+            for wl in sorted({p.wl for p in mine if p.pinned}):
+                w = self.m.workloads[wl]
+                steps.insert(at, _step(wave, "delete", "Pod", f"{w.name} pod on {name}", w.namespace,
+                                       "its DaemonSet recreates it with the same spec; it starts once the node is on DRA",
+                                       ("delete_pod", wl, name),
+                                       f"kubectl delete pod -n {w.namespace or 'default'} --field-selector "
+                                       f"spec.nodeName={name}" + (f" -l {shlex.quote(w.selector)}" if w.selector else "")))
+            self.emit(steps)
 
     def _workload_or_block(self, d: WorkloadDecision) -> None:
         reason = self.forced.get(d.workload.key)
@@ -721,6 +783,13 @@ def prove(initial: Model, steps: list[Step], decisions: list[WorkloadDecision], 
             if has < had:  # not switched, so the plan must leave it as it found it
                 problems.append(f"{w.key} is not switched, but the plan leaves {has} of its {had} running pod(s)")
         d.capacity_lost = worst.get(w.key, 0)
+    for w in sorted((w for w in model.workloads.values() if w.extended and w.modelled and w.requests),
+                    key=lambda w: w.key):
+        want = len(w.ds_nodes) if w.kind == "DaemonSet" else w.replicas
+        running = len([p for p in model.pods(w.key) if p.state == "running"])
+        if running < want:
+            problems.append(f"{w.key} (KEP-5004 path, manifest unchanged) has {running} of its {want} pod(s) running "
+                            "at the end")
     for h in model.hazard_log:
         if f"I1 violated at {h}" not in problems:
             problems.append(f"I1 violated at {h}")

@@ -1,19 +1,28 @@
-"""GPU108 served-by-dra: leave pods alone that a KEP-5004 DeviceClass already serves from DRA.
+"""GPU108 served-by-dra: leave pods alone that a KEP-5004 DeviceClass serves from DRA.
 
 ## What it does
 When the input also holds a ``resource.k8s.io`` DeviceClass whose ``spec.extendedResourceName``
 is the resource a pod asks for (``nvidia.com/gpu``, ``nvidia.com/mig-1g.12gb``), the pod is left
-as it is and reported.
+as it is and reported. With ``--migration-path extended-resource`` (or ``auto`` on a target that
+turns DRAExtendedResource on by default, 1.36+, when the cluster snapshot of ``plan`` holds the
+mapping class), every pod that could keep its manifest is left as it is too (skipped; manual when
+the target's gate is off by default), and the others are rewritten with the reason
+(``migrator/kep5004.py``: MIG resources, sharing, single-strategy MIG, attribute selection on GPU
+labels, init containers the scheduler's claim would give other counts). ``scan --format json``
+gives that decision for every converted pod (``kep5004``).
 
 ## Why
 With the DRAExtendedResource feature (alpha in 1.34-1.35, beta and on by default in 1.36, GA in
 1.37: rules/kubernetes.yaml) the scheduler turns such a
 request into a claim by itself (KEP-5004; dra-driver ``demo/specs/extended-resources/``;
-dra-api.md §3.1). The manifest was written for that path on purpose.
+dra-api.md §3.1; rules/kep5004.yaml quotes the scheduler). The manifest was written for that path
+on purpose, or needs no rewrite: nodes switch, manifests stay.
 
 ## Example
     kind: DeviceClass ... spec: {extendedResourceName: nvidia.com/mig-1g.12gb}
     ... resources: {limits: {nvidia.com/mig-1g.12gb: 1}}
+
+``--migration-path rewrite`` rewrites them all, a mapping class in the input or not.
 
 ## Fix safety
 No fix: reported as *skipped*.
@@ -34,6 +43,8 @@ FIX = FixSafety.NONE
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+    if ctx.mode.migration_path == "rewrite":
+        return  # the user asked for claims everywhere
     hit = sorted({a.resource for a in ctx.asks if a.count and a.resource in ctx.served_by_dra})
     if hit:
         gate = releases().gates["DRAExtendedResource"]
