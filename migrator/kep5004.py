@@ -78,6 +78,9 @@ def decide(ctx: Any, plan: Any, known: dict[str, str] | None = None) -> Eligibil
     if plan.sharing:
         return no(f"sharing ({plan.sharing}): the rewrite writes a shared claim with the driver's GpuConfig; "
                   "a DeviceClass mapping gives each pod whole devices of its own and carries no per-workload config")
+    if plan.shares:
+        return no("sharing (consumable shares): the rewrite asks one share of a GPU per container; a DeviceClass "
+                  "mapping gives each pod whole devices of its own (no capacity request)")
     if plan.mig_single:
         return no("single-strategy MIG: nvidia.com/gpu is a MIG slice on the nodes it selects, and "
                   "the class mapping nvidia.com/gpu serves whole GPUs")
