@@ -31,7 +31,7 @@ from typing import Any
 from migrator.cel import Evaluator, device_value
 from migrator.cluster import Device, Node, Snapshot, selects, tolerates
 from migrator.documents import parse, to_python
-from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, offered, device_resource as _kind, mig_parents as _mig_parents, reachable
+from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents, reachable
 
 #: Outcome.result values
 EQUIVALENT, DIFFERENT, NOTHING = "equivalent", "different", "nothing-to-compare"
@@ -184,11 +184,7 @@ class Prover:
                 k = _kind(d, parents, gpu.kind == MIG)
                 if k:
                     by_kind.setdefault(k, []).append(d)
-            # on a time-sliced node one GPU serves several replicas, of one pod too (the device
-            # plugin hands out replicas, not GPUs): enough when it offers n of them
-            if all(len(by_kind.get(r, [])) >= n or (gpu.kind == SHARED and by_kind.get(r) and
-                                                    (r not in node.allocatable or offered(node, gpu, r) >= n))
-                   for r, n in need.items()):
+            if all(len(by_kind.get(r, [])) >= n for r, n in need.items()):
                 for r in need:
                     out[r] |= {d.key for d in by_kind.get(r, [])}
         return out, reachable(self.snap.nodes.values(), pod, need, self.gpu)

@@ -83,10 +83,11 @@ def test_mps_keeps_the_shared_claim() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(containers=st.integers(1, 3), published=st.sampled_from([None, 2, 4, 8]))
+@given(containers=st.just(1), published=st.sampled_from([None, 2, 4, 8]))
 def test_verify_needs_devices_that_publish_shares(containers: int, published: int | None) -> None:
-    # nvidia.com/gpu on time-sliced nodes (GFD's replicas label); verify has no device-set model of
-    # the renamed resource nvidia.com/gpu.shared yet (README, verify)
+    # nvidia.com/gpu on time-sliced nodes (GFD's replicas label), one replica per pod: verify counts
+    # devices, not replicas (GKE refuses more than one shared GPU per container, and the real
+    # scheduler judges the e2e machines so); nor has it a model of nvidia.com/gpu.shared yet
     snap = snapshot_from_objects(node("ts-1", published))
     text = workload(containers, False)
     (o,) = prove_text(text, "w.yaml", snap, mode("1.37"), Prover(snap))

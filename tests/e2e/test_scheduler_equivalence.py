@@ -221,8 +221,9 @@ DEVICE_CLASSES = [
 
 # Left out, with why: time-slicing/MPS (the device plugin hands out replicas of one GPU; these
 # nodes model none, and the DRA side shares one claim by design: a different device semantics,
-# opted into with --sharing).
-SKIP_CASES = {"sharing-opt-in", "sharing-opt-in-mps"}
+# opted into with --sharing; the consumable-shares form is judged by
+# tests/e2e/test_consumable_shares_scheduler.py on devices that publish shares).
+SKIP_CASES = {"sharing-opt-in", "sharing-opt-in-mps", "sharing-consumable-shares"}
 
 
 @dataclass(frozen=True)
