@@ -98,6 +98,13 @@ class MigrationPath(str, enum.Enum):
     extended_resource = "extended-resource"
 
 
+class GpuOperator(str, enum.Enum):
+    # values: migrator/plan/topology.py CHOICES
+    auto = "auto"
+    clusterpolicy = "clusterpolicy"
+    gpucluster = "gpucluster"
+
+
 class GitOps(str, enum.Enum):
     argocd = "argocd"
     helm = "helm"
@@ -703,6 +710,11 @@ def plan(
     format: PlanFormat = typer.Option(PlanFormat.text, "--format", metavar=_choices(PlanFormat),
                                       help="text, markdown or json"),
     explain: bool = typer.Option(False, "--explain", help="Print the simulation trace of the proof."),
+    gpu_operator: GpuOperator = typer.Option(
+        GpuOperator.auto, "--gpu-operator", metavar=_choices(GpuOperator),
+        help="The GPU Operator install the nodes end on: auto (the one the snapshot shows), clusterpolicy (the DRA "
+             "driver chart beside the ClusterPolicy, nodes switched one at a time) or gpucluster (GPU Operator 26.7's "
+             "GPUCluster: one cluster-wide cut-over)."),
     gitops: GitOpsOpt = None,
     kube_version: KubeVersionOpt = KUBE_DEFAULT,
     convert_unknown: ConvertUnknownOpt = False,
@@ -730,7 +742,7 @@ def plan(
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
     snap = _snapshot(cluster, context)
     texts, errors = _read_inputs(list(paths), follow_symlinks)
-    result = build_plan(texts, snap, mode, explain)
+    result = build_plan(texts, snap, mode, explain, gpu_operator=gpu_operator.value)
     errors += result.errors  # inputs that could not be read as manifests (the others are planned)
     if gitops:
         from migrator.plan.gitops import gitops_notes

@@ -18,7 +18,8 @@ Objects that are valid API objects but that the model cannot use are *reported a
 - a ResourceSlice not bound to one node (``allNodes``/``nodeSelector``, e.g. network-attached
   devices): not modelled (this tool reasons about node-local GPUs).
 
-Kinds not listed above are ignored. The scheduling predicates here follow the Kubernetes rules
+Kinds not listed above are ignored, but for the GPU Operator's ClusterPolicy and GPUCluster
+(rules/gpu-operator.yaml), whose names tell ``plan`` the install. The scheduling predicates here follow the Kubernetes rules
 for node selectors, required node affinity (``In``, ``NotIn``, ``Exists``, ``DoesNotExist``,
 ``Gt``, ``Lt``; terms ORed, expressions ANDed) and taints (``NoSchedule``/``NoExecute`` must be
 tolerated) (k8s.io/component-helpers scheduling/corev1 nodeaffinity; core/v1 Toleration).
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from migrator.errors import InvalidInput, MigratorError
+from migrator.tables import gpu_operator
 
 # The NVIDIA driver's classes, used when the snapshot has no DeviceClass objects
 # (NVIDIA DRA driver v25.12 templates/deviceclass-gpu.yaml, deviceclass-mig.yaml).
@@ -150,6 +152,8 @@ class Snapshot:
     warnings: tuple[str, ...] = ()
     #: the API server's gitVersion when read live (a file snapshot has none)
     server_version: str = ""
+    #: (kind, name) of the GPU Operator's install resources (ClusterPolicy, GPUCluster: rules/gpu-operator.yaml)
+    operator_objects: tuple[tuple[str, str], ...] = ()
 
     def control_plane_version(self) -> tuple[str, str]:
         """(version, how it is known): the server's own, else the newest kubelet's (a kubelet is
@@ -503,6 +507,8 @@ def _build(reader: _Reader, objs: list[tuple[Any, Any, str]]) -> Snapshot:
     templates: list[ClaimTemplate] = []
     pdbs: list[PDB] = []
     slices: list[tuple[_Obj, dict[str, Any]]] = []
+    operator_objects: list[tuple[str, str]] = []
+    operators = {k: v["apiVersion"] for k, v in gpu_operator()["objects"].items()}
     for data, node, where in objs:
         if not isinstance(data, dict):
             reader.errors.append(reader.line(node, (), where, f"expected an object, got {_tname(data)}"))
@@ -514,6 +520,13 @@ def _build(reader: _Reader, objs: list[tuple[Any, Any, str]]) -> Snapshot:
             continue
         if not isinstance(kind, str):
             o.fail(("kind",), f"expected a string, got {_tname(kind)}")
+            continue
+        if kind in operators:
+            api = data.get("apiVersion")
+            if isinstance(api, str) and api.partition("/")[0] == operators[kind].partition("/")[0]:
+                name = o.string(("metadata", "name"), required=True)
+                if not o.failed and name is not None:
+                    operator_objects.append((kind, name))
             continue
         if kind not in _READERS:
             continue  # not part of the model
@@ -556,7 +569,7 @@ def _build(reader: _Reader, objs: list[tuple[Any, Any, str]]) -> Snapshot:
         raise InvalidSnapshot(lines)
     built = {name: Node(**dict(n, devices=tuple(n.get("devices", ())))) for name, n in nodes.items()}
     return Snapshot(built, classes, tuple(pods), tuple(claims), tuple(templates), tuple(pdbs),
-                    reader.source, tuple(reader.warnings))
+                    reader.source, tuple(reader.warnings), operator_objects=tuple(sorted(set(operator_objects))))
 
 
 def _node(o: _Obj, name: str, ns: str | None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from migrator.cluster import Snapshot, snapshot_from_objects
 from migrator.errors import InvalidInput, MigratorError
+from migrator.tables import gpu_operator
 
 CORE = [("/api/v1/nodes", "Node"), ("/api/v1/pods", "Pod"),
         ("/apis/policy/v1/poddisruptionbudgets", "PodDisruptionBudget")]
@@ -207,6 +208,13 @@ def snapshot_from_context(context: str) -> Snapshot:
                 objs += [dict(i, kind=kind, apiVersion=f"resource.k8s.io/{version}") if isinstance(i, dict) else i
                          for i in data.get("items") or []]
             break
+        for kind, obj in gpu_operator()["objects"].items():  # the GPU Operator's install, when it is there
+            try:
+                data = _get(api, obj["path"]) or {}
+            except MigratorError:  # e.g. 403: not allowed to read it; the plan then goes by node labels
+                data = {}
+            objs += [dict(i, kind=kind, apiVersion=obj["apiVersion"]) if isinstance(i, dict) else i
+                     for i in data.get("items") or []]
     except MigratorError:
         raise
     except Exception as exc:  # connection refused, TLS, timeouts: one line, no traceback

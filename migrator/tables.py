@@ -131,3 +131,13 @@ def load_tables(directory: str | None = None) -> Tables:
 
 def is_placeholder(text: str, tables: Tables) -> bool:
     return any(p.search(text) for p in tables.placeholders)
+
+
+@functools.cache
+def gpu_operator() -> dict[str, Any]:
+    """rules/gpu-operator.yaml: the GPU Operator's resources and install stacks (migrator/plan/topology.py)."""
+    data = _load(rules_dir() / "gpu-operator.yaml")
+    for name, row in data["stacks"].items():
+        if row["object"] not in data["objects"]:
+            raise ValueError(f"rules/gpu-operator.yaml: stack {name} names unknown object {row['object']}")
+    return data

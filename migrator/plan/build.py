@@ -137,9 +137,14 @@ def _replicas(spec: dict[str, Any]) -> int:
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else 1
 
 
-def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain: bool = False) -> Plan:
-    """``paths``: (file name, text) of today's manifests."""
+def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain: bool = False,
+               gpu_operator: str = "auto") -> Plan:
+    """``paths``: (file name, text) of today's manifests. ``gpu_operator``: the install the nodes
+    end on (migrator/plan/topology.py: ``auto`` keeps the one the snapshot shows)."""
     from migrator.kep5004 import mapping_classes
+    from migrator.plan.topology import detect
+
+    topology = detect(snap, gpu_operator)
 
     known = mapping_classes(snap)
     # the rewrite decides the KEP-5004 path with the cluster's mapping classes (migrator/kep5004.py)
@@ -271,7 +276,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                 could.append((key, w.dp_need))
     _place_pods(model, snap, notes)
     notes += _could_keep(could, known, mode)
-    preflight = _preflight(snap, nodes, classes_used, uses_first_available, mode)
+    preflight = _topology_preflight(topology) + _preflight(snap, nodes, classes_used, uses_first_available, mode)
     preflight += _extended_preflight(extended, snap, mode)
     missing = _missing_templates(readable, snap, results)
     preflight += [f"{t} named by {who} cannot be read: its devices are not modelled (fix it first)"
@@ -282,7 +287,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     preflight += [f"CONFLICT: ResourceClaimTemplate {t} already exists in the cluster with a different spec; the "
                   "spec is immutable, so applying would fail and pods would get the old request: give the new "
                   "template a new name, retire the old one after the rollback window" for t in conflicts]
-    planner = Planner(model, preflight, {t: tuple(sorted(f)) for t, f in template_files.items()})
+    planner = Planner(model, preflight, {t: tuple(sorted(f)) for t, f in template_files.items()}, topology)
     for d in decisions:
         _deadlock_without_plan(planner, d)
     planner.run(decisions)
@@ -307,7 +312,62 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                                    "(see the preflight): their nodes cannot be switched")
     plan.errors = errors
     plan.not_migrated = not_migrated
+    plan.topology = topology
+    blockers = _topology_blockers(topology, model, decisions, not_migrated)
+    if blockers:
+        plan.proof.ok = False
+        plan.proof.problems += blockers
     return plan
+
+
+def _topology_preflight(topology: Any) -> list[str]:
+    """What the runbook says about the GPU Operator install (rules/gpu-operator.yaml)."""
+    t = topology
+    lines = [f"GPU Operator install: {t.shown} ({t.evidence})"]
+    if t.shown == "both":
+        lines.append("BLOCKED: ClusterPolicy and GPUCluster cannot coexist (the operator refuses to reconcile "
+                     "either: gpu-operator v26.7.0 controllers/nodelabeling_controller.go); delete one first")
+    if t.cluster_wide:
+        lines.append("target GPUCluster: it cannot coexist with a ClusterPolicy, so every node switches at once: "
+                     "one cluster-wide cut-over in which no GPU pod runs (the per-node path: --gpu-operator "
+                     "clusterpolicy, with the DRA driver chart beside the ClusterPolicy)")
+        lines.append("GPUCluster's gpu.nvidia.com DeviceClass has no extendedResourceName (NVIDIA/gpu-operator#2859): "
+                     "pods that keep nvidia.com/gpu need a DeviceClass of your own that maps it")
+    elif t.target.per_node:
+        dra = t.target.dra_on
+        lines.append(f"nodes are switched one at a time: device plugin off by {t.target.device_plugin_off} (the "
+                     f"operator keeps a value you set), DRA kubelet plugin on by {dra}: install the DRA driver chart "
+                     f"with kubeletPlugin.nodeSelector {{{dra.split('=')[0]}: \"{dra.split('=')[1]}\"}} (its default "
+                     "affinity selects every NVIDIA node), not on nvidia.com/gpu.deploy.dra-driver, which the "
+                     "ClusterPolicy's labeller removes")
+    else:
+        lines.append(f"the GPUCluster install runs the DRA kubelet plugin on nodes labelled {t.target.dra_on} "
+                     "(set on every GPU node; a node labelled false is paused)")
+    return lines
+
+
+def _topology_blockers(topology: Any, model: Model, decisions: list[WorkloadDecision],
+                       not_migrated: list[NotMigrated]) -> list[str]:
+    """A cluster-wide cut-over leaves no device plugin anywhere: whatever still needs one never runs again."""
+    if topology.shown == "both":
+        return ["ClusterPolicy and GPUCluster both exist: the GPU Operator reconciles neither"]
+    if not topology.cluster_wide:
+        return []
+    out: list[str] = []
+    left = sorted({n.pod_template for n in not_migrated})
+    if left:
+        out.append(f"cluster-wide cut-over: {len(left)} pod template(s) stay on the device plugin, which GPUCluster "
+                   f"removes from every node ({', '.join(left[:5])}{', ...' if len(left) > 5 else ''}): migrate them "
+                   "or switch per node (--gpu-operator clusterpolicy)")
+    blocked = sorted(d.workload.key for d in decisions if d.blocked)
+    if blocked:
+        out.append(f"cluster-wide cut-over: {', '.join(blocked[:5])} cannot be switched, and no node keeps the "
+                   "device plugin for it")
+    outside = sorted({p.wl for pods in model.by_wl.values() for p in pods if p.dp and p.wl not in model.workloads})
+    if outside:
+        out.append(f"cluster-wide cut-over: device-plugin pods outside the manifests ({', '.join(outside[:5])}"
+                   f"{', ...' if len(outside) > 5 else ''}) would never run again: migrate or remove them first")
+    return out
 
 
 def _not_migrated(findings: Any, path: str, out: list[NotMigrated], notes: list[str]) -> None:

@@ -42,6 +42,11 @@ def to_json(plan: Plan, explain: bool = False) -> dict[str, Any]:
             "kind": e.kind, "namespace": e.namespace, "name": e.name, "pod_template": e.pod_template, "file": e.file,
             "resources": e.resources, "device_classes": e.device_classes, "served": e.served, "reason": e.reason,
         } for e in plan.extended],
+        "gpu_operator": None if plan.topology is None else {
+            "shown": plan.topology.shown, "evidence": plan.topology.evidence, "target": plan.topology.target.name,
+            "cluster_wide": plan.topology.cluster_wide,
+            "device_plugin_off": plan.topology.target.device_plugin_off, "dra_on": plan.topology.target.dra_on,
+        },
         "summary": plan.summary(),
     }
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrator.plan.model import Model, PNode, SimPod, Workload, deployment_fence, resolve
+from migrator.plan.topology import Stack, Topology
 
 MAX_WAIT_TICKS = 400
 
@@ -110,6 +111,7 @@ class Plan:
     errors: list[str] = field(default_factory=list)  #: one line per input that could not be planned
     not_migrated: list[NotMigrated] = field(default_factory=list)
     extended: list[ExtendedPath] = field(default_factory=list)  #: the KEP-5004 path: manifests untouched
+    topology: Topology | None = None  #: the GPU Operator install shown and targeted
 
     def summary(self) -> dict[str, int]:
         """What the plan covers, counted as rewrite counts its findings (one per finding)."""
@@ -230,6 +232,25 @@ class Executor:
             for p in list(m.pods(op[1])):
                 if p.pinned == op[2]:
                     m.terminate(p)
+        elif kind == "cluster_dp_off":
+            for node in m.nodes.values():
+                node.dp_on = False
+        elif kind == "delete_pods":
+            for p in list(m.pods(op[1])):
+                if p.state != "terminating" and (p.dp or p.rev == "old"):
+                    m.terminate(p)
+            m.active.add(op[1])
+        elif kind == "wait_dp_zero_all":
+            self.wait_for(lambda: all(n.dp_pods == 0 for n in m.nodes.values()),
+                          "device-plugin pods to leave every node")
+        elif kind == "cluster_dra_on":
+            for name in m.names:
+                node = m.nodes[name]
+                if not node.devices or node.dra_on:
+                    continue
+                if node.dp_pods:
+                    self.problems.append(f"I1: DRA enabled on {name} while device-plugin pods hold its GPUs")
+                m.set_dra(name)
         elif kind == "wait_rollout":
             w = m.workloads[op[1]]
             self.wait_for(lambda: m.complete(w), f"the rollout of {w.key}")
@@ -276,12 +297,15 @@ def _step(wave: int, action: str, kind: str, name: str, ns: str | None, detail: 
     return Step(wave, action, kind, name, ns, detail, op, command)
 
 
-def cutover_steps(wave: int, node: str, why: str, cordoned_before: bool = False, uncordon: bool = True) -> list[Step]:
+def cutover_steps(wave: int, node: str, why: str, cordoned_before: bool = False, uncordon: bool = True,
+                  stack: Stack | None = None) -> list[Step]:
     """The cut-over of one node. ``cordoned_before``: the snapshot has it cordoned (the user's
     choice): the runbook says so, and with ``uncordon`` (its DRA devices are needed) says that the
-    plan cordons it again at the end; without, it stays cordoned."""
-    dp_key, dp_val = DP_OFF_LABEL.split("=")
-    dra_key, dra_val = DRA_ON_LABEL.split("=")
+    plan cordons it again at the end; without, it stays cordoned. ``stack``: the GPU Operator install
+    whose labels switch the node (migrator/plan/topology.py; the ClusterPolicy one by default)."""
+    dp_off = stack.device_plugin_off if stack is not None else DP_OFF_LABEL
+    dra_on = stack.dra_on if stack is not None else DRA_ON_LABEL
+    dra_key, dra_val = dra_on.split("=")
     if cordoned_before:
         why += ("; it was cordoned before this plan" + (
             ": uncordoned after the cut-over so new pods can use its DRA devices, and cordoned again when the plan "
@@ -290,12 +314,15 @@ def cutover_steps(wave: int, node: str, why: str, cordoned_before: bool = False,
         _step(wave, "cordon", "Node", node, None, why, ("cordon", node), f"kubectl cordon {node}"),
         _step(wave, "drain", "Node", node, None, "evict its pods (PodDisruptionBudgets honoured; DaemonSet pods stay)",
               ("drain", node), f"kubectl drain {node} --ignore-daemonsets --delete-emptydir-data"),
-        _step(wave, "label", "Node", node, None, f"device plugin off ({DP_OFF_LABEL})", ("dp_off", node),
-              f"kubectl label node {node} {dp_key}={dp_val} --overwrite"),
+        _step(wave, "label", "Node", node, None, f"device plugin off ({dp_off})", ("dp_off", node),
+              f"kubectl label node {node} {dp_off} --overwrite") if dp_off else
+        _step(wave, "update", "Node", node, None, "device plugin off: the GPU Operator's GPUCluster install runs "
+              "none, so stop the one that serves this node the way it was installed", ("dp_off", node),
+              f"# stop the device plugin on {node}"),
         _step(wave, "wait", "Node", node, None, "until allocatable nvidia.com/gpu is 0 and no "
               "device-plugin pod holds a GPU (never run both managers on one node)", ("wait_dp_zero", node),
               f"kubectl get node {node} -o jsonpath='{{.status.allocatable.nvidia\\.com/gpu}}'  # expect 0 or empty"),
-        _step(wave, "label", "Node", node, None, f"DRA kubelet plugin on ({DRA_ON_LABEL})", ("dra_on", node),
+        _step(wave, "label", "Node", node, None, f"DRA kubelet plugin on ({dra_on})", ("dra_on", node),
               f"kubectl label node {node} {dra_key}={dra_val} --overwrite"),
         _step(wave, "wait", "Node", node, None, "until its ResourceSlices are published and complete "
               "(pool resourceSliceCount reached; can take minutes)", ("wait_slices", node),
@@ -319,8 +346,11 @@ def _strategy_field(w: Workload) -> str:
 
 class Planner:
     def __init__(self, initial: Model, preflight: list[str],
-                 template_files: dict[str, tuple[tuple[str, bool], ...]] | None = None) -> None:
+                 template_files: dict[str, tuple[tuple[str, bool], ...]] | None = None,
+                 topology: Topology | None = None) -> None:
         self.initial = initial
+        self.topology = topology
+        self.stack = topology.target if topology is not None else None
         #: "namespace/name" -> (file, written by the rewrite) of the files holding that template
         self.template_files = template_files or {}
         self.m = initial.clone()
@@ -442,7 +472,7 @@ class Planner:
                              "can use its devices, and cordoned again when the plan ends", ("uncordon", name),
                              f"kubectl uncordon {name}")])
             return
-        self.emit(cutover_steps(wave, name, why, cordoned_before=before))
+        self.emit(cutover_steps(wave, name, why, cordoned_before=before, stack=self.stack))
 
     def _others_fit_elsewhere(self, node: str, pods: list[SimPod]) -> bool:
         """Invariant I5: a drained pod must fit on another node under its own template."""
@@ -482,6 +512,9 @@ class Planner:
           workload stalls and is blocked).
         Planning again costs one plan per such workload; none in the common case, and no copy of
         the model per workload (that would make big plans quadratic)."""
+        if self.topology is not None and self.topology.cluster_wide:
+            self._run_cluster_wide(decisions)
+            return
         fields = ("deadlock_without_plan", "switch_strategy", "reason", "blocked", "completed")
         start = [{f: getattr(d, f) for f in fields} for d in decisions]
         self.protected, self.forced = set(), {}
@@ -517,6 +550,111 @@ class Planner:
                    if shared else "")
                 + "; move those pods, add GPUs or lower replicas first. Not switched")
 
+    def _templates(self, decisions: list[WorkloadDecision]) -> None:
+        wave = self.next_wave()
+        for t in sorted({t for d in decisions if not d.blocked for t in d.workload.templates}):
+            ns, _, name = t.rpartition("/")
+            files = [f for f, _ in self.template_files.get(t, ())]
+            written = [f for f, new in self.template_files.get(t, ()) if new]
+            detail = "before any workload names it" + (
+                f" ({', '.join(written)}: written by `dra-migrate rewrite --templates file --write`)" if written else "")
+            self.emit([_step(wave, "create", "ResourceClaimTemplate", name, ns or None, detail, ("create_template", t),
+                             "kubectl apply" + "".join(f" -f {shlex.quote(f)}" for f in files) if files else "")])
+
+    def _run_cluster_wide(self, decisions: list[WorkloadDecision]) -> None:
+        """ClusterPolicy -> GPUCluster: the two cannot coexist (rules/gpu-operator.yaml), so the device
+        plugin stops on every node at once and the DRA stack starts on every node at once. No pod may
+        hold a device-plugin GPU when DRA starts (invariant I1: the DRA ledger cannot see it), so the
+        window is: device plugin off everywhere, every workload switched, every device-plugin pod
+        deleted, GPUCluster created; the pods come back on DRA. Nothing runs on GPUs in between."""
+        topo = self.topology
+        assert topo is not None
+        wave = self.next_wave()
+        self.emit([_step(wave, "verify", "Cluster", "preflight", None, check, ("verify",))
+                   for check in self.preflight])
+        self._templates(decisions)
+        wave = self.next_wave()
+        policies = topo.names("ClusterPolicy")
+        self.emit([_step(wave, "delete", "ClusterPolicy", ", ".join(policies) or "(all)", None,
+                         "cluster-wide cut-over begins: the GPU Operator removes the device plugin from every node "
+                         "(running pods keep their GPUs until they are deleted; none can start on the device plugin)",
+                         ("cluster_dp_off",),
+                         "kubectl delete clusterpolicies.nvidia.com " + (" ".join(policies) if policies else "--all"))])
+        # who holds device-plugin GPUs when the window opens: each gets its delete (harmless where
+        # its controller already removed them, e.g. Recreate)
+        holders = sorted(k for k in self.m.workloads
+                         if any(p.dp and p.state != "terminating" and p.node for p in self.m.pods(k)))
+        order = sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key))
+        for d in order:
+            w = d.workload
+            if d.blocked:
+                continue
+            d.switch_strategy = None
+            d.reason = "cluster-wide cut-over to the GPU Operator's GPUCluster: all its pods stop for the window"
+            if not w.modelled or w.shared_claim:
+                verb = "replace --force" if w.kind in ("Pod", "Job") else "apply"
+                self.emit([_step(wave, "update", w.kind, w.name, w.namespace, "switch to claims while nothing runs on "
+                                 "GPUs (not modelled: stop its pods if its controller keeps them)", ("unmodelled",),
+                                 f"kubectl {verb} -f {shlex.quote(w.file)}")])
+                d.completed = True
+                continue
+            self.emit([_step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to claims (its new "
+                             "pods wait for DRA)", ("switch", w.key),
+                             f"kubectl apply -f {shlex.quote(w.file)}  # the rewritten manifest")])
+        for key in holders:
+            w = self.m.workloads[key]
+            ns = w.namespace or "default"
+            sel = f" -l {shlex.quote(w.selector)}" if w.selector else ""
+            self.emit([_step(wave, "delete", "Pod", f"{w.name} pods", w.namespace,
+                             "delete its device-plugin pods (the outage window: PodDisruptionBudgets do not "
+                             "apply to a delete); " + ("they come back with the same manifest, served by DRA"
+                                                       if w.extended else "they come back from the new template"),
+                             ("delete_pods", key), f"kubectl delete pods -n {ns}{sel}")])
+        self.emit([
+            _step(wave, "wait", "ClusterPolicy", ", ".join(policies) or "(all)", None,
+                  "until no pod holds a device-plugin GPU and allocatable nvidia.com/gpu is 0 on every node "
+                  "(never run both managers)", ("wait_dp_zero_all",),
+                  "kubectl get nodes -o custom-columns=NAME:.metadata.name,GPU:.status.allocatable.nvidia\\.com/gpu"
+                  "  # expect 0 or <none>"),
+        ])
+        # DaemonSet pods are bound to their node: were another pod to take that node's device
+        # first when DRA starts, they would never run. A cordon keeps every other pod off until
+        # they do (the DaemonSet controller tolerates it: model.PNode.cordoned).
+        daemons = [d.workload for d in order if d.workload.kind == "DaemonSet" and not d.blocked
+                   and d.workload.modelled and d.workload.key in holders]
+        fence = [n for n in self.m.names if self.m.nodes[n].devices and not self.m.nodes[n].cordoned] if daemons else []
+        fenced = {w.key for w in daemons}
+        self.emit([_step(wave, "cordon", "Node", n, None, "until the DaemonSets' pods hold its devices again",
+                         ("cordon", n), f"kubectl cordon {n}") for n in fence])
+        self.emit([
+            _step(wave, "create", "GPUCluster", "gpu-cluster", None,
+                  "the GPU Operator's DRA stack on every GPU node (it labels them "
+                  f"{topo.target.dra_on})", ("cluster_dra_on",),
+                  "kubectl apply -f gpucluster.yaml  # your GPUCluster: gpu-operator config/samples/"
+                  "nvidia_v1alpha1_gpucluster.yaml"),
+            _step(wave, "wait", "GPUCluster", "gpu-cluster", None, "until every GPU node publishes complete "
+                  "ResourceSlices (pool resourceSliceCount reached; can take minutes)", ("wait_slices_all",),
+                  "kubectl get resourceslices -o wide"),
+        ])
+        for w in daemons:
+            self.emit([_step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete (before the other pods may "
+                             "start)", ("wait_rollout", w.key), f"kubectl rollout status {_kubectl_target(w)}")])
+        self.emit([_step(wave, "uncordon", "Node", n, None, "", ("uncordon", n), f"kubectl uncordon {n}")
+                   for n in fence])
+        for d in order:
+            w = d.workload
+            if d.blocked or not w.modelled or w.shared_claim or w.key in fenced:
+                if w.key in fenced:
+                    d.completed = self.m.complete(self.m.workloads[w.key])
+                continue
+            self.emit([_step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete", ("wait_rollout", w.key),
+                             f"kubectl rollout status {_kubectl_target(w)}")])
+            d.completed = self.m.complete(self.m.workloads[w.key])
+        wave = self.next_wave()
+        self.emit([_step(wave, "wait", "Cluster", "rollback-window", None,
+                         "a rollback is the same window backwards (delete the GPUCluster, create the ClusterPolicy, "
+                         "re-apply the old manifests): keep them until the rollback window closes", ("note",))])
+
     def _run(self, decisions: list[WorkloadDecision]) -> None:
         wave = self.next_wave()
         self.emit([_step(wave, "verify", "Cluster", "preflight", None, check, ("verify",))
@@ -527,17 +665,9 @@ class Planner:
             for name in both:
                 before = name in self.cordoned_before
                 steps = cutover_steps(wave, name, "served by both managers: double-allocation hazard",
-                                      cordoned_before=before, uncordon=not before)
+                                      cordoned_before=before, uncordon=not before, stack=self.stack)
                 self.emit([s for s in steps if s.op[0] != "dra_on"])  # DRA is on already: turn the plugin off
-        wave = self.next_wave()
-        for t in sorted({t for d in decisions if not d.blocked for t in d.workload.templates}):
-            ns, _, name = t.rpartition("/")
-            files = [f for f, _ in self.template_files.get(t, ())]
-            written = [f for f, new in self.template_files.get(t, ()) if new]
-            detail = "before any workload names it" + (
-                f" ({', '.join(written)}: written by `dra-migrate rewrite --templates file --write`)" if written else "")
-            self.emit([_step(wave, "create", "ResourceClaimTemplate", name, ns or None, detail, ("create_template", t),
-                             "kubectl apply" + "".join(f" -f {shlex.quote(f)}" for f in files) if files else "")])
+        self._templates(decisions)
         order = sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key))
         for i, d in enumerate(order):
             self.later = {o.workload.key for o in order[i + 1:] if not o.blocked}
@@ -559,7 +689,7 @@ class Planner:
             if not self.m.nodes[name].dp_pods:
                 before = name in self.cordoned_before
                 self.emit(cutover_steps(wave, name, "cleanup: retire the device-plugin pool", cordoned_before=before,
-                                        uncordon=not before))
+                                        uncordon=not before, stack=self.stack))
         for name in self.uncordoned:
             if not self.m.nodes[name].cordoned:
                 self.emit([_step(wave, "cordon", "Node", name, None, "restore the cordon it had before this plan (the "
@@ -595,7 +725,8 @@ class Planner:
             steps = cutover_steps(wave, name, "KEP-5004 path: its pods of " + ", ".join(sorted({p.wl for p in mine}))
                                   + " keep their manifests and come back on DRA nodes through the mapping DeviceClass",
                                   cordoned_before=name in self.cordoned_before,
-                                  uncordon=name not in self.cordoned_before)  # the user's cordon stays
+                                  uncordon=name not in self.cordoned_before,  # the user's cordon stays
+                                  stack=self.stack)
             # a drain leaves DaemonSet pods: delete them once the plugin is off, so they wait for DRA
             at = next(i for i, s in enumerate(steps) if s.op[0] == "dp_off") + 1
             for wl in sorted({p.wl for p in mine if p.pinned}):
@@ -696,7 +827,7 @@ class Planner:
             for node in sorted(w.ds_nodes):
                 before = node in self.cordoned_before
                 steps = cutover_steps(wave, node, f"{w.key}: switch this node's pod", cordoned_before=before,
-                                      uncordon=not before)  # DaemonSet pods tolerate the cordon
+                                      uncordon=not before, stack=self.stack)  # DaemonSet pods tolerate the cordon
                 delete = _step(wave, "delete", "Pod", f"{w.name} pod on {node}", w.namespace,
                                "recreated from the new template once the node runs DRA",
                                ("delete_pod", w.key, node),

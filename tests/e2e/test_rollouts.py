@@ -396,7 +396,7 @@ class Watch:
 # The plan, and an operator carrying it out.
 
 
-def run_plan(k: Kube, manifest: Path) -> dict[str, Any]:
+def run_plan(k: Kube, manifest: Path, *extra: str) -> dict[str, Any]:
     from migrator.cli import main
 
     old = os.environ.get("KUBECONFIG")
@@ -404,7 +404,7 @@ def run_plan(k: Kube, manifest: Path) -> dict[str, Any]:
     buf = io.StringIO()
     try:
         with contextlib.redirect_stdout(buf):
-            code = main(["plan", str(manifest), "--context", "e2e", "--format", "json"])
+            code = main(["plan", str(manifest), "--context", "e2e", "--format", "json", *extra])
     finally:
         if old is None:
             os.environ.pop("KUBECONFIG", None)
@@ -539,6 +539,27 @@ class Operator:
             else:
                 raise AssertionError(f"unknown node step: {s}")
             return
+        # The cluster-wide cut-over (ClusterPolicy -> GPUCluster): the GPU Operator is not here, so
+        # the executor does what its deletion and creation do to the nodes (rules/gpu-operator.yaml).
+        if kind == "ClusterPolicy" and action == "delete":
+            for node in self.gpus:  # the device plugin leaves every node; running pods keep their GPUs
+                set_gpu_allocatable(self.k, node, 0)
+            return
+        if kind == "ClusterPolicy" and action == "wait":
+            if not poll(lambda: all(int(self.k.core.read_node(n).status.allocatable.get(GPU_RES, "0")) == 0
+                                    and not self.gpu_pods_on(n) for n in self.gpus), ROLLOUT_TIMEOUT):
+                ex.stuck.append("every node: allocatable to 0 and device-plugin pods gone")
+            return
+        if kind == "GPUCluster" and action == "create":
+            for node, gpus in self.gpus.items():
+                if gpus:
+                    create(self.k, slice_object(node, gpus))
+            return
+        if kind == "GPUCluster" and action == "wait":
+            names = {s.spec.nodeName for s in self.k.res("resource.k8s.io/v1", "ResourceSlice").get().items}
+            if not all(n in names for n, g in self.gpus.items() if g):
+                ex.stuck.append("ResourceSlices on every GPU node")
+            return
         if action == "annotate" and kind == "Pod":  # kubectl annotate pods -n NS [-l SEL] --field-selector F K=V
             argv = shlex.split(cmd)
             fsel = argv[argv.index("--field-selector") + 1]
@@ -567,7 +588,7 @@ class Operator:
             return
         if action == "delete" and kind == "Pod":
             argv = shlex.split(cmd)
-            fsel = argv[argv.index("--field-selector") + 1]
+            fsel = argv[argv.index("--field-selector") + 1] if "--field-selector" in argv else None
             lsel = argv[argv.index("-l") + 1] if "-l" in argv else None
             for p in self.k.core.list_namespaced_pod(self.ns, field_selector=fsel, label_selector=lsel).items:
                 self.k.core.delete_namespaced_pod(p.metadata.name, self.ns)
@@ -915,3 +936,35 @@ def test_kep5004_nodes_first_with_unchanged_manifests(kube: Kube, tmp_path: Path
         reset(kube)
         with contextlib.suppress(Exception):
             classes.delete(name="gpu.nvidia.com")
+
+
+def test_cluster_wide_cutover_to_gpucluster(kube: Kube, tmp_path: Path) -> None:
+    """`plan --gpu-operator gpucluster` from a ClusterPolicy install: one window for the whole
+    cluster (GPUCluster cannot coexist with ClusterPolicy). Carried out on the real controllers, a
+    Deployment, a StatefulSet and a DaemonSet filling every GPU must come back on DRA from their
+    new templates, with no node ever served by both managers and no step the executor cannot do,
+    and no workload losing more replicas than the plan says."""
+    ns = _ns("cluster-wide")
+    case = Case("cluster-wide", (("n1", 3, False), ("n2", 3, False)),  # one spare: creation order races
+                (daemonset(ns, "agent"), deployment(ns, "infer", 2), statefulset(ns, "db", 1)), ())
+    try:
+        ns, manifest, new = setup_case(kube, case, tmp_path)
+        plan = run_plan(kube, manifest, "--gpu-operator", "gpucluster")
+        assert plan["proof"]["ok"], plan["proof"]
+        assert plan["gpu_operator"]["cluster_wide"] is True, plan["gpu_operator"]
+        assert not [s for s in plan["steps"] if s["action"] in ("label", "drain")], plan["steps"]
+        op = Operator(kube, ns, new)
+        watched = [(o["kind"], o["metadata"]["name"]) for o in case.objects]
+        with Watch(kube, ns, watched) as watch:
+            ex = op.execute(plan, watch)
+            time.sleep(0.5)
+        assert ex.rejected == [] and ex.stuck == [], (ex.rejected, ex.stuck, describe(kube, ns))
+        assert watch.errors == [] and watch.both == [], (watch.errors[:3], watch.both[:3])
+        for kind, name in watched:
+            assert poll(lambda: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT), describe(kube, ns)
+            d = decision(plan, kind, name)
+            assert watch.worst_loss(name) <= d["capacity_lost"], (kind, name, watch.worst_loss(name), d)
+        pods = kube.core.list_namespaced_pod(ns).items
+        assert pods and not any(uses_gpu_plugin(p) for p in pods if p.status.phase == "Running"), describe(kube, ns)
+    finally:
+        reset(kube)
