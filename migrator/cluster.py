@@ -691,7 +691,7 @@ def _device_class(o: _Obj, name: str, ns: str | None) -> DeviceClass:
 
 
 def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
-    from migrator.equivalence import _need
+    from migrator.podspec import pod_needs as _need
 
     owner = None
     for path, ref in o.objects(("metadata", "ownerReferences")):

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.engine import device_requests
+from migrator.dra import device_requests
 from migrator.model import DeviceRequest, Finding, Status
 from migrator.tables import load_tables
 from migrator.transforms.base import dns_label, resolve_device

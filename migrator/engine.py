@@ -10,18 +10,18 @@ verified (``verify.check_rendered``) before anyone may write it.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrator.documents import Document, detect_layout, get, items, parse, shared_nodes, str_at, to_python
+from migrator.dra import HELM4_FILENAME, annotate, krm_next_index, template_object
 from migrator.edit import Patch
 from migrator.errors import CannotEdit, InvalidInput, one_line
 from migrator.locate import K8sObject, PodSpecRef, objects, pod_metadata, pod_specs
 from migrator.mode import Mode
-from migrator.model import DeviceRequest, Finding, ObjectRef, Status
+from migrator.model import Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, is_placeholder, load_tables
 from migrator.transforms import (REGISTRY, gpu000_converted, gpu007_runtime_hints, gpu012_dra_api_upgrade,
@@ -29,7 +29,6 @@ from migrator.transforms import (REGISTRY, gpu000_converted, gpu007_runtime_hint
 from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule, ephemeral_gpus
 
 CONVERTED = gpu000_converted.CODE
-HELM4_FILENAME = "postrenderer.helm.sh/postrender-filename"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +94,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
     served = frozenset(
         name for o in all_objects if o.group == "resource.k8s.io" and o.kind == "DeviceClass"
         for name in [str_at(o.node, "spec", "extendedResourceName")] if name)
-    krm_index = _krm_next_index(all_objects) if mode.krm else None
+    krm_index = krm_next_index(all_objects, _annotations) if mode.krm else None
     job = _File(docs, path, mode, tables, patch, served, krm_index, findings, [], {})
     for obj in all_objects:
         if mode.namespaces and (obj.namespace or "default") not in mode.namespaces:
@@ -269,82 +268,6 @@ def _converted(ctx: PodContext, plan: PodPlan, template: dict[str, Any]) -> Find
 
 # ---- plan -> edits -----------------------------------------------------------------------------
 
-def template_name(obj: K8sObject, role: str | None, spec: dict[str, Any]) -> str:
-    """Deterministic, content-derived, collision-free per namespace (kind and role in the hash).
-
-    Templates are immutable and replacing one in place never rolls pods
-    (rollout-model.md §3), so different content must get a different name.
-    """
-    import hashlib
-    import json
-
-    base = (obj.name or "workload") + (f"-{role}" if role else "")
-    base = re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")[:50].rstrip("-") or "workload"
-    payload = json.dumps([obj.group, obj.kind, obj.namespace, obj.name, role, spec],
-                         sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(payload.encode()).hexdigest()[:8]
-    return f"{base}-gpu-{digest}"
-
-
-def device_requests(requests: list[DeviceRequest], api_version: str) -> list[dict[str, Any]]:
-    """The ``devices.requests`` list in the shape of ``api_version``."""
-    reqs: list[dict[str, Any]] = []
-    for r in requests:
-        def body(extra: tuple[str, ...]) -> dict[str, Any]:
-            b: dict[str, Any] = {"deviceClassName": r.device_class, "count": r.count}
-            if r.selectors or extra:
-                b["selectors"] = [{"cel": {"expression": e}} for e in r.selectors + extra]
-            if r.capacity:  # ExactDeviceRequest.capacity (KEP-5075, DRAConsumableCapacity)
-                b["capacity"] = {"requests": dict(r.capacity)}
-            return b
-
-        if r.alternatives:
-            reqs.append({"name": r.name, "firstAvailable": [{"name": n, **body(extra)}
-                                                            for n, extra in r.alternatives]})
-        elif api_version.endswith("/v1beta1"):
-            reqs.append({"name": r.name, **body(())})  # 1.32 flat shape
-        else:
-            reqs.append({"name": r.name, "exactly": body(())})
-    return reqs
-
-
-def template_object(obj: K8sObject, role: str | None, requests: list[DeviceRequest],
-                    api_version: str, sharing: str | None = None) -> dict[str, Any]:
-    """The ResourceClaimTemplate for a pod (or, with ``sharing``, the one shared ResourceClaim)."""
-    devices: dict[str, Any] = {"requests": device_requests(requests, api_version)}
-    if sharing:
-        names = [f"{r.name}/{sub}" for r in requests for sub, _ in r.alternatives] or [r.name for r in requests]
-        gpu_sharing: dict[str, Any] = {"strategy": sharing}
-        if sharing == "TimeSlicing":
-            gpu_sharing["timeSlicingConfig"] = {"interval": "Default"}
-        # NVIDIA DRA driver v25.12 api/nvidia.com/resource/v1beta1 GpuConfig (decoded strictly);
-        # config for a firstAvailable request is matched by "<request>/<subrequest>".
-        devices["config"] = [{"requests": names, "opaque": {"driver": "gpu.nvidia.com", "parameters": {
-            "apiVersion": "resource.nvidia.com/v1beta1", "kind": "GpuConfig", "sharing": gpu_sharing}}}]
-        spec: dict[str, Any] = {"devices": devices}
-        kind, name = "ResourceClaim", template_name(obj, f"{role}-shared" if role else "shared", spec)
-    else:
-        spec = {"spec": {"devices": devices}}
-        kind, name = "ResourceClaimTemplate", template_name(obj, role, spec)
-    metadata: dict[str, Any] = {"name": name}
-    if obj.namespace:
-        metadata["namespace"] = obj.namespace
-    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
-
-
-def _krm_next_index(objs: list[K8sObject]) -> dict[str, int]:
-    from migrator.krm import INDEX_KEYS, PATH_KEYS
-
-    nxt: dict[str, int] = {}
-    for o in objs:
-        ann = _annotations(o)
-        path = next((str(ann[k]) for k in PATH_KEYS if k in ann), None)
-        index = next((str(ann[k]) for k in INDEX_KEYS if k in ann), "0")
-        if path is not None:
-            nxt[path] = max(nxt.get(path, 0), (int(index) if index.isdigit() else 0) + 1)
-    return nxt
-
-
 def _annotations(obj: K8sObject) -> dict[str, Any]:
     """``metadata.annotations`` as data; {} unless it is a mapping (any object of the file is read)."""
     ann = to_python(get(get(obj.node, "metadata"), "annotations"))
@@ -415,19 +338,8 @@ def _apply(ctx: PodContext, plan: PodPlan, patch: Patch, obj: K8sObject, root: N
         _add_tolerations(ctx, plan, patch)
         return None
     template = template_object(obj, ctx.ref.role, plan.requests, mode.api_version, plan.sharing)
-    if mode.gitops in ("argocd", "helm"):
-        from migrator.plan.gitops import ANNOTATIONS
-
-        template["metadata"]["annotations"] = dict(ANNOTATIONS[mode.gitops])
-    helm_file = str_at(get(get(obj.node, "metadata"), "annotations"), HELM4_FILENAME)
-    if helm_file:  # Helm 4 groups post-rendered documents into files by this annotation
-        template["metadata"].setdefault("annotations", {})[HELM4_FILENAME] = helm_file
-    if krm_index is not None:
-        from migrator.krm import krm_annotations
-
-        extra = krm_annotations(_annotations(obj), krm_index)
-        if extra:
-            template["metadata"].setdefault("annotations", {}).update(extra)
+    annotate(template, mode.gitops, str_at(get(get(obj.node, "metadata"), "annotations"), HELM4_FILENAME),
+             _annotations(obj) if krm_index is not None else None, krm_index)
     if plan.sharing:
         claim = {"name": plan.claim_name, "resourceClaimName": template["metadata"]["name"]}
     else:

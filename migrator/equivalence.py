@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrator.cel import Evaluator, device_value
+from migrator.podspec import (alternatives, as_list, capacity_requests, claim_requests, count_of,
+                              label_of, pod_needs, selector_exprs)
 from migrator.cluster import Device, Node, Snapshot, selects, tolerates
-from migrator.documents import parse, to_python
 from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents, reachable
 
 #: Outcome.result values
@@ -49,76 +50,6 @@ class Outcome:
     @property
     def equal(self) -> bool:
         return self.result == EQUIVALENT
-
-
-def _need(pod: dict[str, Any]) -> dict[str, int]:
-    # the device plugin's per-pod arithmetic: max(largest init (+ earlier sidecars), apps + sidecars)
-    from migrator.transforms.base import parse_count
-
-    def asks(c: dict[str, Any]) -> dict[str, int]:
-        res = _dict(c.get("resources"))
-        out: dict[str, int] = {}
-        for which in ("requests", "limits"):
-            for k, v in _dict(res.get(which)).items():
-                n = parse_count(v)
-                if isinstance(k, str) and k.startswith("nvidia.com/") and n:
-                    out[k] = n
-        return out
-
-    inits = [c for c in _list(pod.get("initContainers")) if isinstance(c, dict)]
-    apps = [c for c in _list(pod.get("containers")) if isinstance(c, dict)]
-    total: dict[str, int] = {}
-    for r in {r for c in inits + apps for r in asks(c)}:
-        side = peak = 0
-        for c in inits:
-            k = asks(c).get(r, 0)
-            if c.get("restartPolicy") == "Always":
-                side += k
-            else:
-                peak = max(peak, k + side)
-        total[r] = max(peak, sum(asks(c).get(r, 0) for c in apps) + side)
-    return total
-
-
-def _dict(value: Any) -> dict[Any, Any]:
-    """``value`` when it is a mapping, else {} (for fields of objects nobody validated: snapshots)."""
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def claim_requests(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``devices.requests`` of a ResourceClaim or ResourceClaimTemplate (ShapeError on a wrong type)."""
-    from migrator.shape import CLAIM_OBJECTS, require
-
-    kind = obj.get("kind")
-    require(obj, CLAIM_OBJECTS[str(kind)], "")
-    spec = obj.get("spec") or {}
-    if kind == "ResourceClaimTemplate":
-        spec = spec.get("spec") or {}
-    return list((spec.get("devices") or {}).get("requests") or [])
-
-
-def alternatives(req: dict[str, Any]) -> list[dict[str, Any]]:
-    """A request's subrequests in preference order (one for ``exactly`` or the flat v1beta1 shape)."""
-    return req.get("firstAvailable") or [req.get("exactly") or req]
-
-
-def selector_exprs(alt: dict[str, Any]) -> list[str]:
-    # a selector without an expression is invalid: it matches nothing here (never more devices)
-    return [(s.get("cel") or {}).get("expression") or "false" for s in alt.get("selectors") or []]
-
-
-def count_of(alt: dict[str, Any]) -> int:
-    count = alt.get("count")
-    return 1 if count is None else int(count)
-
-
-def claim_name(obj: dict[str, Any]) -> str | None:
-    name = _dict(obj.get("metadata")).get("name")
-    return name if isinstance(name, str) else None
 
 
 class Prover:
@@ -171,7 +102,7 @@ class Prover:
 
         Those nodes count whether the snapshot shows them by their devices (ResourceSlices) or by
         their allocatable ``nvidia.com/gpu`` (a node still on the device plugin)."""
-        need = _need(pod)
+        need = pod_needs(pod)
         pod = self.admitted(pod)
         out: dict[str, set[tuple[str, ...]]] = {r: set() for r in need}
         for node in self.snap.nodes.values():
@@ -207,7 +138,7 @@ class Prover:
             try:
                 reqs = claim_requests(obj)
             except ShapeError as exc:
-                problems.append(f"{_label(obj)}: {exc} (its devices are not counted)")
+                problems.append(f"{label_of(obj)}: {exc} (its devices are not counted)")
                 continue
             for req in reqs:
                 alts = alternatives(req)
@@ -249,12 +180,6 @@ class Prover:
                         out.setdefault(_kind(d, parents, self.gpu(node).kind == MIG) or "other",
                                        set()).add(d.key)
         return out, problems
-
-
-def capacity_requests(alt: dict[str, Any]) -> dict[str, str]:
-    """A (sub)request's ``capacity.requests`` (KEP-5075 consumable capacity), names to quantities."""
-    reqs = _dict(_dict(alt.get("capacity")).get("requests"))
-    return {str(k): str(v) for k, v in reqs.items()}
 
 
 def has_capacity(d: Device, caps: dict[str, str]) -> bool:
@@ -317,24 +242,16 @@ def prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover |
 
 
 def _prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover | None = None) -> list[Outcome]:
-    from migrator.engine import migrate_text
-    from migrator.model import Status
+    from migrator.pairing import migrate
 
     prover = prover or Prover(snap)
-    result = migrate_text(text, path, mode)
-    before_docs = [to_python(d.root) for d in parse(text, path)]
-    after_docs = [to_python(d.root) for d in parse(result.text, path)]
-    claims = claim_index(_objects(after_docs) + list(result.templates))
-    old = {_label(o): o for o in _objects(before_docs)}
-    new = {_label(o): o for o in _objects(after_docs)}
+    migrated = migrate(text, path, mode)
+    if migrated.unreadable is not None:
+        raise migrated.unreadable
+    claims = migrated.claims()
     outcomes: list[Outcome] = []
-    for f in result.findings:
-        if f.status is not Status.CONVERTED or f.code != "GPU000":
-            continue
-        pod_before = _at(old.get(f.workload), f.where)
-        pod_after = _at(new.get(f.workload), f.where)
-        if pod_before is None or pod_after is None:
-            continue
+    for pair in migrated.pairs():
+        f, pod_before, pod_after = pair.finding, pair.pod_before, pair.pod_after
         b, reached = prover.before(pod_before)
         a, problems = prover.after(pod_after, claims)
         lines: list[str] = _semantics(reached, pod_after, claims)
@@ -380,7 +297,7 @@ def _semantics(reached: list[tuple[Node, NodeGpu]], pod: dict[str, Any], claims:
     gpu_classes = {d.device_class for d in load_tables().devices}  # the classes GPUs become
     shared = shares = False
     classes: set[str] = set()
-    for c in [c for c in _list(pod.get("resourceClaims")) if isinstance(c, dict)]:
+    for c in [c for c in as_list(pod.get("resourceClaims")) if isinstance(c, dict)]:
         obj = claims.get(c.get("resourceClaimTemplateName") or c.get("resourceClaimName") or "")
         try:
             reqs = claim_requests(obj) if obj is not None else []
@@ -405,16 +322,6 @@ def _semantics(reached: list[tuple[Node, NodeGpu]], pod: dict[str, Any], claims:
     return lines
 
 
-def claim_index(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """ResourceClaims and ResourceClaimTemplates by name (objects without a string name left out)."""
-    out: dict[str, dict[str, Any]] = {}
-    for o in objs:
-        name = claim_name(o)
-        if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim") and name is not None:
-            out[name] = o
-    return out
-
-
 def _why_nothing(snap: Snapshot) -> str:
     if not snap.nodes:
         return "the snapshot has no nodes"
@@ -422,37 +329,3 @@ def _why_nothing(snap: Snapshot) -> str:
         return ("the snapshot has no ResourceSlice devices (verify names devices by the DRA driver's "
                 "ResourceSlices: take the snapshot where the driver publishes them)")
     return "no node this pod may use publishes the devices it asks for"
-
-
-def _objects(docs: list[Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for d in docs:
-        if isinstance(d, dict) and d.get("kind") == "List":
-            out += [i for i in _list(d.get("items")) if isinstance(i, dict)]
-        elif isinstance(d, dict):
-            out.append(d)
-    return out
-
-
-def _label(o: dict[str, Any]) -> str:
-    """As ``K8sObject.label`` (non-string names read as absent, as ``str_at`` reads them)."""
-    meta = _dict(o.get("metadata"))
-
-    def text(key: str) -> str | None:
-        v = meta.get(key)
-        return None if v is None or isinstance(v, (dict, list)) else v if isinstance(v, str) else str(v)
-
-    ns = f"{text('namespace')}/" if text("namespace") else ""
-    return f"{o.get('kind')} {ns}{text('name') or text('generateName') or '<unnamed>'}"
-
-
-def _at(obj: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
-    cur: Any = obj
-    for step in [s for s in where.split("/") if s]:
-        if isinstance(cur, list):
-            cur = cur[int(step)] if step.isdigit() and int(step) < len(cur) else None
-        elif isinstance(cur, dict):
-            cur = cur.get(step)
-        else:
-            return None
-    return cur if isinstance(cur, dict) else None

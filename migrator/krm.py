@@ -24,13 +24,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrator.documents import detect_layout, get, parse, scalar_value, to_python
 from migrator.edit import Patch
+from migrator.dra import INDEX_KEYS, PATH_KEYS, krm_annotations
 from migrator.engine import migrate_text
 from migrator.errors import CannotEdit, InvalidInput, MigratorError
 from migrator.mode import KUBE_DEFAULT, KUBE_VERSIONS, Mode, api_version_for
 from migrator.model import Finding, Status
 
-PATH_KEYS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
-INDEX_KEYS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
 SEVERITY = {Status.MANUAL: "warning", Status.SKIPPED: "info", Status.INFO: "info"}
 #: The ResourceList versions of the specification's schema (x-kubernetes-group-version-kind).
 #: v2alpha1 replaces ``field.proposedValue`` by the list ``field.proposedValues``.
@@ -356,23 +355,6 @@ def run_krm(text: str) -> KrmOutput:
     if not results:
         return KrmOutput(result.text, 0)
     return KrmOutput(_with_results(result.text, out_root, results), 0)
-
-
-def krm_annotations(obj_annotations: dict[str, Any], next_index: dict[str, int]) -> dict[str, str]:
-    """Path and index annotations for a template generated for an item with ``obj_annotations``."""
-    out: dict[str, str] = {}
-    path = next((str(obj_annotations[k]) for k in PATH_KEYS if k in obj_annotations), None)
-    if path is None:
-        return out
-    index = next_index.get(path, 0)
-    next_index[path] = index + 1
-    for k in PATH_KEYS:
-        if k in obj_annotations:
-            out[k] = path
-    for k in INDEX_KEYS:
-        if k in obj_annotations or (k.startswith("internal") and any(p.startswith("internal") for p in out)):
-            out[k] = str(index)
-    return out
 
 
 __all__ = ["run_krm", "krm_annotations", "mode_from_config", "failure", "KrmOutput", "Problem", "InvalidInput"]

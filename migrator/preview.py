@@ -18,8 +18,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode
 
-from migrator.documents import parse, str_at, to_python
-from migrator.engine import migrate_text
+from migrator.documents import str_at, to_python
 from migrator.errors import InvalidInput
 from migrator.markdown import code, fenced, text
 from migrator.mode import Mode
@@ -52,9 +51,8 @@ class Preview:
     risks: tuple[str, ...] = field(default=())
 
 
-def _doc_ranges(text: str, path: str) -> list[tuple[int, int, str, bool]]:
+def _doc_ranges(docs: Any) -> list[tuple[int, int, str, bool]]:
     """(first line, last line (exclusive), label, is_secret) of every object, 0-based lines."""
-    docs = parse(text, path)
     out: list[tuple[int, int, str, bool]] = []
     for d in docs:
         if not isinstance(d.root, MappingNode):
@@ -199,7 +197,7 @@ def semantic_changes(before: Any, after: Any) -> list[str]:
 
 
 def build_preview(files: list[tuple[str, str]], mode: Mode) -> Preview:
-    from migrator.equivalence import _label
+    from migrator.pairing import key_of, migrate
 
     workloads: list[WorkloadPreview] = []
     manual: list[Finding] = []
@@ -207,22 +205,23 @@ def build_preview(files: list[tuple[str, str]], mode: Mode) -> Preview:
     templates = 0
     for path, text in files:
         try:
-            result = migrate_text(text, path, mode)
+            migrated = migrate(text, path, mode)
         except InvalidInput as exc:
             errors.append(str(exc))
             continue
+        result = migrated.result
         manual += [f for f in result.findings if f.status in (Status.MANUAL, Status.SKIPPED)]
         if result.text == text:
             continue
-        ranges = _doc_ranges(text, path)
+        ranges = _doc_ranges(migrated.docs_before)
         secrets = [(s, e) for s, e, _, secret in ranges if secret]
         before_objs = {label: to_python(d.root) for (s, e, label, _), d in
-                       zip(ranges, [d for d in parse(text, path) if isinstance(d.root, MappingNode)])}
+                       zip(ranges, [d for d in migrated.docs_before if isinstance(d.root, MappingNode)])}
         after_objs: dict[str, Any] = {}
-        for d in parse(result.text, path):
+        for d in migrated.docs_after:
             if isinstance(d.root, MappingNode):
                 obj = to_python(d.root)
-                after_objs[_label(obj)] = obj  # as _doc_ranges labels it (metadata of any shape)
+                after_objs[key_of(obj).label] = obj  # as _doc_ranges labels it (metadata of any shape)
         kinds_before = sum(1 for label in before_objs if label.startswith("ResourceClaimTemplate "))
         kinds_after = sum(1 for label in after_objs if label.startswith("ResourceClaimTemplate "))
         templates += kinds_after - kinds_before + len(result.templates)

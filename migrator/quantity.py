@@ -186,3 +186,8 @@ def _show(q: Fraction) -> str:
         if not rest:
             break
     return f"{whole}.{digits.rstrip('0') or '0'}"
+
+
+def parse_count(value: Any) -> int | None:
+    """A count as read from a Python value (verify's pods): the API server's whole number, or None."""
+    return extended_count(value).value

@@ -8,10 +8,9 @@ from typing import Any
 
 from migrator.cel import Evaluator
 from migrator.cluster import PDB, Device, Node, Pod, Snapshot, selects, tolerates
-from migrator.documents import parse, to_python
-from migrator.engine import migrate_text
-from migrator.equivalence import (_at, _dict, _label, _list, _need, _objects, alternatives,
-                                  capacity_requests, claim_index, claim_requests, count_of, selector_exprs)
+from migrator.pairing import finding_key, key_of, migrate
+from migrator.podspec import (alternatives, as_dict, as_list, capacity_requests, claim_index, claim_requests, count_of,
+                              label_of, objects_of, pod_needs, pod_at, selector_exprs)
 from migrator.errors import InvalidInput
 from migrator.kube import releases
 from migrator.shape import ShapeError
@@ -112,7 +111,7 @@ def pods_at_once(kind: str, obj: dict[str, Any], where: str, replicas: int) -> i
         return 1
     if where == "/spec/template/spec":
         return replicas
-    parent = _at(obj, where[: -len("/template/spec")]) if where.endswith("/template/spec") else None
+    parent = pod_at(obj, where[: -len("/template/spec")]) if where.endswith("/template/spec") else None
     value = parent.get("replicas", 1) if parent is not None else 1
     return value if isinstance(value, int) and not isinstance(value, bool) else _int(value)
 
@@ -168,20 +167,19 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     sts_gate = bool(cp_version) and releases().gate("MaxUnavailableStatefulSet", cp_version)
     for path, text in paths:
         try:
-            result = migrate_text(text, path, mode)
+            migrated = migrate(text, path, mode)
         except InvalidInput as exc:  # this file is reported; the others are planned
             errors.append(str(exc))
             continue
-        try:
-            before = {_label(o): o for o in _objects([to_python(d.root) for d in parse(text, path)])}
-        except InvalidInput:
+        if migrated.unreadable is not None:
             # migrate_text passed it by without parsing (no GPU word in it, e.g. a Helm template):
             # as for rewrite and scan, there is nothing to plan in it
             continue
+        result = migrated.result
+        before = migrated.by_key("before")
         readable.append((path, text))
-        after_docs = [to_python(d.root) for d in parse(result.text, path)] if result.text != text else \
-            [o for o in before.values()]
-        results[path] = (result, _objects(after_docs) + list(result.templates))
+        after_docs = list(migrated.after) if result.text != text else list(before.values())
+        results[path] = (result, objects_of(after_docs) + list(result.templates))
         written = {_ref(o) for o in before.values() if o.get("kind") == "ResourceClaimTemplate"}
         for o in results[path][1]:
             if o.get("kind") == "ResourceClaimTemplate":
@@ -189,8 +187,8 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                 # the runbook can apply it on its own, before the workload that names it
                 template_files.setdefault(_ref(o), set()).add(
                     (path, False) if _ref(o) in written else (templates_path(path), True))
-        claims = claim_index(_objects(after_docs) + list(result.templates))
-        after = {_label(o): o for o in _objects(after_docs)}
+        claims = claim_index(objects_of(after_docs) + list(result.templates))
+        after = {key_of(o): o for o in objects_of(after_docs)}
         _not_migrated(result.findings, path, not_migrated, notes)
         for f in result.findings:
             if left_for_kep5004(f):
@@ -198,8 +196,8 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                 continue
             if f.status is not Status.CONVERTED or f.code != "GPU000":
                 continue
-            obj_b, obj_a = before.get(f.workload), after.get(f.workload)
-            old_pod, new_pod = _at(obj_b, f.where), _at(obj_a, f.where)
+            obj_b, obj_a = before.get(finding_key(f)), after.get(finding_key(f))
+            old_pod, new_pod = pod_at(obj_b, f.where), pod_at(obj_a, f.where)
             if obj_b is None or obj_a is None or old_pod is None or new_pod is None:
                 continue
             meta = obj_b.get("metadata") or {}
@@ -212,7 +210,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                     requests += _requests(t, snap)
                 except ShapeError as exc:
                     mine.remove(t)
-                    unreadable.append((f"{_label(t)} ({exc})", f.workload))
+                    unreadable.append((f"{label_of(t)} ({exc})", f.workload))
             prefers = False
             for t in mine:
                 for req in claim_requests(t):
@@ -224,19 +222,19 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             key = f.workload if f.where in ("/spec/template/spec", "/spec") else f"{f.workload} {f.where}"
             # the engine checked these fields' types for the kinds it models (migrator/shape.py); CRDs may
             # use the same names for other things
-            spec = _dict(obj_b.get("spec"))
-            strategy = dict(_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy")))
+            spec = as_dict(obj_b.get("spec"))
+            strategy = dict(as_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy")))
             modelled = kind in MODELLED and f.where == "/spec/template/spec"
             # consumable shares (several claims on one device) are not in the device ledger
             consumable = any(capacity_requests(a) for t in mine for req in _claim_reqs(t) for a in alternatives(req))
             if consumable:
                 modelled = False
-            template_meta = _dict(_dict(spec.get("template")).get("metadata"))
-            pdb = _pdb_for(snap.pdbs, ns, _dict(template_meta.get("labels")))
+            template_meta = as_dict(as_dict(spec.get("template")).get("metadata"))
+            pdb = _pdb_for(snap.pdbs, ns, as_dict(template_meta.get("labels")))
             w = Workload(key=key, kind=kind, namespace=ns, name=str(meta.get("name") or meta.get("generateName")),
                          replicas=_replicas(spec) if kind != "DaemonSet" else 0,
                          strategy=strategy, old_pod=old_pod, new_pod=new_pod,
-                         dp_need={r: n for r, n in _need(old_pod).items() if GPU_RESOURCE.match(r)},
+                         dp_need={r: n for r, n in pod_needs(old_pod).items() if GPU_RESOURCE.match(r)},
                          requests=requests, templates=[_ref(t) for t in mine if t["kind"] == "ResourceClaimTemplate"],
                          file=path, pdb=pdb, modelled=modelled,
                          shared_claim=any(t["kind"] == "ResourceClaim" for t in mine),
@@ -246,7 +244,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             w.strategy_now = dict(strategy)
             if kind == "StatefulSet":
                 w.sts_max_unavailable, w.sts_parallel = statefulset_budget(spec, w.replicas, sts_gate)
-                if _dict(strategy.get("rollingUpdate")).get("maxUnavailable") not in (None, 1):
+                if as_dict(strategy.get("rollingUpdate")).get("maxUnavailable") not in (None, 1):
                     where = (f"for Kubernetes {cp_version} (from {cp_how}), where MaxUnavailableStatefulSet is "
                              f"{'on' if sts_gate else 'off'} by default" if cp_version else
                              "with MaxUnavailableStatefulSet assumed off: the snapshot shows no Kubernetes "
@@ -416,7 +414,7 @@ def _conflicting_templates(snap: Snapshot, results: dict[str, Any]) -> list[str]
 
 def _ref(obj: dict[str, Any]) -> str:
     """``namespace/name`` of an object (empty namespace when it has none)."""
-    meta = _dict(obj.get("metadata"))
+    meta = as_dict(obj.get("metadata"))
     return f"{meta.get('namespace') or ''}/{meta.get('name')}"
 
 
@@ -430,14 +428,14 @@ def _missing_templates(paths: list[tuple[str, str]], snap: Snapshot, results: di
             if o.get("kind") == "ResourceClaimTemplate":
                 have.add(_ref(o))
         for o in objs:
-            ns = _dict(o.get("metadata")).get("namespace") or ""
+            ns = as_dict(o.get("metadata")).get("namespace") or ""
             stack: list[Any] = [o]
             while stack:
                 cur = stack.pop()
                 if isinstance(cur, dict):
-                    for c in _list(cur.get("resourceClaims")) if isinstance(cur.get("containers"), list) else []:
+                    for c in as_list(cur.get("resourceClaims")) if isinstance(cur.get("containers"), list) else []:
                         if isinstance(c, dict) and c.get("resourceClaimTemplateName"):
-                            refs.append((f"{ns}/{c['resourceClaimTemplateName']}", _label(o)))
+                            refs.append((f"{ns}/{c['resourceClaimTemplateName']}", label_of(o)))
                     stack += list(cur.values())
                 elif isinstance(cur, list):
                     stack += cur
@@ -663,7 +661,7 @@ def statefulset_budget(spec: dict[str, Any], replicas: int, gate_on: bool) -> tu
     parallel = spec.get("podManagementPolicy") == "Parallel"
     if not gate_on:
         return 1, parallel
-    ru = _dict(_dict(spec.get("updateStrategy")).get("rollingUpdate"))
+    ru = as_dict(as_dict(spec.get("updateStrategy")).get("rollingUpdate"))
     try:
         n = resolve(ru.get("maxUnavailable", 1), replicas, False)
     except (TypeError, ValueError):
@@ -682,21 +680,21 @@ def _extended_workload(f: Any, before: dict[str, Any], path: str, snap: Snapshot
     """A workload on the KEP-5004 path: in the model with its manifest, never switched."""
     from migrator import kep5004
 
-    obj = before.get(f.workload)
-    pod = _at(obj, f.where)
+    obj = before.get(finding_key(f))
+    pod = pod_at(obj, f.where)
     if obj is None or pod is None:
         return
-    meta, kind = _dict(obj.get("metadata")), str(obj.get("kind"))
-    need = {r: n for r, n in _need(pod).items() if GPU_RESOURCE.match(r)}
+    meta, kind = as_dict(obj.get("metadata")), str(obj.get("kind"))
+    need = {r: n for r, n in pod_needs(pod).items() if GPU_RESOURCE.match(r)}
     served = kep5004.gate_on(mode.kube_version) and bool(need) and all(r in known for r in need)
     requests = [Request(n, [snap.class_exprs(known[r])[0]]) for r, n in sorted(need.items())] if served else []
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     key = f.workload if f.where in ("/spec/template/spec", "/spec") else f"{f.workload} {f.where}"
     ns = meta.get("namespace")
-    pdb = _pdb_for(snap.pdbs, ns, _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels")))
+    pdb = _pdb_for(snap.pdbs, ns, as_dict(as_dict(as_dict(spec.get("template")).get("metadata")).get("labels")))
     w = Workload(key=key, kind=kind, namespace=ns, name=str(meta.get("name") or meta.get("generateName")),
                  replicas=_replicas(spec) if kind != "DaemonSet" else 0,
-                 strategy=dict(_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy"))),
+                 strategy=dict(as_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy"))),
                  old_pod=pod, new_pod=pod, dp_need=need, requests=requests, templates=[], file=path, pdb=pdb,
                  modelled=kind in MODELLED and f.where == "/spec/template/spec",
                  selector=kubectl_selector(spec.get("selector")), extended=True)

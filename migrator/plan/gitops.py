@@ -8,14 +8,7 @@ fluxcd/flux2#562).
 
 from __future__ import annotations
 
-ANNOTATIONS = {
-    # Argo CD: a lower wave syncs (and must be healthy) before higher waves.
-    "argocd": {"argocd.argoproj.io/sync-wave": "-1"},
-    # Helm: hooks run before the release's other resources. With no delete policy Helm uses
-    # before-hook-creation, i.e. deletes and recreates the hook on every upgrade: fine for an
-    # immutable, content-named template, but it is briefly absent during the upgrade.
-    "helm": {"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5"},
-}
+from migrator.dra import GITOPS_ANNOTATIONS as ANNOTATIONS
 
 
 def gitops_notes(tool: str) -> list[str]:

@@ -224,13 +224,6 @@ def add_request(ctx: PodContext, plan: PodPlan, ask: Ask) -> DeviceRequest:
     return request
 
 
-def parse_count(value: Any) -> int | None:
-    """A count as read from a Python value (verify's pods): the API server's whole number, or None."""
-    from migrator.quantity import extended_count
-
-    return extended_count(value).value
-
-
 def read_count(node: ScalarNode):  # type: ignore[no-untyped-def]
     """How the API server reads a count node (migrator.quantity.Count).
 

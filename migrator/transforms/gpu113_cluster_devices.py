@@ -85,7 +85,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if not whole:
         return
     from migrator.documents import to_python
-    from migrator.equivalence import _need
+    from migrator.podspec import pod_needs as _need
     from migrator.nodes import MIG, WHOLE, mig_profiles, reachable
     from migrator.tolerations import admission_tolerations
 

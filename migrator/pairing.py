@@ -1,0 +1,122 @@
+"""Migrate one file in memory and pair each pod spec before with the same pod spec after.
+
+``verify`` (equivalence), ``plan`` (plan/build) and ``preview`` all need the same three things: the
+rewrite's result, today's objects and the rewritten ones as data, and for each converted pod spec
+its two versions. They get them here, keyed by one typed reference (``key_of``: the object's kind,
+namespace and name, as ``K8sObject.ref`` reads them, so a finding's ``obj`` finds its object).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from migrator.documents import Document, parse, to_python
+from migrator.engine import TextResult, migrate_text
+from migrator.errors import InvalidInput
+from migrator.model import Finding, ObjectRef, Status
+from migrator.podspec import as_dict, claim_index, objects_of, pod_at
+
+
+def key_of(obj: dict[str, Any]) -> ObjectRef:
+    """The reference of an object given as data, as ``K8sObject.ref`` makes it from the YAML (name,
+    else generateName; a field of a non-scalar type reads as absent), without the apiVersion."""
+    meta = as_dict(obj.get("metadata"))
+
+    def text(key: str) -> str | None:
+        v = meta.get(key)
+        return None if v is None or isinstance(v, (dict, list)) else v if isinstance(v, str) else str(v)
+
+    return ObjectRef(str(obj.get("kind")), text("name") or text("generateName") or None, text("namespace") or None)
+
+
+def finding_key(f: Finding) -> ObjectRef | None:
+    return None if f.obj is None else ObjectRef(f.obj.kind, f.obj.name, f.obj.namespace)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One converted pod spec: the object and the pod spec before and after the rewrite."""
+
+    finding: Finding  #: its GPU000 (converted) finding
+    key: ObjectRef
+    before: dict[str, Any]
+    after: dict[str, Any]
+    pod_before: dict[str, Any]
+    pod_after: dict[str, Any]
+
+
+class Migrated:
+    """The rewrite's result, with both sides parsed on first use (a file the rewrite left alone
+    costs no parse unless its objects are asked for)."""
+
+    def __init__(self, path: str, text: str, result: TextResult) -> None:
+        self.path, self.text, self.result = path, text, result
+        self._by_key: dict[str, dict[ObjectRef, dict[str, Any]]] = {}
+
+    @property
+    def changed(self) -> bool:
+        return self.result.text != self.text
+
+    @functools.cached_property
+    def _before(self) -> tuple[tuple[Document, ...], list[Any], InvalidInput | None]:
+        try:
+            docs = tuple(parse(self.text, self.path))
+        except InvalidInput as exc:  # the rewrite passed it by unparsed (no trigger word, e.g. a Helm template)
+            return (), [], exc
+        return docs, [to_python(d.root) for d in docs], None
+
+    @property
+    def unreadable(self) -> InvalidInput | None:
+        """Why today's text cannot be parsed, though the rewrite passed it by (nothing to pair)."""
+        return self._before[2]
+
+    @property
+    def docs_before(self) -> tuple[Document, ...]:
+        return self._before[0]
+
+    @functools.cached_property
+    def docs_after(self) -> tuple[Document, ...]:
+        return self.docs_before if not self.changed else tuple(parse(self.result.text, self.path))
+
+    @functools.cached_property
+    def before(self) -> tuple[dict[str, Any], ...]:
+        """Today's objects (List items expanded)."""
+        return tuple(objects_of(self._before[1]))
+
+    @functools.cached_property
+    def after(self) -> tuple[dict[str, Any], ...]:
+        """The rewritten file's objects (side-file templates not included)."""
+        if not self.changed:
+            return self.before
+        return tuple(objects_of([to_python(d.root) for d in self.docs_after]))
+
+    def claims(self) -> dict[str, dict[str, Any]]:
+        """ResourceClaims and ResourceClaimTemplates after the rewrite, side-file ones included."""
+        return claim_index(list(self.after) + list(self.result.templates))
+
+    def by_key(self, which: str) -> dict[ObjectRef, dict[str, Any]]:
+        if which not in self._by_key:
+            self._by_key[which] = {key_of(o): o for o in (self.before if which == "before" else self.after)}
+        return self._by_key[which]
+
+    def pairs(self) -> Iterator[Pair]:
+        """Each converted pod spec, before and after (those whose objects both sides hold)."""
+        before, after = self.by_key("before"), self.by_key("after")
+        for f in self.result.findings:
+            if f.status is not Status.CONVERTED or f.code != "GPU000":
+                continue
+            key = finding_key(f)
+            if key is None:
+                continue
+            obj_b, obj_a = before.get(key), after.get(key)
+            pod_b, pod_a = pod_at(obj_b, f.where), pod_at(obj_a, f.where)
+            if obj_b is None or obj_a is None or pod_b is None or pod_a is None:
+                continue
+            yield Pair(f, key, obj_b, obj_a, pod_b, pod_a)
+
+
+def migrate(text: str, path: str, mode: Any) -> Migrated:
+    """The rewrite of ``text`` (InvalidInput when the rewrite raises it), both sides on demand."""
+    return Migrated(path, text, migrate_text(text, path, mode))
