@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.cel import Evaluator, device_value
+from migrator.matcher import DeviceMatcher, has_capacity
 from migrator.podspec import (alternatives, as_list, capacity_requests, claim_requests, count_of,
                               label_of, pod_needs, selector_exprs)
 from migrator.cluster import Device, Node, Snapshot, selects, tolerates
@@ -59,8 +59,7 @@ class Prover:
         #: toleration for every extended resource a pod requests (kubernetes/kubernetes#55839;
         #: plugin/pkg/admission/extendedresourcetoleration/admission.go)
         self.ert = extended_resource_toleration
-        self.ev = Evaluator()
-        self._values: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.matcher = DeviceMatcher()
         self._gpu: dict[str, NodeGpu] = {}
 
     def gpu(self, node: Node) -> NodeGpu:
@@ -69,20 +68,8 @@ class Prover:
             self._gpu[node.name] = classify(node)
         return self._gpu[node.name]
 
-    def _value(self, d: Device) -> dict[str, Any]:
-        key = d.key
-        if key not in self._values:
-            self._values[key] = device_value(d.driver, d.attributes, d.capacity)
-        return self._values[key]
-
     def _matches(self, exprs: list[str], d: Device) -> bool | str:
-        for e in exprs:
-            try:
-                if not self.ev.evaluate(e, self._value(d)):
-                    return False
-            except RuntimeError as exc:
-                return f"error: {exc}"
-        return True
+        return self.matcher.match(exprs, d)
 
     def admitted(self, pod: dict[str, Any]) -> dict[str, Any]:
         """``pod`` as the scheduler sees it: with the plugin's tolerations when it is modelled.
@@ -180,23 +167,6 @@ class Prover:
                         out.setdefault(_kind(d, parents, self.gpu(node).kind == MIG) or "other",
                                        set()).add(d.key)
         return out, problems
-
-
-def has_capacity(d: Device, caps: dict[str, str]) -> bool:
-    """The device defines every requested capacity, each at least as large as asked (the
-    allocator skips a device that lacks one: k8s.io/dynamic-resource-allocation v0.37.2
-    structured/internal/incubating/consumable_capacity.go). Unqualified names are the driver's."""
-    from migrator.quantity import parse_quantity
-
-    for name, want in caps.items():
-        domain, _, short = name.rpartition("/")
-        have = d.capacity.get(domain or d.driver, {}).get(short)
-        try:
-            if have is None or parse_quantity(have) < parse_quantity(want):
-                return False
-        except Exception:
-            return False
-    return True
 
 
 def _jointly(options: list[tuple[int, list[list[Device]]]], limit: int = 4096) -> bool:

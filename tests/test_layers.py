@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     # reading text and values
     {"kube", "mode", "documents", "sources", "cel", "edit", "verify", "validate"},
     # Kubernetes objects: where pod specs are, pods and claims as data, the DRA objects written
-    {"locate", "config", "selection", "podspec", "dra", "report"},
+    {"locate", "config", "selection", "podspec", "matcher", "dra", "report"},
     # clusters and the rules
     {"cluster", "nodes", "live", "kep5004", "transforms", "transforms.*"},
     # the engine: locate -> rules -> edits -> self-check

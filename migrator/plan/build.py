@@ -6,7 +6,7 @@ import dataclasses
 import re
 from typing import Any
 
-from migrator.cel import Evaluator
+from migrator.matcher import DeviceMatcher
 from migrator.cluster import PDB, Device, Node, Pod, Snapshot, selects, tolerates
 from migrator.pairing import finding_key, key_of, migrate
 from migrator.podspec import (alternatives, as_dict, as_list, capacity_requests, claim_index, claim_requests, count_of,
@@ -150,9 +150,9 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     mode = dataclasses.replace(mode, extended_classes=tuple(sorted(known.items())))
     extended: list[ExtendedPath] = []
     could: list[tuple[str, dict[str, int]]] = []  #: switched, but eligible for the KEP-5004 path
-    ev = Evaluator()
+    matcher = DeviceMatcher()
     nodes = nodes_from(snap)
-    model = Model(nodes, ev)
+    model = Model(nodes, matcher)
     decisions: list[WorkloadDecision] = []
     notes: list[str] = []
     classes_used: set[str] = set()
@@ -311,6 +311,9 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     plan.errors = errors
     plan.not_migrated = not_migrated
     plan.topology = topology
+    # selectors that fail to evaluate abort allocation on that device: never chosen, and said
+    plan.notes += [f"{where}: selector {err} (allocation aborts for any request that reaches this device)"
+                   for where, err in list(matcher.errors)[:20]]
     blockers = _topology_blockers(topology, model, decisions, not_migrated)
     if blockers:
         plan.proof.ok = False

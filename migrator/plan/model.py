@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.cel import Evaluator, device_value
+from migrator.matcher import DeviceMatcher
 from migrator.cluster import Device, Taint, selects, tolerates
 from migrator.tolerations import admission_tolerations
 
@@ -156,7 +156,7 @@ class Workload:
 
 
 class Model:
-    def __init__(self, nodes: dict[str, PNode], evaluator: Evaluator | None = None) -> None:
+    def __init__(self, nodes: dict[str, PNode], matcher: DeviceMatcher | None = None) -> None:
         self.nodes = nodes
         self.names = sorted(nodes)
         self.dra_names = [n for n in self.names if nodes[n].dra_on]  #: kept in sync by set_dra()
@@ -166,9 +166,7 @@ class Model:
         self.workloads: dict[str, Workload] = {}
         self.active: set[str] = set()
         self.templates: set[str] = set()  #: "namespace/name" of existing ResourceClaimTemplates
-        self.ev = evaluator or Evaluator()
-        self._match: dict[tuple[Any, ...], bool] = {}
-        self._values: dict[DevKey, dict[str, Any]] = {}
+        self.matcher = matcher or DeviceMatcher()
         self._eligible: dict[tuple[Any, ...], bool] = {}
         self.tick_count = 0
         self.version = 0
@@ -181,8 +179,8 @@ class Model:
         self._failed: dict[tuple[Any, ...], int] = {}
 
     def clone(self) -> "Model":
-        m = Model({k: v.copy() for k, v in self.nodes.items()}, self.ev)
-        m._match, m._values, m._eligible = self._match, self._values, self._eligible  # pure caches
+        m = Model({k: v.copy() for k, v in self.nodes.items()}, self.matcher)
+        m._eligible = self._eligible  # a pure cache
         mapping: dict[int, SimPod] = {}
         for wl, pods in self.by_wl.items():
             out = []
@@ -276,23 +274,9 @@ class Model:
     # ---- device matching ---------------------------------------------------------------------
 
     def _matches(self, exprs: list[str], d: Device) -> bool:
-        key = (d.key, tuple(exprs))
-        hit = self._match.get(key)
-        if hit is None:
-            value = self._values.get(d.key)
-            if value is None:
-                value = self._values[d.key] = device_value(d.driver, d.attributes, d.capacity)
-            hit = True
-            for e in exprs:
-                try:
-                    if not self.ev.evaluate(e, value):
-                        hit = False
-                        break
-                except RuntimeError:
-                    hit = False  # allocation aborts on this device: it is never chosen
-                    break
-            self._match[key] = hit
-        return hit
+        # an evaluation error: allocation aborts on this device, so it is never chosen; the
+        # matcher keeps the error for the plan to report (migrator/matcher.py)
+        return self.matcher.matches(exprs, d)
 
     def eligible(self, w: Workload, node: PNode) -> bool:
         """Node selection and taints for the new pod (cached: they do not change in a plan)."""
