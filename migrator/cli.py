@@ -44,7 +44,12 @@ class _Help:
 
 
 class _Command(_Help, TyperCommand):
-    pass
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        # Every command ends with typer.Exit(exit_code(...)) (migrator/report.py decides them all);
+        # one that returns instead forgot its exit code: a bug, not a silent 0 (pre-commit's
+        # dispatch does the same).
+        super().invoke(ctx)
+        raise RuntimeError(f"command {ctx.command_path!r} ended without an exit code (report.exit_code)")
 
 
 class _Group(_Help, TyperGroup):
@@ -481,7 +486,7 @@ def verify(
             sys.stderr.write(f"{len(results)} workload(s) checked: {counts[EQUIVALENT]} with the same devices, "
                              f"{counts[DIFFERENT]} with different devices, {counts[NOTHING]} with nothing to "
                              "compare\n")
-    raise typer.Exit(2 if errors else 1 if counts[DIFFERENT] or counts[NOTHING] else 0)
+    raise typer.Exit(exit_code(errors, counts[DIFFERENT] or counts[NOTHING]))
 
 
 @app.command(short_help="Rewrite Python that builds pod specs with nvidia.com/gpu.")
@@ -561,7 +566,7 @@ def codemod(
         verb = "rewritten" if wb is WriteBack.WRITE else "would be rewritten"
         sys.stderr.write(f"{changed} file(s) {verb}, {max(seen - changed - failed, 0)} unchanged"
                          + (f", {failed} could not be processed" if failed else "") + "\n")
-    raise typer.Exit(2 if failed else 1 if (wb is WriteBack.CHECK and changed) else 0)
+    raise typer.Exit(exit_code(failed, wb is WriteBack.CHECK and changed))
 
 
 @app.command(short_help="KRM function: a ResourceList on stdin, the migrated one on stdout.")
@@ -582,10 +587,10 @@ def krm() -> None:
         out, code, errors = res.text, res.code, list(res.errors)
     except MigratorError as exc:
         p = Problem(exc.message, line=exc.line) if isinstance(exc, InvalidInput) else Problem(str(exc))
-        out, code, errors = failure([p]), 1, [p.line_text]
+        out, code, errors = failure([p]), exit_code(unmet=True), [p.line_text]
     except Exception as exc:  # a bug of ours: still a ResourceList, so the orchestrator can say why
         p = Problem(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
-        out, code, errors = failure([p]), 1, [p.line_text]
+        out, code, errors = failure([p]), exit_code(unmet=True), [p.line_text]
     for e in errors:
         sys.stderr.write(f"dra-migrate krm: {e}\n")
     sys.stdout.write(out)
@@ -635,7 +640,7 @@ def post_render(
     for line in lines[1:]:
         sys.stderr.write(line + "\n")
     sys.stdout.write(rendered.text)
-    raise typer.Exit(0)
+    raise typer.Exit(exit_code())
 
 
 @app.command(short_help="Describe the migration for a pull request comment.")
@@ -696,7 +701,7 @@ def preview(
             write_atomic(full_report, to_markdown(result, limit=None).encode())
         name = full_report_name or (code(full_report) if full_report else None)
         sys.stdout.write(to_markdown(result, max_chars, name))
-    raise typer.Exit(2 if result.errors else 0)
+    raise typer.Exit(exit_code(result.errors))
 
 
 @app.command(short_help="Plan a switch-over that cannot deadlock, proven by simulation.")
@@ -757,7 +762,7 @@ def plan(
     for e in errors:
         sys.stderr.write(e + "\n")
     ok = result.proof is not None and result.proof.ok and not any(d.blocked for d in result.decisions)
-    raise typer.Exit(2 if errors else 0 if ok else 1)
+    raise typer.Exit(exit_code(errors, not ok))
 
 
 @rules_app.command("list")
@@ -767,6 +772,7 @@ def rules_list() -> None:
 
     for rule in sorted(BY_CODE.values(), key=lambda r: r.CODE):
         sys.stdout.write(f"{rule.CODE}  {rule.NAME:<22} fix={rule.FIX.value:<5} {rule.SUMMARY}\n")
+    raise typer.Exit(exit_code())
 
 
 @rules_app.command("explain")
@@ -779,13 +785,14 @@ def rules_explain(code: str = typer.Argument(..., metavar="CODE", help="A rule c
     if rule is None:
         raise MigratorError(f"unknown rule {code!r}; see 'dra-migrate rules list'")
     sys.stdout.write((rule.__doc__ or "").strip() + "\n")
+    raise typer.Exit(exit_code())
 
 
 @app.callback(invoke_without_command=True)
 def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
     if version:
         sys.stdout.write(f"dra-migrate {__version__}\n")
-        raise typer.Exit(0)
+        raise typer.Exit(exit_code())
 
 
 def _finish(*typers: typer.Typer) -> None:
@@ -820,6 +827,13 @@ def _usage_error(exc: Exception) -> int | None:
     return code
 
 
+def exit_code(failed: object = False, unmet: object = False) -> int:
+    """migrator.report.exit_code, imported when a command ends (start-up stays light)."""
+    from migrator.report import exit_code as decide
+
+    return decide(bool(failed), bool(unmet))
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point; returns the exit code (tests call it directly)."""
     import gc
@@ -838,9 +852,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     except MigratorError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per error
             sys.stderr.write(f"dra-migrate: {line}\n")
-        return 2
+        return exit_code(failed=True)
     except (KeyboardInterrupt, typer.Abort):
-        return 130
+        from migrator.report import INTERRUPTED
+
+        return INTERRUPTED
     except Exception as exc:
         code = _usage_error(exc)
         if code is None:

@@ -26,6 +26,7 @@ from migrator.documents import detect_layout, get, parse, scalar_value, to_pytho
 from migrator.edit import Patch
 from migrator.dra import INDEX_KEYS, PATH_KEYS, krm_annotations
 from migrator.engine import migrate_text
+from migrator.report import exit_code
 from migrator.errors import CannotEdit, InvalidInput, MigratorError
 from migrator.mode import KUBE_DEFAULT, KUBE_VERSIONS, Mode, api_version_for
 from migrator.model import Finding, Status
@@ -314,7 +315,7 @@ def _failed(problems: list[Problem], api: str = DEFAULT_API_VERSION, text: str |
         out = _with_results(text, root, [_error_result(p) for p in problems])
     else:
         out = failure(problems, api)
-    return KrmOutput(out, 1, tuple(p.line_text for p in problems))
+    return KrmOutput(out, exit_code(unmet=True), tuple(p.line_text for p in problems))
 
 
 def run_krm(text: str) -> KrmOutput:
@@ -353,8 +354,8 @@ def run_krm(text: str) -> KrmOutput:
         items[f"{_string(get(item, 'kind'))} {ns + '/' if ns else ''}{name}"] = item
     results = [_result(f, items, api) for f in result.findings if f.status in (Status.MANUAL, Status.SKIPPED)]
     if not results:
-        return KrmOutput(result.text, 0)
-    return KrmOutput(_with_results(result.text, out_root, results), 0)
+        return KrmOutput(result.text, exit_code())
+    return KrmOutput(_with_results(result.text, out_root, results), exit_code())
 
 
 __all__ = ["run_krm", "krm_annotations", "mode_from_config", "failure", "KrmOutput", "Problem", "InvalidInput"]

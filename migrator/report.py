@@ -16,6 +16,27 @@ OK = 0  #: success, or nothing to do
 CHANGES = 1  #: --check: at least one file would change
 FINDINGS = 1  #: scan: a selected finding at or above --fail-on (ruff: 1 = violations found)
 FAILED = 2  #: at least one input could not be processed (the others were)
+INTERRUPTED = 130  #: Ctrl-C (128 + SIGINT, as shells report it)
+
+
+def exit_code(failed: bool | int = False, unmet: bool | int = False) -> int:
+    """The exit code of every command; the only place that decides one (README "Exit codes").
+
+    - ``FAILED`` (2) when ``failed``: an input could not be processed (each is one line on stderr
+      naming the file and line; the others were processed, and written where asked), or the command
+      was used wrongly (``cli.main`` maps a usage error or a MigratorError to this same code).
+      It wins over 1: an incomplete run is never a clean verdict.
+    - 1 when ``unmet``: the command's own condition does not hold:
+        ``rewrite --check`` / ``codemod --check``: a file would change;
+        ``scan``: a selected finding at or above ``--fail-on`` (not with ``--exit-zero``);
+        ``verify``: a workload's device set changes, or nothing could be compared;
+        ``plan``: the proof fails or a workload is blocked;
+        ``krm``: the function failed (the ResourceList's results say why; KRM functions spec).
+    - ``OK`` (0) otherwise, also for ``rewrite --write`` that changed files and for ``preview``
+      and ``post-render``, which have no condition of their own.
+    ``cli.main`` returns ``INTERRUPTED`` (130) on Ctrl-C.
+    """
+    return FAILED if failed else 1 if unmet else OK
 
 #: ``scan --fail-on`` thresholds, strictest first. Each also fails on what the ones before it do
 #: (a threshold, like a log level): skipped fails on manual too, any on every finding, the
@@ -98,11 +119,8 @@ class Report:
 
     @property
     def return_code(self) -> int:
-        if self.failures:
-            return FAILED
-        if self.writeback is WriteBack.CHECK and self.changed:
-            return CHANGES
-        return OK
+        """``rewrite``'s exit code (``exit_code``: --check fails when a file would change)."""
+        return exit_code(self.failures, self.writeback is WriteBack.CHECK and bool(self.changed))
 
     def filtered(self, rules: RuleFilter) -> "Report":
         """The same run with only the findings ``rules`` keeps (errors are never filtered out)."""
@@ -118,11 +136,7 @@ class Report:
     def scan_code(self, fail_on: str, exit_zero: bool = False) -> int:
         """2 when an input could not be processed (``--exit-zero`` does not hide that: the scan is
         incomplete), else 1 when a finding trips the gate, else 0."""
-        if self.failures:
-            return FAILED
-        if not exit_zero and self.failing(fail_on):
-            return FINDINGS
-        return OK
+        return exit_code(self.failures, not exit_zero and bool(self.failing(fail_on)))
 
     def gate_summary(self, fail_on: str, exit_zero: bool = False) -> str:
         """The tail of the scan summary line: what trips the gate, if anything."""

@@ -554,3 +554,31 @@ def test_inputs_never_share_a_templates_file(tmp_path: Path, names: tuple[str, .
         side = tmp_path / f"{stem}-claim-templates{ext}"
         named = re.search(r"resourceClaimTemplateName: (\S+)", (tmp_path / name).read_text()).group(1)
         assert f"name: {named}" in side.read_text(), name
+
+
+def test_a_command_that_forgets_its_exit_code_fails_loudly() -> None:
+    """Every command ends with typer.Exit(report.exit_code(...)); one that returns is a bug."""
+    import typer
+
+    from migrator.cli import _Command
+
+    t = typer.Typer()
+
+    @t.command(cls=_Command)
+    def forgot() -> None:
+        pass
+
+    @t.command(cls=_Command)
+    def said() -> None:
+        raise typer.Exit(3)
+
+    with pytest.raises(RuntimeError, match="ended without an exit code"):
+        t(args=["forgot"], standalone_mode=False)
+    assert t(args=["said"], standalone_mode=False) == 3  # click returns typer.Exit's code
+
+
+@pytest.mark.parametrize("failed,unmet,want", [(0, 0, 0), (0, 1, 1), (1, 0, 2), (1, 1, 2), (3, 0, 2), (0, 5, 1)])
+def test_one_exit_code_contract(failed: int, unmet: int, want: int) -> None:
+    from migrator.report import exit_code
+
+    assert exit_code(failed, unmet) == want
