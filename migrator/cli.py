@@ -87,20 +87,15 @@ KubeVersion = enum.Enum("KubeVersion", _kube_versions(), type=str)  # type: igno
 KUBE_DEFAULT = KubeVersion("1.35")
 
 
-class Templates(str, enum.Enum):
-    inline = "inline"
-    file = "file"
+def _choices_of(name: str) -> dict[str, str]:
+    from migrator.mode import BY_FIELD  # one list for the flag, the config file and KRM
+
+    return {c.replace("-", "_"): c for c in BY_FIELD[name].choices}
 
 
-class Sharing(str, enum.Enum):
-    timeslicing = "timeslicing"
-    mps = "mps"
-
-
-class MigrationPath(str, enum.Enum):
-    auto = "auto"
-    rewrite = "rewrite"
-    extended_resource = "extended-resource"
+Templates = enum.Enum("Templates", _choices_of("placement"), type=str)  # type: ignore[misc]
+Sharing = enum.Enum("Sharing", _choices_of("sharing"), type=str)  # type: ignore[misc]
+MigrationPath = enum.Enum("MigrationPath", _choices_of("migration_path"), type=str)  # type: ignore[misc]
 
 
 class GpuOperator(str, enum.Enum):
@@ -110,10 +105,7 @@ class GpuOperator(str, enum.Enum):
     gpucluster = "gpucluster"
 
 
-class GitOps(str, enum.Enum):
-    argocd = "argocd"
-    helm = "helm"
-    flux = "flux"
+GitOps = enum.Enum("GitOps", _choices_of("gitops"), type=str)  # type: ignore[misc]
 
 
 class ScanFormat(str, enum.Enum):
@@ -221,13 +213,12 @@ def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templ
           gitops: Optional[GitOps] = None,
           migration_path: MigrationPath = MigrationPath.auto):  # type: ignore[no-untyped-def]
     """The Mode of the shared options (typer has checked each against its choices)."""
-    from migrator.mode import Mode, api_version_for
+    from migrator.mode import build_mode
 
-    return Mode(api_version=api_version_for(_value(kube_version)), kube_version=_value(kube_version),
-                placement=_value(placement),
-                convert_unknown=convert_unknown, keep_node_labels=keep_node_labels,
-                sharing=_value(sharing) if sharing else None, gitops=_value(gitops) if gitops else None,
-                namespaces=tuple(_config().namespaces), migration_path=_value(migration_path))
+    return build_mode({"kube_version": _value(kube_version), "placement": _value(placement),
+                       "convert_unknown": convert_unknown, "keep_node_labels": keep_node_labels,
+                       "sharing": _value(sharing) if sharing else None, "gitops": _value(gitops) if gitops else None,
+                       "migration_path": _value(migration_path)}, namespaces=tuple(_config().namespaces))
 
 
 def _value(choice: object) -> str:

@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from migrator.errors import InvalidInput
+from migrator.mode import OPTIONS
 
 CONFIG_FILE = ".dra-migrate.yaml"
-FLAG_KEYS = ("kube-version", "templates", "keep-node-labels", "sharing", "convert-unknown", "gitops", "migration-path")
+#: the flags' defaults, by the same table as the command line and KRM (migrator/mode.py OPTIONS)
+FLAG_KEYS = tuple(o.config for o in OPTIONS)
 LIST_KEYS = ("include", "exclude", "namespaces")
 KEYS = (*LIST_KEYS, *FLAG_KEYS)
-BOOL_KEYS = ("keep-node-labels", "convert-unknown")
-#: the values the command line accepts for the same flags (cli._mode)
-CHOICES = {"templates": ("inline", "file"), "sharing": ("timeslicing", "mps"), "gitops": ("argocd", "helm", "flux"),
-           "migration-path": ("auto", "rewrite", "extended-resource")}
+BOOL_KEYS = tuple(o.config for o in OPTIONS if o.kind == "bool")
+CHOICES = {o.config: o.choices for o in OPTIONS if o.kind == "choice"}
 # Namespace names are RFC 1123 DNS labels
 # (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names).
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")

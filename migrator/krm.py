@@ -28,7 +28,7 @@ from migrator.dra import INDEX_KEYS, PATH_KEYS, krm_annotations
 from migrator.engine import migrate_text
 from migrator.report import exit_code
 from migrator.errors import CannotEdit, InvalidInput, MigratorError
-from migrator.mode import KUBE_DEFAULT, KUBE_VERSIONS, Mode, api_version_for
+from migrator.mode import KUBE_VERSIONS, OPTIONS as MODE_OPTIONS, Mode, api_version_for, build_mode
 from migrator.model import Finding, Status
 
 SEVERITY = {Status.MANUAL: "warning", Status.SKIPPED: "info", Status.INFO: "info"}
@@ -38,9 +38,12 @@ API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1", "conf
 DEFAULT_API_VERSION = "config.kubernetes.io/v1"
 #: functionConfig options and what each accepts; a ConfigMap's data values are strings, so
 #: booleans are also accepted as "true"/"false" (which is what `kpt fn eval -- key=value` writes).
-OPTIONS = ("kubeVersion", "keepNodeLabels", "sharing", "convertUnknown", "migrationPath")
-SHARING = ("timeslicing", "mps")
-MIGRATION_PATHS = ("auto", "rewrite", "extended-resource")  #: migrator/kep5004.py PATHS
+#: the functionConfig's names of the rewrite options (migrator/mode.py OPTIONS: one table for
+#: the command line, the config file and KRM)
+OPTIONS = tuple(o.krm for o in MODE_OPTIONS if o.krm)
+_BY_KEY = {o.krm: o for o in MODE_OPTIONS if o.krm}
+SHARING = _BY_KEY["sharing"].choices
+MIGRATION_PATHS = _BY_KEY["migrationPath"].choices
 #: Top-level keys of a functionConfig object: the Kubernetes object envelope and where options live.
 CONFIG_ENVELOPE = ("apiVersion", "kind", "metadata", "data", "spec")
 STDIN = "<stdin>"
@@ -230,11 +233,8 @@ def mode_from_config(config: Node | None) -> tuple[Mode, list[Problem]]:
                 except MigratorError as exc:
                     problems.append(Problem(f"functionConfig.{at}: {str(exc).replace('--kube-version', 'kubeVersion')}",
                                             at, ref))
-    mode = Mode(api_version=values.get("api_version", "resource.k8s.io/v1"),
-                kube_version=values.get("kube_version", KUBE_DEFAULT),
-                keep_node_labels=values.get("keepNodeLabels", False),
-                convert_unknown=values.get("convertUnknown", False),
-                sharing=values.get("sharing"), krm=True, migration_path=values.get("migrationPath", "auto"))
+    values.pop("api_version", None)
+    mode = build_mode({_BY_KEY[k].field if k in _BY_KEY else k: v for k, v in values.items()}, krm=True)
     return mode, problems
 
 

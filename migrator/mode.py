@@ -69,3 +69,42 @@ class Mode:
     #: ``rewrite --cluster``/``--context``: the cluster.Snapshot whose nodes say what
     #: nvidia.com/gpu is where each pod may land (GPU113); None: decided from the manifest alone
     cluster: Any = field(default=None, compare=False, hash=False, repr=False)
+
+
+# ---- the options, once for every front end ------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One rewrite option as each front end names it: the command-line flag, the config file's key
+    (``[tool.dra-migrate]`` / ``.dra-migrate.yaml``) and the KRM functionConfig's (None: not there)."""
+
+    field: str  #: the Mode field
+    flag: str
+    config: str
+    krm: str | None
+    kind: str  #: "bool", "choice" or "version"
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("kube_version", "--kube-version", "kube-version", "kubeVersion", "version", KUBE_VERSIONS, KUBE_DEFAULT),
+    Option("placement", "--templates", "templates", None, "choice", ("inline", "file"), "inline"),
+    Option("keep_node_labels", "--keep-node-labels", "keep-node-labels", "keepNodeLabels", "bool", (), False),
+    Option("sharing", "--sharing", "sharing", "sharing", "choice", ("timeslicing", "mps")),
+    Option("convert_unknown", "--convert-unknown", "convert-unknown", "convertUnknown", "bool", (), False),
+    Option("gitops", "--gitops", "gitops", None, "choice", ("argocd", "helm", "flux")),
+    #: migrator/kep5004.py PATHS
+    Option("migration_path", "--migration-path", "migration-path", "migrationPath", "choice",
+           ("auto", "rewrite", "extended-resource"), "auto"),
+)
+BY_FIELD = {o.field: o for o in OPTIONS}
+
+
+def build_mode(values: dict[str, Any], **extra: Any) -> Mode:
+    """The one Mode builder: ``values`` by Mode field, already checked against ``OPTIONS`` by the
+    front end that read them (typer, config.py, krm.py); absent ones take their defaults. The
+    resource.k8s.io version written follows the target release."""
+    fields = {o.field: values.get(o.field, o.default) for o in OPTIONS}
+    fields["api_version"] = api_version_for(fields["kube_version"])
+    return Mode(**fields, **extra)
