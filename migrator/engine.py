@@ -179,7 +179,12 @@ def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] |
         return None
     plan = PodPlan()
     for rule in REGISTRY:
-        plan.findings.extend(rule.check(ctx, plan))
+        # each intent is applied as the rule yields it: the rule sees its own earlier ones
+        for item in rule.check(ctx, plan):
+            if isinstance(item, Finding):
+                plan.findings.append(item)
+            else:
+                plan.apply(item)
         if plan.blocked:
             break
     kep = None

@@ -16,9 +16,13 @@ class Status(str, enum.Enum):
 
 
 class FixSafety(str, enum.Enum):
-    """ruff's applicability: SAFE fixes keep semantics; NONE means the rule only reports."""
+    """ruff's applicability: SAFE fixes keep semantics and are applied by default; UNSAFE ones may
+    change what a pod gets and are applied only when the user opts in (``--sharing``); DISPLAY
+    ones are shown, never applied; NONE means the rule only reports."""
 
     SAFE = "safe"
+    UNSAFE = "unsafe"
+    DISPLAY = "display-only"
     NONE = "none"
 
 

@@ -10,10 +10,10 @@ from migrator.documents import parse, shared_nodes
 from migrator.engine import _pod_metadata, migrate_text
 from migrator.locate import objects, pod_specs
 from migrator.mode import Mode
-from migrator.model import Status
+from migrator.model import Finding, Status
 from migrator.tables import load_tables
 from migrator.transforms import BY_CODE, REGISTRY
-from migrator.transforms.base import PodContext, PodPlan, build_context
+from migrator.transforms.base import Block, PodContext, PodPlan, build_context
 
 
 def context(src: str, index: int = 0) -> PodContext:
@@ -33,7 +33,14 @@ def run_until(code: str, ctx: PodContext) -> tuple[PodPlan, list]:
     plan = PodPlan()
     found = []
     for rule in REGISTRY:
-        out = list(rule.check(ctx, plan))
+        out = []
+        for item in rule.check(ctx, plan):  # rules return findings and fix intents; the engine applies these
+            if isinstance(item, Finding):
+                out.append(item)
+            else:
+                plan.apply(item)
+                if isinstance(item, Block):
+                    out.append(item.finding)
         if rule.CODE == code:
             return plan, out
         found += out

@@ -1,10 +1,11 @@
 """What a rule sees (PodContext, read-only) and what it contributes to (PodPlan).
 
 A rule is a module with ``CODE``, ``NAME``, ``SUMMARY``, ``FIX`` (FixSafety) and
-``check(ctx, plan) -> Iterable[Finding]``; its docstring has the sections *What it does*,
-*Why*, *Example* and *Fix safety*. Guards stop the conversion by calling ``plan.block``;
-converters add requests and container wiring to the plan. The engine turns the finished plan
-into text edits: rules never touch text.
+``check(ctx, plan) -> Iterable[Finding | Intent]``; its docstring has the sections *What it does*,
+*Why*, *Example* and *Fix safety*. Rules return values: findings, and typed fix intents (add a
+request, remove a resource, set a plan field, block). Guards yield ``block(finding)``; converters
+yield requests and wiring. The engine applies the intents to the plan and turns the finished
+plan into text edits: rules never change the plan or the text themselves.
 """
 
 from __future__ import annotations
@@ -95,9 +96,75 @@ class PodContext:
         return [a for a in self.asks if device_rule(a.resource, self.tables) is not None]
 
 
+# ---- fix intents: what a rule asks the engine to do (rules return them, never mutate) ----------
+
+@dataclass(frozen=True, slots=True)
+class AddRequest:
+    """A device request in the pod's claim, wired to the container (section, index) when given."""
+
+    request: DeviceRequest
+    container: tuple[str, int] | None = None
+    safety: FixSafety = FixSafety.SAFE
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequests:
+    """The requests a container references, replacing what it had (GPU004's init containers)."""
+
+    container: tuple[str, int]
+    names: tuple[str, ...]
+    safety: FixSafety = FixSafety.SAFE
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveResource:
+    """Take a device-plugin resource out of a container's limits and requests."""
+
+    section: str
+    index: int
+    resource: str
+    safety: FixSafety = FixSafety.SAFE
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceRequests:
+    """The pod's requests with their selectors or class refined (GPU008, GPU009, GPU113)."""
+
+    requests: tuple[DeviceRequest, ...]
+    safety: FixSafety = FixSafety.SAFE
+
+
+@dataclass(frozen=True, slots=True)
+class SetField:
+    """A plan setting the engine reads when it edits: ``claim_name``, ``tolerations``, ``translation``,
+    ``remove_selector_keys`` (added to), ``mig_single``, ``ray_num_gpus``, ``sharing``, ``shares``."""
+
+    name: str
+    value: Any
+    safety: FixSafety = FixSafety.SAFE
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Stop: this pod is not converted (the finding says why); no later rule runs."""
+
+    finding: Finding
+
+
+Intent = AddRequest | WireRequests | RemoveResource | ReplaceRequests | SetField | Block
+_SETTABLE = frozenset({"claim_name", "tolerations", "translation", "remove_selector_keys", "mig_single",
+                       "ray_num_gpus", "sharing", "shares"})
+
+
+def block(finding: Finding) -> Block:
+    return Block(finding)
+
+
 @dataclass
 class PodPlan:
-    """Filled in by the rules, in registry order; read by the engine."""
+    """What the rules' intents add up to, in registry order; only ``apply`` changes it (the engine
+    calls it for each intent as a rule yields it, so a rule reading the plan sees its own earlier
+    intents); read by the engine's editor."""
 
     requests: list[DeviceRequest] = field(default_factory=list)
     #: (section, index) -> request names the container references
@@ -118,9 +185,29 @@ class PodPlan:
     #: (section, index) -> GPU asks with a count in that container (computed once, by add_request)
     _per_container: dict[tuple[str, int], int] | None = field(default=None, repr=False, compare=False)
 
-    def block(self, finding: Finding) -> Finding:
-        self.blocked = True
-        return finding
+    def apply(self, intent: Intent) -> None:
+        if isinstance(intent, AddRequest):
+            self.requests.append(intent.request)
+            if intent.container is not None:
+                self.wiring.setdefault(intent.container, []).append(intent.request.name)
+        elif isinstance(intent, WireRequests):
+            self.wiring[intent.container] = list(intent.names)
+        elif isinstance(intent, RemoveResource):
+            self.removals.append((intent.section, intent.index, intent.resource))
+        elif isinstance(intent, ReplaceRequests):
+            self.requests = list(intent.requests)
+        elif isinstance(intent, SetField):
+            if intent.name not in _SETTABLE:
+                raise ValueError(f"a rule set an unknown plan field {intent.name!r}")
+            if intent.name == "remove_selector_keys":
+                self.remove_selector_keys.extend(intent.value)
+            else:
+                setattr(self, intent.name, intent.value)
+        elif isinstance(intent, Block):
+            self.blocked = True
+            self.findings.append(intent.finding)
+        else:
+            raise TypeError(f"not a fix intent: {intent!r}")
 
     def request_names(self) -> set[str]:
         # kept up to date incrementally (a pod with thousands of GPU containers stays linear); rules
@@ -202,7 +289,7 @@ def app_or_sidecar(ctx: PodContext, ask: Ask) -> bool:
     return any(c.sidecar for c in ctx.containers if c.section == ask.section and c.index == ask.index)
 
 
-def add_request(ctx: PodContext, plan: PodPlan, ask: Ask) -> DeviceRequest:
+def add_request(ctx: PodContext, plan: PodPlan, ask: Ask) -> tuple[Intent, ...]:
     """A request of its own for ``ask``'s container, wired to it and replacing the resource."""
     resolved = resolve_device(ask.resource, ctx.tables)
     assert resolved is not None and ask.count
@@ -218,10 +305,7 @@ def add_request(ctx: PodContext, plan: PodPlan, ask: Ask) -> DeviceRequest:
         base = f"{base}-{ask.resource.split('/', 1)[1]}"
     request = DeviceRequest(plan.unique_request_name(base), device_class, ask.count, selectors,
                             ask.resource)
-    plan.requests.append(request)
-    plan.wiring.setdefault((ask.section, ask.index), []).append(request.name)
-    plan.removals.append((ask.section, ask.index, ask.resource))
-    return request
+    return AddRequest(request, (ask.section, ask.index)), RemoveResource(ask.section, ask.index, ask.resource)
 
 
 def read_count(node: ScalarNode):  # type: ignore[no-untyped-def]

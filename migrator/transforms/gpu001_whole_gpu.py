@@ -40,5 +40,4 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         return ()
     for ask in ctx.gpu_asks():
         if ask.resource == "nvidia.com/gpu" and ask.count and app_or_sidecar(ctx, ask):
-            add_request(ctx, plan, ask)
-    return ()
+            yield from add_request(ctx, plan, ask)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, add_request, app_or_sidecar, device_rule
+from migrator.transforms.base import PodContext, PodPlan, add_request, app_or_sidecar, device_rule, block
 
 CODE = "GPU002"
 NAME = "mig-profile"
@@ -37,7 +37,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     for ask in ctx.asks:
         if ctx.tables.unknown_device.search(ask.resource) and device_rule(ask.resource, ctx.tables) is None:
             if ask.count:
-                yield plan.block(ctx.finding(CODE, Status.MANUAL,
+                yield block(ctx.finding(CODE, Status.MANUAL,
                                              f"container {ask.container!r}: unknown MIG resource "
                                              f"{ask.resource!r}; add its profile to rules/resources.yaml",
                                              ask.container))
@@ -46,4 +46,4 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         return
     for ask in ctx.gpu_asks():
         if ask.resource != "nvidia.com/gpu" and ask.count and app_or_sidecar(ctx, ask):
-            add_request(ctx, plan, ask)
+            yield from add_request(ctx, plan, ask)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, RemoveResource
 
 CODE = "GPU003"
 NAME = "zero-count"
@@ -34,7 +34,7 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     for ask in ctx.gpu_asks():
         if ask.count == 0:
-            plan.removals.append((ask.section, ask.index, ask.resource))
+            yield RemoveResource(ask.section, ask.index, ask.resource)
             yield ctx.finding(CODE, Status.INFO,
                               f"container {ask.container!r}: dropped {ask.resource}: 0 (no claim); the "
                               f"pod keeps the {ask.resource} toleration the admission plugin gave it (GPU005)",

@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import DeviceRequest, Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, resolve_device
+from migrator.transforms.base import AddRequest, PodContext, PodPlan, RemoveResource, WireRequests, resolve_device
 
 CODE = "GPU004"
 NAME = "init-containers"
@@ -64,7 +64,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         container = next(c for c in ctx.containers if c.section == ask.section and c.index == ask.index)
         if container in ordinary and ask.count:
             needs.append((ask.index, ask.container, ask.resource, ask.count))
-            plan.removals.append((ask.section, ask.index, ask.resource))
+            yield RemoveResource(ask.section, ask.index, ask.resource)
     shortfall: dict[str, tuple[int, str]] = {}
     wiring: dict[int, list[str]] = {}
     for index, name, resource, k in needs:
@@ -92,8 +92,8 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         resolved = resolve_device(resource, ctx.tables)
         assert resolved is not None
         req = DeviceRequest(plan.unique_request_name(name), resolved[0], missing, resolved[1], resource)
-        plan.requests.append(req)
+        yield AddRequest(req)
         extra_names[resource] = req.name
     for index, names in wiring.items():
         out = [extra_names[n[6:]] if n.startswith("extra:") else n for n in names]
-        plan.wiring[("initContainers", index)] = list(dict.fromkeys(out))
+        yield WireRequests(("initContainers", index), tuple(dict.fromkeys(out)))

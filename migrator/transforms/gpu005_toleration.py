@@ -36,7 +36,7 @@ from typing import Iterable
 from migrator.documents import get, to_python
 from migrator.model import Finding, FixSafety
 from migrator.tolerations import covers_plugin_toleration, is_extended_resource
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, SetField
 
 CODE = "GPU005"
 NAME = "toleration"
@@ -47,7 +47,6 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     removed = sorted({resource for _, _, resource in plan.removals if is_extended_resource(resource)})
     if not removed:
-        return ()
+        return
     tolerations = to_python(get(ctx.pod, "tolerations"))
-    plan.tolerations = [r for r in removed if not covers_plugin_toleration(tolerations, r)]
-    return ()
+    yield SetField("tolerations", [r for r in removed if not covers_plugin_toleration(tolerations, r)])

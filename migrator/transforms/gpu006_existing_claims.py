@@ -23,7 +23,7 @@ from typing import Iterable
 
 from migrator.documents import get, items, str_at
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, SetField
 
 CODE = "GPU006"
 NAME = "existing-claims"
@@ -38,7 +38,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     name, n = "gpu", 2
     while name in taken:
         name, n = f"gpu-{n}", n + 1
-    plan.claim_name = name
+    yield SetField("claim_name", name)
     if taken:
         yield ctx.finding(CODE, Status.INFO,
                           f"pod already has claims ({', '.join(sorted(t for t in taken if t))}); "

@@ -40,7 +40,7 @@ from migrator.documents import to_python
 from migrator.kube import releases
 from migrator.model import Finding, FixSafety, Status
 from migrator.shape import dotted
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, ReplaceRequests, SetField
 
 CODE = "GPU008"
 NAME = "node-selection"
@@ -65,8 +65,8 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     pod = to_python(ctx.pod)
     if plan.mig_single:  # GPU009 already turned the -MIG- product into selectors
         rules.pop("nvidia.com/gpu.product", None)
-        plan.remove_selector_keys.extend(k for k, v in (pod.get("nodeSelector") or {}).items()
-                                         if k == "nvidia.com/gpu.product" and not ctx.mode.keep_node_labels)
+        yield SetField("remove_selector_keys", [k for k, v in (pod.get("nodeSelector") or {}).items()
+                                                if k == "nvidia.com/gpu.product" and not ctx.mode.keep_node_labels])
     fam = families(str(ctx.tables.source))
     # GPU009 turned these into the MIG request's selectors; they stay (the product label for
     # single-strategy MIG nodes, GKE's partition size for its autoscaler)
@@ -75,14 +75,14 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                   allow_preferences=releases().gate("DRAPrioritizedList", ctx.mode.kube_version),
                   where=dotted(ctx.ref.path),
                   fam=fam, handled=handled)
-    plan.translation = t
+    yield SetField("translation", t)
     extra = tuple(t.selectors)
     alternatives: tuple[tuple[str, tuple[str, ...]], ...] = ()
     if t.preferences:
         alternatives = tuple((f"pref-{i + 1}", (cel,)) for i, (_, cel, _) in enumerate(t.preferences))
         alternatives += (("fallback", ()),)
-    plan.requests = [dataclasses.replace(r, selectors=r.selectors + extra, alternatives=alternatives)
-                     for r in plan.requests]
+    yield ReplaceRequests(tuple(dataclasses.replace(r, selectors=r.selectors + extra, alternatives=alternatives)
+                                for r in plan.requests))
     if t.translated or t.preferences:
         what = ", ".join(t.translated + [f"{len(t.preferences)} preference(s) -> firstAvailable"] *
                          bool(t.preferences))

@@ -33,7 +33,7 @@ import dataclasses
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, ReplaceRequests, SetField, block
 
 CODE = "GPU009"
 NAME = "mig-single"
@@ -71,7 +71,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if found is None:
         return
     if found[0] == "manual":
-        yield plan.block(ctx.finding(CODE, Status.MANUAL, f"single-strategy MIG: {found[1]}; "
+        yield block(ctx.finding(CODE, Status.MANUAL, f"single-strategy MIG: {found[1]}; "
                                                           "choose the MIG profile by hand"))
         return
     parents, profile = found[1]  # type: ignore[misc]
@@ -83,9 +83,10 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     elif parents:
         selectors += (f"('productName' in {A} && {A}.productName.replace(' ', '-') in "
                       f"[{', '.join(q(p) for p in parents)}])",)
-    plan.requests = [dataclasses.replace(r, device_class="mig.nvidia.com", selectors=r.selectors + selectors)
-                     if r.device_class == "gpu.nvidia.com" else r for r in plan.requests]
-    plan.mig_single = True
+    yield ReplaceRequests(tuple(
+        dataclasses.replace(r, device_class="mig.nvidia.com", selectors=r.selectors + selectors)
+        if r.device_class == "gpu.nvidia.com" else r for r in plan.requests))
+    yield SetField("mig_single", True)
     of = f" of {' or '.join(parents)}" if parents else ""
     kind = "single-strategy MIG" if parents else "GKE MIG partition"
     yield ctx.finding(CODE, Status.INFO, f"{kind}: nvidia.com/gpu here is a {profile} slice{of}; "

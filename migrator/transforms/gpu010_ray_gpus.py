@@ -26,7 +26,7 @@ from yaml.nodes import MappingNode
 
 from migrator.documents import get
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, SetField
 
 CODE = "GPU010"
 NAME = "ray-gpus"
@@ -50,6 +50,6 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     params = get(group, "rayStartParams")
     if isinstance(params, MappingNode) and get(params, "num-gpus") is not None:
         return
-    plan.ray_num_gpus = (group, str(count))
+    yield SetField("ray_num_gpus", (group, str(count)))
     yield ctx.finding(CODE, Status.INFO, f"rayStartParams.num-gpus set to {count}: Ray's autoscaler read it "
                                          "from the container limit")

@@ -44,12 +44,13 @@ from typing import Any, Iterable
 
 from migrator.kube import releases
 from migrator.model import DeviceRequest, Finding, FixSafety, Status
-from migrator.transforms.base import DNS_LABEL, PodContext, PodPlan
+from migrator.transforms.base import AddRequest, DNS_LABEL, PodContext, PodPlan, RemoveResource, SetField, WireRequests, block
 
 CODE = "GPU011"
 NAME = "sharing-opt-in"
 SUMMARY = "--sharing: time-slicing/MPS replicas -> one shared ResourceClaim with GpuConfig sharing"
-FIX = FixSafety.SAFE  # applied only when the user opts in
+FIX = FixSafety.UNSAFE  # what a pod gets changes (shares, not a GPU of its own): only with --sharing
+UNSAFE = FixSafety.UNSAFE
 
 STRATEGY = {"timeslicing": "TimeSlicing", "mps": "MPS"}
 
@@ -72,7 +73,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                                                 a.resource in ctx.tables.shared_resources)]
     if any(a.count != 1 for a in asks) or any(a.section == "initContainers" for a in asks) or \
             any(a.count and a.resource.startswith("nvidia.com/mig-") for a in ctx.asks):
-        yield plan.block(ctx.finding(CODE, Status.MANUAL,
+        yield block(ctx.finding(CODE, Status.MANUAL,
                                      "--sharing converts one shared replica per app container only; "
                                      "this pod asks for more, for MIG, or in init containers"))
         return
@@ -80,11 +81,12 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         yield from _shares(ctx, plan, asks)
         return
     strategy = STRATEGY[ctx.mode.sharing]
-    plan.sharing = strategy
-    plan.requests.append(DeviceRequest("shared", "gpu.nvidia.com", 1, (), "nvidia.com/gpu"))
+    yield SetField("sharing", strategy, UNSAFE)
+    yield AddRequest(DeviceRequest("shared", "gpu.nvidia.com", 1, (), "nvidia.com/gpu"), None, UNSAFE)
     for a in asks:
-        plan.wiring.setdefault((a.section, a.index), []).append("shared")
-        plan.removals.append((a.section, a.index, a.resource))
+        yield WireRequests((a.section, a.index), tuple(plan.wiring.get((a.section, a.index), [])) + ("shared",),
+                           UNSAFE)
+        yield RemoveResource(a.section, a.index, a.resource, UNSAFE)
     gate = "TimeSlicingSettings" if strategy == "TimeSlicing" else "MPSSupport"
     yield ctx.finding(CODE, Status.INFO,
                       f"--sharing: one shared ResourceClaim with GpuConfig {strategy}; every replica "
@@ -93,7 +95,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
 
 
 def _shares(ctx: PodContext, plan: PodPlan, asks: list[Any]) -> Iterable[Finding]:
-    plan.shares = True
+    yield SetField("shares", True, UNSAFE)
     per: dict[tuple[str, int], int] = {}
     for a in asks:
         per[(a.section, a.index)] = per.get((a.section, a.index), 0) + 1
@@ -103,9 +105,8 @@ def _shares(ctx: PodContext, plan: PodPlan, asks: list[Any]) -> Iterable[Finding
             base = f"{base}-{a.resource.split('/', 1)[1].replace('.', '-')}"
         req = DeviceRequest(plan.unique_request_name(base), "gpu.nvidia.com", 1, (), a.resource,
                             capacity=(("shares", "1"),))
-        plan.requests.append(req)
-        plan.wiring.setdefault((a.section, a.index), []).append(req.name)
-        plan.removals.append((a.section, a.index, a.resource))
+        yield AddRequest(req, (a.section, a.index), UNSAFE)
+        yield RemoveResource(a.section, a.index, a.resource, UNSAFE)
     yield ctx.finding(CODE, Status.INFO,
                       f"--sharing timeslicing on Kubernetes {ctx.mode.kube_version}: one consumable share of a GPU "
                       "per container (capacity.requests.shares: 1), as a time-slicing replica; the DRA driver must "

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU101"
 NAME = "vendor-semantics"
@@ -35,7 +35,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     hami_annotations = {k for k in ctx.annotations if k in ctx.tables.hami_annotations}
     hami = sorted({a.resource for a in hami_asks} | hami_annotations)
     if hami:
-        yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+        yield block(ctx.finding(CODE, Status.SKIPPED,
                                      "HAMi vGPU request (" + ", ".join(hami) + "): nvidia.com/gpu counts "
                                      "vGPU slots here, not whole devices; not converted",
                                      None if hami_annotations else ctx.only_container(hami_asks)))

@@ -37,7 +37,7 @@ from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
 from migrator.tables import is_placeholder
-from migrator.transforms.base import PodContext, PodPlan, device_rule
+from migrator.transforms.base import PodContext, PodPlan, device_rule, block
 
 CODE = "GPU102"
 NAME = "placeholders"
@@ -48,7 +48,7 @@ FIX = FixSafety.NONE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     for ask in ctx.asks:
         if is_placeholder(ask.resource, ctx.tables) and ask.resource not in ctx.tables.hami_resources:
-            yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+            yield block(ctx.finding(CODE, Status.SKIPPED,
                                          f"container {ask.container!r}: resource name {ask.resource!r} "
                                          "is a placeholder; render the template, then migrate", ask.container))
             continue
@@ -60,14 +60,14 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                 why = f"count {raw!r} is a placeholder; render it, then migrate"
             else:
                 why = f"{ask.problem}; fix the manifest first"
-            yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+            yield block(ctx.finding(CODE, Status.SKIPPED,
                                          f"container {ask.container!r}: {ask.resource} {why}", ask.container))
         elif not ask.in_limits:
-            yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+            yield block(ctx.finding(CODE, Status.SKIPPED,
                                          f"container {ask.container!r}: {ask.resource} is only in requests; the API "
                                          "requires a limit for an extended resource (\"Limit must be set for non "
                                          "overcommitable resources\"): set it in limits, then migrate", ask.container))
         elif ask.mismatch:
-            yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+            yield block(ctx.finding(CODE, Status.SKIPPED,
                                          f"container {ask.container!r}: {ask.resource} limits and requests "
                                          "differ (the API requires them equal); fix the manifest first", ask.container))

@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU103"
 NAME = "sharing"
@@ -44,7 +44,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     shared_asks = [a for a in ctx.asks if a.resource in ctx.tables.shared_resources and a.count]
     shared = sorted({a.resource for a in shared_asks})
     if shared:
-        yield plan.block(ctx.finding(CODE, Status.MANUAL,
+        yield block(ctx.finding(CODE, Status.MANUAL,
                                      f"{', '.join(shared)} is a time-slicing/MPS replica, not a device; "
                                      "the DRA form is a shared claim with GpuConfig sharing",
                                      ctx.only_container(shared_asks)))
@@ -63,7 +63,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         if rule.mig and mig is not None and mig[0] == "manual" and op == "In":
             continue  # GPU009 reports it with the reason
         what = f"{label}={values[0]}" if op == "In" and len(values) == 1 else f"{label} {op}" + (f" {list(values)}" if values else "")
-        yield plan.block(ctx.finding(CODE, Status.MANUAL,
+        yield block(ctx.finding(CODE, Status.MANUAL,
                                      f"node selection {what} {'means' if op == 'In' else 'may mean'} nvidia.com/gpu is "
                                      f"{rule.meaning} on those nodes, not whole GPUs; choose the "
                                      "DRA form by hand"))

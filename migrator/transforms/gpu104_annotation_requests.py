@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU104"
 NAME = "annotation-requests"
@@ -32,7 +32,7 @@ FIX = FixSafety.NONE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     found = sorted(k for k in ctx.annotations if k in ctx.tables.annotation_requests)
     if found:
-        yield plan.block(ctx.finding(CODE, Status.MANUAL,
+        yield block(ctx.finding(CODE, Status.MANUAL,
                                      "GPU share requested by annotation (" + ", ".join(
                                          f"{k}={ctx.annotations[k]}" for k in found) +
                                      "): no resource to convert; choose the DRA form by hand"))

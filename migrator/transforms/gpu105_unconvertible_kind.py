@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU105"
 NAME = "unconvertible-kind"
@@ -38,4 +38,4 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if not any(a.count for a in ctx.gpu_asks()) and not any(
             a.resource in ctx.tables.shared_resources for a in ctx.asks):
         return
-    yield plan.block(ctx.finding(CODE, Status.MANUAL, f"not converted: {ref.reason}"))
+    yield block(ctx.finding(CODE, Status.MANUAL, f"not converted: {ref.reason}"))

@@ -27,7 +27,7 @@ from yaml.nodes import Node
 
 from migrator.documents import get, has_merge
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU106"
 NAME = "aliases"
@@ -55,7 +55,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         return
     for node in _edit_nodes(ctx):
         if id(node) in ctx.shared or has_merge(node):
-            yield plan.block(ctx.finding(CODE, Status.MANUAL,
+            yield block(ctx.finding(CODE, Status.MANUAL,
                                          f"line {node.start_mark.line + 1}: the GPU block is shared through "
                                          "a YAML alias or merge key; expand it, then run again"))
             return

@@ -34,7 +34,7 @@ from typing import Iterable
 
 from migrator.kube import parse_version, releases
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU108"
 NAME = "served-by-dra"
@@ -58,6 +58,6 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         caveat = "" if gate.enabled(parse_version(ctx.mode.kube_version)) else (
             f"; on Kubernetes {ctx.mode.kube_version} only where the DRAExtendedResource feature gate is "
             f"enabled (on by default from {gate.first()})")
-        yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+        yield block(ctx.finding(CODE, Status.SKIPPED,
                                      f"{', '.join(hit)} is served by DRA through a DeviceClass "
                                      f"extendedResourceName (KEP-5004) in this input; left as it is{caveat}"))

@@ -22,7 +22,7 @@ from typing import Iterable
 
 from migrator.documents import get, str_at
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU109"
 NAME = "opt-out"
@@ -35,4 +35,4 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     own = str_at(get(get(ctx.ref.obj.node, "metadata"), "annotations"), ANNOTATION)
     value = ctx.annotations.get(ANNOTATION) or own
     if value is not None and value.strip().lower() == "true":
-        yield plan.block(ctx.finding(CODE, Status.SKIPPED, f"opted out by the annotation {ANNOTATION}: \"true\""))
+        yield block(ctx.finding(CODE, Status.SKIPPED, f"opted out by the annotation {ANNOTATION}: \"true\""))

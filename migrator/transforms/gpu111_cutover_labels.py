@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU111"
 NAME = "cutover-labels"
@@ -44,7 +44,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     # required selection only: a preference for such nodes strands nothing (GPU008 reports it)
     keys = sorted({key for alt in alternatives(to_python(ctx.pod)) for key, _, _ in alt if key in cutover})
     if keys:
-        yield plan.block(ctx.finding(CODE, Status.MANUAL,
+        yield block(ctx.finding(CODE, Status.MANUAL,
                                      f"node selection on {', '.join(keys)}: the migration changes this "
                                      "label on the nodes it moves to the DRA driver, so the pod would not "
                                      "schedule there (or only there); drop or change it by hand"))

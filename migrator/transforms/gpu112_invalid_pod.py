@@ -30,7 +30,7 @@ from yaml.nodes import MappingNode, ScalarNode
 
 from migrator.documents import get, items, scalar_value
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, ephemeral_gpus
+from migrator.transforms.base import PodContext, PodPlan, ephemeral_gpus, block
 
 CODE = "GPU112"
 NAME = "invalid-pod"
@@ -45,7 +45,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     if not ctx.gpu_asks() and not ephemeral:
         return
     for name, res in ephemeral:
-        yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+        yield block(ctx.finding(CODE, Status.SKIPPED,
                                      f"ephemeral container {name!r} asks for {res}; the API allows no resources "
                                      "in ephemeral containers (nor claims): remove them, then migrate", name))
     seen: dict[str, str] = {}
@@ -56,7 +56,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                 continue
             name = str(scalar_value(name_node))
             if name in seen:
-                yield plan.block(ctx.finding(CODE, Status.SKIPPED,
+                yield block(ctx.finding(CODE, Status.SKIPPED,
                                              f"container name {name!r} is used in {seen[name]} and {section}; the API "
                                              "requires names unique across init, app and ephemeral containers: "
                                              "rename one, then migrate", name))

@@ -39,7 +39,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, ReplaceRequests, block
 
 CODE = "GPU113"
 NAME = "cluster-devices"
@@ -121,13 +121,13 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             from migrator.selection import A, q
 
             sel = (f"('profile' in {A} && {A}.profile == {q(profile)})",)
-            plan.requests = [dataclasses.replace(r, device_class="mig.nvidia.com", selectors=r.selectors + sel)
-                             if r in whole else r for r in plan.requests]
+            yield ReplaceRequests(tuple(dataclasses.replace(r, device_class="mig.nvidia.com", selectors=r.selectors + sel)
+                                        if r in whole else r for r in plan.requests))
             yield ctx.finding(CODE, Status.INFO, f"{src}: nvidia.com/gpu is a {profile} MIG slice on every node "
                                                  f"this pod may use ({_names([n for n, _ in reach])}); requested "
                                                  "from mig.nvidia.com")
             return
-        yield plan.block(ctx.finding(CODE, Status.MANUAL, (
+        yield block(ctx.finding(CODE, Status.MANUAL, (
             f"{src}: nvidia.com/gpu is a {profile} MIG slice on every node this pod may use "
             f"({_names([n for n, _ in reach])}), but {_names(also)} also offer(s) {profile} slices the pod "
             "cannot get today (as nvidia.com/mig-*): a mig.nvidia.com claim would take them too; choose by hand")))
@@ -136,6 +136,6 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     for node, gpu in reach:
         groups.setdefault(gpu.describe(), []).append(node)
     parts = [f"{_names(nodes)}: {what}" for what, nodes in sorted(groups.items(), key=lambda kv: kv[0])]
-    yield plan.block(ctx.finding(CODE, Status.MANUAL, (
+    yield block(ctx.finding(CODE, Status.MANUAL, (
         f"{src}: nvidia.com/gpu is not a whole GPU on every node this pod may use ({'; '.join(parts)}); "
         "a claim for whole GPUs would change what it gets there; choose the DRA form by hand")))

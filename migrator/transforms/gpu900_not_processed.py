@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import PodContext, PodPlan, block
 
 CODE = "GPU900"
 NAME = "not-processed"
@@ -44,5 +44,5 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
     p = ctx.shape
     if p is None:
         return
-    yield plan.block(Finding(CODE, Status.MANUAL, shape_message(p.message), ctx.path, p.line or ctx.ref.line,
+    yield block(Finding(CODE, Status.MANUAL, shape_message(p.message), ctx.path, p.line or ctx.ref.line,
                              ctx.ref.obj.ref, ctx.ref.where))
