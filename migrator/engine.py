@@ -24,9 +24,10 @@ from migrator.mode import Mode
 from migrator.model import Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, is_placeholder, load_tables
-from migrator.transforms import (REGISTRY, gpu000_converted, gpu007_runtime_hints, gpu012_dra_api_upgrade,
+from migrator.transforms import (OBJECT_RULES, REGISTRY, gpu000_converted, gpu007_runtime_hints,
                                  gpu107_outside_pod_spec, gpu108_served_by_dra, gpu900_not_processed)
-from migrator.transforms.base import PodContext, PodPlan, build_context, device_rule, ephemeral_gpus
+from migrator.transforms.base import (EditObject, ObjectContext, PodContext, PodPlan, build_context, device_rule,
+                                      ephemeral_gpus)
 
 CONVERTED = gpu000_converted.CODE
 
@@ -139,24 +140,28 @@ def _migrate_object(job: _File, obj: K8sObject) -> None:
             job.findings.append(_shape_finding(p, job.path, obj.ref, "/" + "/".join(str(s) for s in steps)))
             handled.append(steps)
             handled_nodes.add(id(node))
-    job.findings.extend(gpu107_outside_pod_spec.check_object(obj, handled, job.tables, job.path, handled_nodes))
-    upgrade_findings, ops = gpu012_dra_api_upgrade.check_object(obj, job.mode, job.path)
-    if ops:
-        root = job.docs[obj.doc].root
-        assert root is not None
-        job.patch.register_tree(root, obj.doc)
-        snap = job.patch.snapshot()
-        try:
-            _apply_ops(job.patch, ops)
-            job.patch.splices(only=job.patch.touched(), since=snap, text=False)
-        except CannotEdit as exc:
-            job.patch.restore(snap)
-            upgrade_findings = [Finding("GPU900", Status.MANUAL, f"not upgraded: cannot edit this layout "
-                                        f"safely ({exc})", job.path, obj.line, obj.ref)]
-        except BaseException:
-            job.patch.restore(snap)  # never leave half a transaction behind
-            raise
-    job.findings.extend(upgrade_findings)
+    octx = ObjectContext(obj, job.path, job.mode, job.tables, tuple(handled), frozenset(handled_nodes))
+    for rule in OBJECT_RULES:
+        out = list(rule.check_object(octx))
+        found = [x for x in out if isinstance(x, Finding)]
+        edits = [x for x in out if isinstance(x, EditObject)]
+        if edits:
+            root = job.docs[obj.doc].root
+            assert root is not None
+            job.patch.register_tree(root, obj.doc)
+            snap = job.patch.snapshot()
+            try:
+                for e in edits:
+                    _apply_ops(job.patch, list(e.ops))
+                job.patch.splices(only=job.patch.touched(), since=snap, text=False)
+            except CannotEdit as exc:
+                job.patch.restore(snap)
+                found = [Finding("GPU900", Status.MANUAL, f"not upgraded: cannot edit this layout "
+                                 f"safely ({exc})", job.path, obj.line, obj.ref)]
+            except BaseException:
+                job.patch.restore(snap)  # never leave half a transaction behind
+                raise
+        job.findings.extend(found)
 
 
 def _shape_finding(p: Problem, path: str, obj: ObjectRef | None, where: str, line: int | None = None) -> Finding:

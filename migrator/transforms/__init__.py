@@ -65,7 +65,8 @@ REGISTRY: tuple[ModuleType, ...] = (
     gpu007_runtime_hints,
 )
 
-#: Rules that look at a whole object after its pod specs (``check_object``).
+#: Rules that look at a whole object after its pod specs: ``check_object(ObjectContext)`` returns
+#: findings and ``EditObject`` intents; the engine runs them in this order.
 OBJECT_RULES: tuple[ModuleType, ...] = (gpu107_outside_pod_spec, gpu012_dra_api_upgrade)
 
 #: Documented here, emitted by the engine itself (GPU000 after a pod's edit is spliced, GPU900

@@ -156,6 +156,27 @@ _SETTABLE = frozenset({"claim_name", "tolerations", "translation", "remove_selec
                        "ray_num_gpus", "sharing", "shares"})
 
 
+@dataclass(frozen=True, slots=True)
+class EditObject:
+    """Node edits on the object itself (GPU012's API upgrade): ("replace", node, value),
+    ("delete", mapping, key) or ("add", mapping, key, value); applied together or not at all."""
+
+    ops: tuple[tuple[Any, ...], ...]
+    safety: FixSafety = FixSafety.SAFE
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectContext:
+    """What an object rule sees: the whole object after its pod specs were handled."""
+
+    obj: Any  #: locate.K8sObject
+    path: str
+    mode: Mode
+    tables: Tables
+    handled: tuple[tuple[Any, ...], ...]  #: paths of the pod specs (and broken paths) already reported
+    handled_nodes: frozenset[int]
+
+
 def block(finding: Finding) -> Block:
     return Block(finding)
 

@@ -35,6 +35,7 @@ from yaml.nodes import MappingNode, ScalarNode
 from migrator.documents import get, items, to_python
 from migrator.locate import K8sObject
 from migrator.mode import Mode
+from migrator.transforms.base import EditObject, ObjectContext
 from migrator.model import Finding, FixSafety, Status
 from migrator.shape import CLAIM_OBJECTS, check_node
 
@@ -57,7 +58,12 @@ def _requests(obj: K8sObject) -> list[Any]:
     return items(get(get(spec, "devices"), "requests"))
 
 
-def check_object(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], list[Op]]:
+def check_object(octx: ObjectContext) -> list[Finding | EditObject]:
+    findings, ops = _check(octx.obj, octx.mode, octx.path)
+    return [*findings, *([EditObject(tuple(ops))] if ops else [])]
+
+
+def _check(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], list[Op]]:
     if obj.group != "resource.k8s.io" or obj.kind not in KINDS or obj.api_version not in ORDER:
         return [], []
     have, want = ORDER.index(obj.api_version), ORDER.index(mode.api_version)

@@ -30,7 +30,7 @@ from migrator.documents import walk
 from migrator.locate import K8sObject
 from migrator.model import Finding, FixSafety, Status
 from migrator.tables import Tables
-from migrator.transforms.base import device_rule
+from migrator.transforms.base import device_rule, EditObject, ObjectContext
 
 CODE = "GPU107"
 NAME = "outside-pod-spec"
@@ -58,8 +58,12 @@ def mentions_gpu(node: Node | None, tables: Tables) -> bool:
     return False
 
 
-def check_object(obj: K8sObject, handled: list[tuple[Any, ...]], tables: Tables,
-                 path: str, handled_nodes: set[int] | None = None) -> list[Finding]:
+def check_object(octx: ObjectContext) -> list[Finding | EditObject]:
+    return _check(octx.obj, list(octx.handled), octx.tables, octx.path, set(octx.handled_nodes))
+
+
+def _check(obj: K8sObject, handled: list[tuple[Any, ...]], tables: Tables,
+           path: str, handled_nodes: set[int] | None = None) -> list[Finding | EditObject]:
     row = tables.workloads.get((obj.group, obj.kind))
     reason = tables.non_pod.get((obj.group, obj.kind)) or (row.reason if row and not row.convert else None)
     hits: list[tuple[tuple[Any, ...], Node]] = []
