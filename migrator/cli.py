@@ -1,6 +1,6 @@
 """Command line (typer). Thin: flags -> Mode/WriteBack -> runner -> Report.return_code.
 
-Heavy libraries (kubernetes, libcst, kubernetes-validate) are imported only inside
+Heavy libraries (kubernetes, libcst, the CEL engine) are imported only inside
 the commands that need them: the pre-commit hook runs this on every commit.
 """
 
