@@ -543,7 +543,7 @@ def _build(reader: _Reader, objs: list[tuple[Any, Any, str]]) -> Snapshot:
             templates.append(result)
         else:
             pdbs.append(result)
-    for o, s in slices:
+    for _o, s in slices:
         n = nodes.setdefault(s["node"], {"name": s["node"]})
         pools = n.setdefault("pools", {})
         _, count, seen = pools.get((s["driver"], s["pool"]), (0, 0, 0))
@@ -562,7 +562,7 @@ def _build(reader: _Reader, objs: list[tuple[Any, Any, str]]) -> Snapshot:
 def _node(o: _Obj, name: str, ns: str | None) -> dict[str, Any]:
     labels = o.string_map(("metadata", "labels"), labels=True)
     taints: list[Taint] = []
-    for path, t in o.objects(("spec", "taints")):
+    for path, _t in o.objects(("spec", "taints")):
         key = o.string(path + ("key",), required=True)
         value = o.string(path + ("value",)) or ""
         effect = o.string(path + ("effect",), required=True)
@@ -662,7 +662,7 @@ def _device_class(o: _Obj, name: str, ns: str | None) -> DeviceClass:
 
     exprs: list[str] = []
     problem = None
-    for path, s in o.objects(("spec", "selectors")):
+    for path, _s in o.objects(("spec", "selectors")):
         expr = o.string(path + ("cel", "expression"), required=True)
         if expr is None:
             continue
@@ -681,7 +681,7 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
     from migrator.equivalence import _need
 
     owner = None
-    for path, ref in o.objects(("metadata", "ownerReferences")):
+    for path, _ref in o.objects(("metadata", "ownerReferences")):
         kind = o.string(path + ("kind",), required=True)
         ref_name = o.string(path + ("name",), required=True)
         controller = o.get(path + ("controller",), bool)
@@ -691,7 +691,7 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
     # k8s.io/kubernetes pkg/apis/core/validation IsIntegerResourceName)
     spec: dict[str, list[dict[str, Any]]] = {}
     for section in ("initContainers", "containers"):
-        for path, c in o.objects(("spec", section)):
+        for path, _c in o.objects(("spec", section)):
             asks: dict[str, dict[str, int]] = {}
             for which in ("requests", "limits"):
                 for k, v in o.keys(path + ("resources", which)):
@@ -719,7 +719,7 @@ def _whole(q: str) -> int | None:
 
 def _claim(o: _Obj, name: str, ns: str | None) -> Claim:
     out: list[tuple[str, str, str]] = []
-    for path, r in o.objects(("status", "allocation", "devices", "results")):
+    for path, _r in o.objects(("status", "allocation", "devices", "results")):
         driver = o.string(path + ("driver",), required=True)
         pool = o.string(path + ("pool",), required=True)
         device = o.string(path + ("device",), required=True)

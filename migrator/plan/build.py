@@ -486,14 +486,15 @@ def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first
     checks.append(f"{len(dra)} node(s) publish complete DRA ResourceSlices "
                   f"({sum(len(n.devices) for n in dra)} device(s))")
     for n in snap.nodes.values():
-        for (drv, pool), (_, count, seen) in n.pools.items():
+        for (_drv, pool), (_, count, seen) in n.pools.items():
             if seen < count:
                 checks.append(f"node {n.name}: pool {pool} has {seen} of {count} ResourceSlices: not counted as "
                               "capacity until complete")
     versions = sorted({n.kubelet_version for n in snap.nodes.values() if n.kubelet_version})
     if versions:
         checks.append(f"kubelet versions: {', '.join(versions)} (resource.k8s.io/v1 needs 1.34+"
-                      + ("; firstAvailable needs DRAPrioritizedList, beta and on by default since 1.34" if first_available else "")
+                      + ("; firstAvailable needs DRAPrioritizedList, beta and on by default since 1.34"
+                         if first_available else "")
                       + ")")
     both = sorted(n.name for n in nodes.values() if n.dp_on and n.dra_on)
     if both:

@@ -85,7 +85,7 @@ class PNode:
     devs_used: set[DevKey] = field(default_factory=set)
     dp_pods: int = 0  #: pods holding device-plugin GPUs here
 
-    def copy(self) -> "PNode":
+    def copy(self) -> PNode:
         n = copy.copy(self)
         n.dp_used, n.devs_used = dict(self.dp_used), set(self.devs_used)
         return n
@@ -180,7 +180,7 @@ class Model:
         self.epoch = 0
         self._failed: dict[tuple[Any, ...], int] = {}
 
-    def clone(self) -> "Model":
+    def clone(self) -> Model:
         m = Model({k: v.copy() for k, v in self.nodes.items()}, self.ev)
         m._match, m._values, m._eligible = self._match, self._values, self._eligible  # pure caches
         mapping: dict[int, SimPod] = {}
