@@ -78,7 +78,8 @@ def nesting(source: str) -> tuple[int, int]:
     levels (a call, its argument, the value); an operator or a nesting keyword one (``a + b + c``
     and ``a.b.c`` nest to the left, ``-``, ``not``, ``lambda``, ``**`` to the right), and so do a
     string after a string (implicit concatenation) and a bracket right after a bracket (``f()()``);
-    a replacement field of an f-string two; a block indentation three. Commas, assignments and ends of logical lines close a chain.
+    a replacement field of an f-string two; a block indentation three. Commas, assignments and ends
+    of logical lines close a chain.
     """
     stack: list[int] = []
     cur = base = best = best_pos = 0
@@ -797,7 +798,8 @@ class _RewriterMixin:
                                    updated.lbrace.whitespace_after)
             else:
                 el = elements[existing]
-                if not (key == "tolerations" and value.split('"key": ')[1].split(",")[0] in cst.Module([]).code_for_node(el.value)):
+                if not (key == "tolerations"
+                        and value.split('"key": ')[1].split(",")[0] in cst.Module([]).code_for_node(el.value)):
                     lst = el.value
                     items = _append(list(lst.elements), cst.Element(cst.parse_expression(value)),
                                     lst.lbracket.whitespace_after)

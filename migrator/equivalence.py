@@ -285,7 +285,8 @@ def _jointly(options: list[tuple[int, list[list[Device]]]], limit: int = 4096) -
         slots = [hits for (count, _), hits in zip(options, choice) for _ in range(count)]
         owner: dict[tuple[str, ...], int] = {}
 
-        def place(i: int, seen: set[tuple[str, ...]]) -> bool:
+        def place(i: int, seen: set[tuple[str, ...]], slots: list[list[Device]] = slots,
+                  owner: dict[tuple[str, ...], int] = owner) -> bool:  # this iteration's, bound: B023
             for d in slots[i]:
                 if d.key not in seen:
                     seen.add(d.key)

@@ -42,7 +42,7 @@ class RuleFilter:
 
     @classmethod
     def parse(cls, select: Iterable[str] | None, ignore: Iterable[str] | None,
-              known: Iterable[str]) -> "RuleFilter":
+              known: Iterable[str]) -> RuleFilter:
         """From repeatable, comma-separated option values; a prefix no rule has is a usage error
         (a typo must not silently select nothing)."""
         codes = sorted(known)
@@ -104,7 +104,7 @@ class Report:
             return CHANGES
         return OK
 
-    def filtered(self, rules: RuleFilter) -> "Report":
+    def filtered(self, rules: RuleFilter) -> Report:
         """The same run with only the findings ``rules`` keeps (errors are never filtered out)."""
         results = [dataclasses.replace(r, findings=tuple(f for f in r.findings if rules.keeps(f.code)))
                    for r in self.results]

@@ -62,7 +62,8 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             continue  # GPU009 converts it: every term names the profile
         if rule.mig and mig is not None and mig[0] == "manual" and op == "In":
             continue  # GPU009 reports it with the reason
-        what = f"{label}={values[0]}" if op == "In" and len(values) == 1 else f"{label} {op}" + (f" {list(values)}" if values else "")
+        what = (f"{label}={values[0]}" if op == "In" and len(values) == 1
+                else f"{label} {op}" + (f" {list(values)}" if values else ""))
         yield plan.block(ctx.finding(CODE, Status.MANUAL,
                                      f"node selection {what} {'means' if op == 'In' else 'may mean'} nvidia.com/gpu is "
                                      f"{rule.meaning} on those nodes, not whole GPUs; choose the "
