@@ -158,7 +158,8 @@ def test_daemonset_is_switched_node_by_node() -> None:
                                   "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [
                                       {"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}})
     plan = plan_for([ds], [CLASS, dp_node("dp-1"), dp_node("dp-2"),
-                           running("agent-a", "dp-1", ("DaemonSet", "agent")), running("agent-b", "dp-2", ("DaemonSet", "agent"))])
+                           running("agent-a", "dp-1", ("DaemonSet", "agent")),
+                           running("agent-b", "dp-2", ("DaemonSet", "agent"))])
     d = decision(plan, "agent")
     assert d.deadlock_without_plan and d.switch_strategy == {"type": "OnDelete"}
     for node in ("dp-1", "dp-2"):

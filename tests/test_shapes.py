@@ -347,7 +347,7 @@ def test_every_wrong_type_in_a_batch_through_the_engine(kind: str, tmp_path: Pat
         text = dump(substitute(base, path, VALUES[type_name]))
         bad.write_text(text)
         seen: dict[str, Any] = {}
-        report = run([str(tmp_path)], Mode(), WriteBack.DIFF, on_result=lambda r: seen.__setitem__(r.path, r))
+        report = run([str(tmp_path)], Mode(), WriteBack.DIFF, on_result=lambda r, seen=seen: seen.__setitem__(r.path, r))
         assert report.return_code == 0 and not report.failures
         for p, r in alone.items():
             assert seen[p].after == r.text and seen[p].findings == r.findings  # as when alone
@@ -499,7 +499,7 @@ LIST_FIELDS = [(("items",), LIST), (("items", 0), ITEM)]
 @pytest.mark.parametrize("obj,fields,done", [(RCT, RCT_FIELDS, "GPU012"), (LIST_OBJ, LIST_FIELDS, "GPU000")])
 def test_claims_and_lists_of_every_type(obj: dict[str, Any], fields: list[Any], done: str) -> None:
     for path, valid in fields:
-        for type_name, value in VALUES.items():
+        for _type_name, value in VALUES.items():
             text = dump(substitute(obj, path, value))
             result = migrate_text(text, "x.yaml", Mode())
             where = dotted(path)
