@@ -468,7 +468,7 @@ def load_snapshot(path: str) -> Snapshot:
                                              f"expected a Kubernetes object or List, got {_tname(data)}"))
             continue
         if "items" in data or (isinstance(data.get("kind"), str) and data["kind"].endswith("List")):
-            list_kind = data.get("kind") if isinstance(data.get("kind"), str) else "List"
+            list_kind = data["kind"] if isinstance(data.get("kind"), str) else "List"
             members = data.get("items")
             if members is None:
                 continue
@@ -644,12 +644,12 @@ def _attribute(o: _Obj, path: tuple[Any, ...], v: Any) -> Any:
     if not isinstance(value, want) or (t == "int" and isinstance(value, bool)):
         o.fail(path + (t,), f"expected {_WANT[want]}, got {_tname(value)}")
         return None
-    if t == "int" and not -_INT64 <= value < _INT64:
+    if t == "int" and not -_INT64 <= value < _INT64:  # type: ignore[operator]  # an int: checked above
         o.fail(path + (t,), "out of the int64 range")
         return None
     if t == "version":
         try:
-            parse_semver(value)
+            parse_semver(value)  # type: ignore[arg-type]  # a str: checked above
         except ValueError:
             o.fail(path + (t,), f"not a semantic version (semver 2.0): {_show(value)}")
             return None
@@ -749,7 +749,7 @@ def _expr_ok(labels: dict[str, str], expr: dict[str, Any]) -> bool:
     key, op = expr.get("key"), expr.get("operator")
     values = [str(v) for v in expr.get("values") or []]
     has = key in labels
-    val = labels.get(key)
+    val = labels.get(key)  # type: ignore[arg-type]  # no key: None, no label
     if op == "In":
         return has and val in values
     if op == "NotIn":

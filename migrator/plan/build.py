@@ -434,7 +434,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
             used.add(owner_key)
         if w.kind == "DaemonSet":
             nodes = [p.node for p in pods if p.node] or sorted(
-                n.name for n in model.nodes.values() if n.dp_on and selects(w.old_pod, n) and tolerates(
+                n.name for n in model.nodes.values() if n.dp_on and selects(w.old_pod, n) and tolerates(  # type: ignore[arg-type]  # PNode: what selects() reads
                     dict(w.old_pod, tolerations=admission_tolerations(w.old_pod)), n))  # type: ignore[arg-type]
             w.replicas = len(nodes)
             w.ds_nodes = list(nodes)
@@ -448,7 +448,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                     tail = p.name.rsplit("-", 1)[-1]
                     ordinal = int(tail) if re.fullmatch(r"[0-9]+", tail) else None
                 # a KEP-5004 pod on a DRA node holds its claim's devices (counted with the claims above)
-                on_dra = w.extended and model.nodes[p.node].dra_on and not model.nodes[p.node].dp_on
+                on_dra = w.extended and model.nodes[p.node].dra_on and not model.nodes[p.node].dp_on  # type: ignore[index]  # bound pods only (above)
                 model.add(SimPod(w.key, "old", p.node, "running", dp={} if on_dra else dict(w.dp_need),
                                  ordinal=ordinal))
         elif (w.namespace or None, w.kind, w.name) not in finished:  # a finished Job holds no GPU

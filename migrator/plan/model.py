@@ -349,7 +349,7 @@ class Model:
                     if len(free) == req.count:
                         break
                 if len(free) >= req.count:
-                    got = free
+                    got = free  # type: ignore[assignment]  # device keys: tuples of four str
                     break
             if got is None:
                 return None
