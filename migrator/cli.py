@@ -34,7 +34,7 @@ class _Help:
 
     def collect_usage_pieces(self, ctx):  # type: ignore[no-untyped-def]
         pieces = [self.options_metavar] if self.options_metavar else []  # type: ignore[attr-defined]
-        for p in self.get_params(ctx):
+        for p in self.get_params(ctx):  # type: ignore[attr-defined]  # mixed into a click Command
             if p.param_type_name == "argument":
                 name = p.metavar or (p.name or "").upper() + ("..." if p.nargs != 1 else "")
                 pieces.append(name if p.required else f"[{name}]")
@@ -204,10 +204,10 @@ def _config():  # type: ignore[no-untyped-def]
     return _CONFIG
 
 
-def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templates.inline,
+def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templates.inline,  # type: ignore[no-untyped-def]
           convert_unknown: bool = False, keep_node_labels: bool = False, sharing: Sharing | None = None,
           gitops: GitOps | None = None,
-          migration_path: MigrationPath = MigrationPath.auto):  # type: ignore[no-untyped-def]
+          migration_path: MigrationPath = MigrationPath.auto):
     """The Mode of the shared options (typer has checked each against its choices)."""
     from migrator.mode import Mode, api_version_for
 

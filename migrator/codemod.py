@@ -261,7 +261,7 @@ def _child_fields(cls: type) -> tuple[str, ...]:
         import dataclasses
 
         names = _SOURCE_ORDER.get(cls.__name__) or tuple(
-            f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            f.name for f in dataclasses.fields(cls)
             if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace"))
         _FIELDS[cls] = names
     return names
@@ -326,7 +326,7 @@ def lines_of(module: Any, wanted: list[Any]) -> dict[int, int]:
     marks: list[tuple[int, int]] = []
     null = contextlib.nullcontext()
 
-    class _State(CodegenState):  # type: ignore[misc, valid-type]
+    class _State(CodegenState):
         def record_syntactic_position(self, node: Any, *, start_node: Any = None, end_node: Any = None) -> Any:
             if id(node) in ids:
                 marks.append((len(self.tokens), id(node)))

@@ -197,7 +197,8 @@ class Prover:
 
     def after(self, pod: dict[str, Any], claims: dict[str, dict[str, Any]]) -> tuple[dict[str, set[tuple[str, ...]]], list[str]]:
         problems: list[str] = []
-        requests: list[tuple[int, list[list[str]]]] = []  # (count, alternatives of selector lists)
+        #: (count, alternatives: (selectors, capacity requests))
+        requests: list[tuple[int, list[tuple[list[str], dict[str, str]]]]] = []
         from migrator.shape import ShapeError
 
         for pc in pod.get("resourceClaims") or []:

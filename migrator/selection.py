@@ -265,7 +265,7 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
     term_gpu_only: list[bool] = []
     term_exprs: list[list[tuple[int, str | None, LabelRule | None]]] = []
     for term in terms:
-        exprs = []
+        exprs: list[tuple[int, str | None, LabelRule | None]] = []
         gpu_only = not term.get("matchFields")
         for i, expr in enumerate(term.get("matchExpressions") or []):
             key, op, values = _expr_fields(expr)
@@ -302,9 +302,9 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
     preferred = affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
     for t, pref in enumerate(preferred):
         term = pref.get("preference") or {}
-        exprs = term.get("matchExpressions") or []
-        rows = [(rules.get(_expr_fields(e)[0]), _expr_fields(e)) for e in exprs]
-        if not exprs or term.get("matchFields") or any(r is None for r, _ in rows):
+        matches = term.get("matchExpressions") or []
+        rows = [(rules.get(_expr_fields(e)[0]), _expr_fields(e)) for e in matches]
+        if not matches or term.get("matchFields") or any(r is None for r, _ in rows):
             if any(r is not None for r, _ in rows):
                 out.kept.append("a node-affinity preference mixes GPU and other labels")
             continue

@@ -74,7 +74,9 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         yield plan.block(ctx.finding(CODE, Status.MANUAL, f"single-strategy MIG: {found[1]}; "
                                                           "choose the MIG profile by hand"))
         return
-    parents, profile = found[1]  # type: ignore[misc]
+    parents: list[str]
+    profile: str
+    parents, profile = found[1]  # type: ignore[misc]  # "mig": (parents, profile), as decide() says
     from migrator.selection import A, q
 
     selectors: tuple[str, ...] = (f"('profile' in {A} && {A}.profile == {q(profile)})",)

@@ -44,7 +44,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         return
     group = ref.obj.node
     for step in ref.path[:-2]:
-        group = group.value[step] if isinstance(step, int) else get(group, step)  # type: ignore[assignment]
+        group = group.value[step] if isinstance(step, int) else get(group, step)  # type: ignore[union-attr]  # a located path: no None on it
     if not isinstance(group, MappingNode):
         return
     params = get(group, "rayStartParams")
