@@ -433,6 +433,9 @@ def test_more_gpus_than_any_node_has_is_blocked_for_every_kind(kind: str, gpus: 
     code = main(["plan", str(tmp_path / "wl.yaml"), "--cluster", str(snap)])
     out = capsys.readouterr().out
     assert ("BLOCKED" in out) is blocked and (code == 1) is blocked, out
+    assert (tmp_path / "wl.yaml").read_text() == workload(kind, "big", gpus)  # plan reads, never writes
+    if blocked:
+        assert f"blocked (not switched): {kind} ml/big" in out and d.reason in out, out
 
 
 @pytest.mark.parametrize("kind,replicas,blocked", [
