@@ -3,7 +3,6 @@
 Same CLI framework and the same C loader (libyaml) as dra-migrate, nothing else.
 """
 
-from typing import List
 
 import typer
 import yaml
@@ -12,7 +11,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
-def check(paths: List[str] = typer.Argument(...), quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
+def check(paths: list[str] = typer.Argument(...), quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
     for path in paths:
         with open(path, encoding="utf-8") as fh:
             list(yaml.load_all(fh.read(), Loader=yaml.CSafeLoader))

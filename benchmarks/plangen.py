@@ -7,7 +7,8 @@ from typing import Any
 import yaml
 
 
-def cluster(workloads: int, nodes: int, gpus_per_node: int = 8, dra_fraction: float = 0.2) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+def cluster(workloads: int, nodes: int, gpus_per_node: int = 8,
+            dra_fraction: float = 0.2) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     """Manifests (one file per 50 workloads) and snapshot objects.
 
     Workloads (1-3 replicas of one GPU) run on device-plugin nodes packed in order; a fraction

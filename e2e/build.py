@@ -133,8 +133,7 @@ def _nice() -> None:  # the build shares the machine with the test run and every
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path | None = None) -> str:
     """Run a go command; stdout is returned; on failure the error names the command and the log."""
-    out = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, preexec_fn=_nice)
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, preexec_fn=_nice)
     if log is not None:
         with log.open("a") as fh:
             fh.write(f"$ {' '.join(cmd)}  (in {cwd})\n{out.stderr}")
@@ -163,7 +162,7 @@ class _Lock:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fh = path.open("w")
 
-    def __enter__(self) -> "_Lock":
+    def __enter__(self) -> _Lock:
         fcntl.flock(self.fh, fcntl.LOCK_EX)
         return self
 

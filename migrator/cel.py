@@ -81,7 +81,7 @@ def _compare(a: Any, b: Any) -> int:
 
 
 def _part(index: int) -> Any:
-    def get(x: Any) -> int:
+    def get(x: Any) -> Any:  # a version part: an int, or the pre-release tuple
         kind, _ = _unwrap(x)
         if kind != "semver":
             raise TypeError("no such overload")

@@ -1,6 +1,6 @@
 """Command line (typer). Thin: flags -> Mode/WriteBack -> runner -> Report.return_code.
 
-Heavy libraries (kubernetes, libcst, kubernetes-validate) are imported only inside
+Heavy libraries (kubernetes, libcst, the CEL engine) are imported only inside
 the commands that need them: the pre-commit hook runs this on every commit.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -34,7 +34,7 @@ class _Help:
 
     def collect_usage_pieces(self, ctx):  # type: ignore[no-untyped-def]
         pieces = [self.options_metavar] if self.options_metavar else []  # type: ignore[attr-defined]
-        for p in self.get_params(ctx):
+        for p in self.get_params(ctx):  # type: ignore[attr-defined]  # mixed into a click Command
             if p.param_type_name == "argument":
                 name = p.metavar or (p.name or "").upper() + ("..." if p.nargs != 1 else "")
                 pieces.append(name if p.required else f"[{name}]")
@@ -87,15 +87,23 @@ KubeVersion = enum.Enum("KubeVersion", _kube_versions(), type=str)  # type: igno
 KUBE_DEFAULT = KubeVersion("1.35")
 
 
-def _choices_of(name: str) -> dict[str, str]:
-    from migrator.mode import BY_FIELD  # one list for the flag, the config file and KRM
+# The choices are migrator/mode.py OPTIONS' (one table for the flags, the config file and KRM);
+# spelled out here so that completion and type checkers see them (tests/test_mode_builder.py
+# checks that they are the table's).
+class Templates(str, enum.Enum):
+    inline = "inline"
+    file = "file"
 
-    return {c.replace("-", "_"): c for c in BY_FIELD[name].choices}
+
+class Sharing(str, enum.Enum):
+    timeslicing = "timeslicing"
+    mps = "mps"
 
 
-Templates = enum.Enum("Templates", _choices_of("placement"), type=str)  # type: ignore[misc]
-Sharing = enum.Enum("Sharing", _choices_of("sharing"), type=str)  # type: ignore[misc]
-MigrationPath = enum.Enum("MigrationPath", _choices_of("migration_path"), type=str)  # type: ignore[misc]
+class MigrationPath(str, enum.Enum):
+    auto = "auto"
+    rewrite = "rewrite"
+    extended_resource = "extended-resource"
 
 
 class GpuOperator(str, enum.Enum):
@@ -105,7 +113,10 @@ class GpuOperator(str, enum.Enum):
     gpucluster = "gpucluster"
 
 
-GitOps = enum.Enum("GitOps", _choices_of("gitops"), type=str)  # type: ignore[misc]
+class GitOps(str, enum.Enum):
+    argocd = "argocd"
+    helm = "helm"
+    flux = "flux"
 
 
 class ScanFormat(str, enum.Enum):
@@ -135,7 +146,7 @@ def _choices(e: type[enum.Enum]) -> str:
     return "[" + "|".join(str(m.value) for m in e) + "]"
 
 
-def _paths_callback(paths: List[str]) -> List[str]:
+def _paths_callback(paths: list[str]) -> list[str]:
     # '-' writes the migrated stream to stdout: with files too, a YAML stream and a diff would
     # share one stdout
     if "-" in paths and len(paths) > 1:
@@ -143,7 +154,7 @@ def _paths_callback(paths: List[str]) -> List[str]:
     return paths
 
 
-Paths = Annotated[List[str], typer.Argument(
+Paths = Annotated[list[str], typer.Argument(
     metavar="PATH...", callback=_paths_callback,
     help="Files or directories (recursive *.yaml/*.yml); '-' alone reads stdin.")]
 KubeVersionOpt = Annotated[KubeVersion, typer.Option(
@@ -162,7 +173,7 @@ KeepNodeLabelsOpt = Annotated[bool, typer.Option(
     "--keep-node-labels",
     help="Keep GPU node labels in the node selection after moving them into the claim's selectors "
          "(default: remove them; GFD may not label DRA nodes).")]
-SharingOpt = Annotated[Optional[Sharing], typer.Option(
+SharingOpt = Annotated[Sharing | None, typer.Option(
     "--sharing", metavar=_choices(Sharing),
     help="Opt in to converting time-slicing/MPS pods into one shared ResourceClaim with the driver's "
          "GpuConfig sharing. This changes where pods land: all replicas share one GPU on one node; "
@@ -173,7 +184,7 @@ MigrationPathOpt = Annotated[MigrationPath, typer.Option(
          "(KEP-5004: nodes switch, manifests stay) and rewrite the rest; rewrite: rewrite every pod; "
          "auto (default): leave them only when the target turns DRAExtendedResource on by default (1.36+) "
          "and the input or the cluster snapshot holds the mapping DeviceClass.")]
-GitOpsOpt = Annotated[Optional[GitOps], typer.Option(
+GitOpsOpt = Annotated[GitOps | None, typer.Option(
     "--gitops", metavar=_choices(GitOps),
     help="Make templates apply before the workloads that name them: argocd and helm annotate them "
          "(Argo CD sync wave -1, Helm pre-install and pre-upgrade hook); flux needs a Kustomization "
@@ -184,14 +195,14 @@ JobsOpt = Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=0,
                                       help="Worker processes (0: one per core for big batches).")]
 FollowSymlinksOpt = Annotated[bool, typer.Option(
     "--follow-symlinks", help="Follow symlinks (to files and directories) that point outside the given directories.")]
-ClusterOpt = Annotated[Optional[str], typer.Option(
+ClusterOpt = Annotated[str | None, typer.Option(
     "--cluster", metavar="FILE",
     help="Snapshot (kubectl get nodes,resourceslices,deviceclasses -o yaml): its nodes say what nvidia.com/gpu "
          "is where each pod may land (whole GPU, MIG slice, share); pods on MIG, shared or unknown nodes are "
          "reported or requested as MIG slices instead of whole GPUs.")]
-ContextOpt = Annotated[Optional[str], typer.Option(
+ContextOpt = Annotated[str | None, typer.Option(
     "--context", metavar="NAME", help="As --cluster, read live (read-only) from this kubeconfig context.")]
-ColorOpt = Annotated[Optional[bool], typer.Option(
+ColorOpt = Annotated[bool | None, typer.Option(
     "--color/--no-color", show_default=False,
     help="Colour the output (default: only on a terminal, and not when NO_COLOR is set).")]
 
@@ -208,10 +219,10 @@ def _config():  # type: ignore[no-untyped-def]
     return _CONFIG
 
 
-def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templates.inline,
-          convert_unknown: bool = False, keep_node_labels: bool = False, sharing: Optional[Sharing] = None,
-          gitops: Optional[GitOps] = None,
-          migration_path: MigrationPath = MigrationPath.auto):  # type: ignore[no-untyped-def]
+def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templates.inline,  # type: ignore[no-untyped-def]
+          convert_unknown: bool = False, keep_node_labels: bool = False, sharing: Sharing | None = None,
+          gitops: GitOps | None = None,
+          migration_path: MigrationPath = MigrationPath.auto):
     """The Mode of the shared options (typer has checked each against its choices)."""
     from migrator.mode import build_mode
 
@@ -255,7 +266,7 @@ def _read_inputs(paths: list[str], follow_symlinks: bool = False) -> tuple[list[
     return files, errors
 
 
-def _snapshot(cluster: Optional[str], context: Optional[str] = None):  # type: ignore[no-untyped-def]
+def _snapshot(cluster: str | None, context: str | None = None):  # type: ignore[no-untyped-def]
     """The validated cluster snapshot (a file, or live from a kubeconfig context); the objects it
     reports and leaves out (e.g. a DeviceClass whose CEL does not compile) go to stderr here."""
     if cluster is not None:
@@ -359,10 +370,10 @@ def scan(
                                 help="Exit 1 when a selected finding is at least: manual (needs manual "
                                      "action), skipped (or left alone), any (any finding, converted pods "
                                      "included)."),
-    select: Optional[List[str]] = typer.Option(None, "--select", metavar="CODES",
+    select: list[str] | None = typer.Option(None, "--select", metavar="CODES",
                                                help="Only these rule codes or prefixes (GPU1 = GPU1xx; "
                                                     "comma-separated or repeated; ALL)."),
-    ignore: Optional[List[str]] = typer.Option(None, "--ignore", metavar="CODES",
+    ignore: list[str] | None = typer.Option(None, "--ignore", metavar="CODES",
                                                help="Leave out these codes or prefixes (the longer prefix "
                                                     "wins over --select; a tie ignores)."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings fail --fail-on "
@@ -416,9 +427,9 @@ def scan(
 @app.command(short_help="Prove on a cluster snapshot that migrated pods get the same devices.")
 def verify(
     paths: Paths,
-    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="FILE",
+    cluster: str | None = typer.Option(None, "--cluster", metavar="FILE",
                                           help="Snapshot: kubectl get nodes,resourceslices,deviceclasses -o yaml"),
-    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Read the same objects live "
+    context: str | None = typer.Option(None, "--context", metavar="NAME", help="Read the same objects live "
                                           "(read-only) from this kubeconfig context."),
     format: VerifyFormat = typer.Option(VerifyFormat.text, "--format", metavar=_choices(VerifyFormat),
                                         help="text or json"),
@@ -482,7 +493,7 @@ def verify(
 
 @app.command(short_help="Rewrite Python that builds pod specs with nvidia.com/gpu.")
 def codemod(
-    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Python files or directories (recursive *.py)."),
+    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Python files or directories (recursive *.py)."),
     write: bool = typer.Option(False, "--write", help="Rewrite the files and write <module>-claim-templates.yaml."),
     check: bool = typer.Option(False, "--check", help="Exit 1 if a file would change (with --diff: show it)."),
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
@@ -639,11 +650,11 @@ def preview(
     paths: Paths,
     format: PreviewFormat = typer.Option(PreviewFormat.markdown, "--format", metavar=_choices(PreviewFormat),
                                          help="markdown (a PR comment) or json"),
-    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="FILE",
+    cluster: str | None = typer.Option(None, "--cluster", metavar="FILE",
                                           help="Snapshot: adds the planner's rollout risks."),
-    full_report: Optional[str] = typer.Option(None, "--full-report", metavar="FILE",
+    full_report: str | None = typer.Option(None, "--full-report", metavar="FILE",
                                               help="Also write the untruncated markdown here (named in the comment)."),
-    full_report_name: Optional[str] = typer.Option(
+    full_report_name: str | None = typer.Option(
         None, "--full-report-name", metavar="NAME",
         help="How the comment names the full report when it is cut (markdown; default: the --full-report "
              "path, else the job's step summary)."),
@@ -698,10 +709,10 @@ def preview(
 @app.command(short_help="Plan a switch-over that cannot deadlock, proven by simulation.")
 def plan(
     paths: Paths,
-    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="FILE",
+    cluster: str | None = typer.Option(None, "--cluster", metavar="FILE",
                                           help="Snapshot: the output of kubectl get -A -o yaml for nodes, resourceslices, "
                                                "deviceclasses, pods, resourceclaims and poddisruptionbudgets."),
-    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="Read the same objects live (read-only) from "
+    context: str | None = typer.Option(None, "--context", metavar="NAME", help="Read the same objects live (read-only) from "
                                           "this kubeconfig context."),
     format: PlanFormat = typer.Option(PlanFormat.text, "--format", metavar=_choices(PlanFormat),
                                       help="text, markdown or json"),
@@ -825,7 +836,7 @@ def exit_code(failed: object = False, unmet: object = False) -> int:
     return decide(bool(failed), bool(unmet))
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it directly)."""
     import gc
 

@@ -472,7 +472,7 @@ def load_snapshot(path: str) -> Snapshot:
                                              f"expected a Kubernetes object or List, got {_tname(data)}"))
             continue
         if "items" in data or (isinstance(data.get("kind"), str) and data["kind"].endswith("List")):
-            list_kind = data.get("kind") if isinstance(data.get("kind"), str) else "List"
+            list_kind = data["kind"] if isinstance(data.get("kind"), str) else "List"
             members = data.get("items")
             if members is None:
                 continue
@@ -556,7 +556,7 @@ def _build(reader: _Reader, objs: list[tuple[Any, Any, str]]) -> Snapshot:
             templates.append(result)
         else:
             pdbs.append(result)
-    for o, s in slices:
+    for _o, s in slices:
         n = nodes.setdefault(s["node"], {"name": s["node"]})
         pools = n.setdefault("pools", {})
         _, count, seen = pools.get((s["driver"], s["pool"]), (0, 0, 0))
@@ -575,7 +575,7 @@ def _build(reader: _Reader, objs: list[tuple[Any, Any, str]]) -> Snapshot:
 def _node(o: _Obj, name: str, ns: str | None) -> dict[str, Any]:
     labels = o.string_map(("metadata", "labels"), labels=True)
     taints: list[Taint] = []
-    for path, t in o.objects(("spec", "taints")):
+    for path, _t in o.objects(("spec", "taints")):
         key = o.string(path + ("key",), required=True)
         value = o.string(path + ("value",)) or ""
         effect = o.string(path + ("effect",), required=True)
@@ -657,12 +657,12 @@ def _attribute(o: _Obj, path: tuple[Any, ...], v: Any) -> Any:
     if not isinstance(value, want) or (t == "int" and isinstance(value, bool)):
         o.fail(path + (t,), f"expected {_WANT[want]}, got {_tname(value)}")
         return None
-    if t == "int" and not -_INT64 <= value < _INT64:
+    if t == "int" and not -_INT64 <= value < _INT64:  # type: ignore[operator]  # an int: checked above
         o.fail(path + (t,), "out of the int64 range")
         return None
     if t == "version":
         try:
-            parse_semver(value)
+            parse_semver(value)  # type: ignore[arg-type]  # a str: checked above
         except ValueError:
             o.fail(path + (t,), f"not a semantic version (semver 2.0): {_show(value)}")
             return None
@@ -675,7 +675,7 @@ def _device_class(o: _Obj, name: str, ns: str | None) -> DeviceClass:
 
     exprs: list[str] = []
     problem = None
-    for path, s in o.objects(("spec", "selectors")):
+    for path, _s in o.objects(("spec", "selectors")):
         expr = o.string(path + ("cel", "expression"), required=True)
         if expr is None:
             continue
@@ -694,7 +694,7 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
     from migrator.podspec import pod_needs as _need
 
     owner = None
-    for path, ref in o.objects(("metadata", "ownerReferences")):
+    for path, _ref in o.objects(("metadata", "ownerReferences")):
         kind = o.string(path + ("kind",), required=True)
         ref_name = o.string(path + ("name",), required=True)
         controller = o.get(path + ("controller",), bool)
@@ -704,7 +704,7 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
     # k8s.io/kubernetes pkg/apis/core/validation IsIntegerResourceName)
     spec: dict[str, list[dict[str, Any]]] = {}
     for section in ("initContainers", "containers"):
-        for path, c in o.objects(("spec", section)):
+        for path, _c in o.objects(("spec", section)):
             asks: dict[str, dict[str, int]] = {}
             for which in ("requests", "limits"):
                 for k, v in o.keys(path + ("resources", which)):
@@ -732,7 +732,7 @@ def _whole(q: str) -> int | None:
 
 def _claim(o: _Obj, name: str, ns: str | None) -> Claim:
     out: list[tuple[str, str, str]] = []
-    for path, r in o.objects(("status", "allocation", "devices", "results")):
+    for path, _r in o.objects(("status", "allocation", "devices", "results")):
         driver = o.string(path + ("driver",), required=True)
         pool = o.string(path + ("pool",), required=True)
         device = o.string(path + ("device",), required=True)
@@ -762,7 +762,7 @@ def _expr_ok(labels: dict[str, str], expr: dict[str, Any]) -> bool:
     key, op = expr.get("key"), expr.get("operator")
     values = [str(v) for v in expr.get("values") or []]
     has = key in labels
-    val = labels.get(key)
+    val = labels.get(key)  # type: ignore[arg-type]  # no key: None, no label
     if op == "In":
         return has and val in values
     if op == "NotIn":

@@ -78,7 +78,8 @@ def nesting(source: str) -> tuple[int, int]:
     levels (a call, its argument, the value); an operator or a nesting keyword one (``a + b + c``
     and ``a.b.c`` nest to the left, ``-``, ``not``, ``lambda``, ``**`` to the right), and so do a
     string after a string (implicit concatenation) and a bracket right after a bracket (``f()()``);
-    a replacement field of an f-string two; a block indentation three. Commas, assignments and ends of logical lines close a chain.
+    a replacement field of an f-string two; a block indentation three. Commas, assignments and ends
+    of logical lines close a chain.
     """
     stack: list[int] = []
     cur = base = best = best_pos = 0
@@ -260,7 +261,7 @@ def _child_fields(cls: type) -> tuple[str, ...]:
         import dataclasses
 
         names = _SOURCE_ORDER.get(cls.__name__) or tuple(
-            f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            f.name for f in dataclasses.fields(cls)
             if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace"))
         _FIELDS[cls] = names
     return names
@@ -325,7 +326,7 @@ def lines_of(module: Any, wanted: list[Any]) -> dict[int, int]:
     marks: list[tuple[int, int]] = []
     null = contextlib.nullcontext()
 
-    class _State(CodegenState):  # type: ignore[misc, valid-type]
+    class _State(CodegenState):
         def record_syntactic_position(self, node: Any, *, start_node: Any = None, end_node: Any = None) -> Any:
             if id(node) in ids:
                 marks.append((len(self.tokens), id(node)))
@@ -797,7 +798,8 @@ class _RewriterMixin:
                                    updated.lbrace.whitespace_after)
             else:
                 el = elements[existing]
-                if not (key == "tolerations" and value.split('"key": ')[1].split(",")[0] in cst.Module([]).code_for_node(el.value)):
+                if not (key == "tolerations"
+                        and value.split('"key": ')[1].split(",")[0] in cst.Module([]).code_for_node(el.value)):
                     lst = el.value
                     items = _append(list(lst.elements), cst.Element(cst.parse_expression(value)),
                                     lst.lbracket.whitespace_after)

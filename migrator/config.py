@@ -170,7 +170,8 @@ def _from_toml(table: Any, text: str, source: str) -> Config:
         m = re.search(r"^[ \t]*(?:tool[ \t]*\.[ \t]*)?[\"']?dra-migrate[\"']?[ \t]*=", text, re.M)
         line = text.count("\n", 0, m.start()) + 1 if m else None
         raise InvalidInput(source, line, "[tool.dra-migrate] must be a table")
-    entries = [(str(k), v, None, _toml_line(text, str(k))) for k, v in table.items()]
+    entries: list[tuple[str, Any, str | None, int | None]] = [(str(k), v, None, _toml_line(text, str(k)))
+                                                              for k, v in table.items()]
     return _build(entries, source, toml=True)
 
 

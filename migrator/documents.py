@@ -277,7 +277,7 @@ def shared_nodes(root: Node) -> set[int]:
             shared.add(id(node))
             continue
         if isinstance(node, MappingNode):
-            for k, v in node.value:
+            for _k, v in node.value:
                 stack.append(v)
         else:
             stack.extend(node.value)

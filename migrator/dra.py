@@ -51,7 +51,7 @@ def device_requests(requests: list[DeviceRequest], api_version: str) -> list[dic
     """The ``devices.requests`` list in the shape of ``api_version``."""
     reqs: list[dict[str, Any]] = []
     for r in requests:
-        def body(extra: tuple[str, ...]) -> dict[str, Any]:
+        def body(extra: tuple[str, ...], r: DeviceRequest = r) -> dict[str, Any]:  # r bound: B023
             b: dict[str, Any] = {"deviceClassName": r.device_class, "count": r.count}
             if r.selectors or extra:
                 b["selectors"] = [{"cel": {"expression": e}} for e in r.selectors + extra]

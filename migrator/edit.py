@@ -165,7 +165,7 @@ class Patch:
         self._parents: dict[int, Node] = {}
         self._paths: dict[int, tuple[int, tuple[Any, ...]]] = {}
         self._journal: dict[int, _Ops | None] | None = None
-        self._kept: dict[tuple[int, str], list[str]] = {}
+        self._kept: dict[tuple[int, int | str], list[str]] = {}  #: (id of the node, item index or key)
 
     # -- recording -------------------------------------------------------------------------
 

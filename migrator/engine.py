@@ -88,10 +88,13 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
     findings: list[Finding] = []
     broken: list[tuple[int, tuple[Any, ...], Node, str]] = []
     all_objects = list(objects(docs, broken))
-    for _, steps, node, want in broken:  # a List whose items have the wrong type: reported when GPUs are in it
+    for doc, steps, node, want in broken:  # a List whose items have the wrong type: reported when GPUs are in it
         if gpu107_outside_pod_spec.mentions_gpu(node, tables):
+            root = docs[doc].root
+            ref = ObjectRef(str_at(root, "kind") or "List", str_at(root, "metadata", "name"),
+                            str_at(root, "metadata", "namespace"), str_at(root, "apiVersion") or "")
             findings.append(_shape_finding(Problem(dotted(steps), node.start_mark.line + 1, describe(node), want),
-                                           path, "List", "/" + "/".join(str(s) for s in steps)))
+                                           path, ref, "/" + "/".join(str(s) for s in steps)))
     served = frozenset(
         name for o in all_objects if o.group == "resource.k8s.io" and o.kind == "DeviceClass"
         for name in [str_at(o.node, "spec", "extendedResourceName")] if name)

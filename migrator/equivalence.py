@@ -115,7 +115,8 @@ class Prover:
 
     def after(self, pod: dict[str, Any], claims: dict[str, dict[str, Any]]) -> tuple[dict[str, set[tuple[str, ...]]], list[str]]:
         problems: list[str] = []
-        requests: list[tuple[int, list[list[str]]]] = []  # (count, alternatives of selector lists)
+        #: (count, alternatives: (selectors, capacity requests))
+        requests: list[tuple[int, list[tuple[list[str], dict[str, str]]]]] = []
         from migrator.shape import ShapeError
 
         for pc in pod.get("resourceClaims") or []:
@@ -180,7 +181,8 @@ def _jointly(options: list[tuple[int, list[list[Device]]]], limit: int = 4096) -
         slots = [hits for (count, _), hits in zip(options, choice) for _ in range(count)]
         owner: dict[tuple[str, ...], int] = {}
 
-        def place(i: int, seen: set[tuple[str, ...]]) -> bool:
+        def place(i: int, seen: set[tuple[str, ...]], slots: list[list[Device]] = slots,
+                  owner: dict[tuple[str, ...], int] = owner) -> bool:  # this iteration's, bound: B023
             for d in slots[i]:
                 if d.key not in seen:
                     seen.add(d.key)

@@ -258,7 +258,7 @@ def _result(f: Finding, items: dict[str, MappingNode], api: str) -> dict[str, An
     path = next((v.value for k in PATH_KEYS if isinstance(v := get(ann, k), ScalarNode) and v.value), None)
     if path:
         index = next((v.value for k in INDEX_KEYS if isinstance(v := get(ann, k), ScalarNode)), None)
-        out["file"] = {"path": path, **({"index": int(index)} if str(index).isdigit() else {})}
+        out["file"] = {"path": path, **({"index": int(str(index))} if str(index).isdigit() else {})}
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 #: Largest gap (lines before x lines after) handed to SequenceMatcher.
 _GAP_LIMIT = 250_000
@@ -106,10 +106,10 @@ def matching_blocks(a: Sequence[str], b: Sequence[str]) -> list[Block]:
 def grouped_opcodes(a: Sequence[str], b: Sequence[str], context: int = 3
                     ) -> Iterator[list[tuple[str, int, int, int, int]]]:
     """``SequenceMatcher.get_grouped_opcodes`` over :func:`matching_blocks`."""
-    sm = difflib.SequenceMatcher(None, (), (), autojunk=False)
-    sm.a, sm.b = a, b  # type: ignore[assignment]
-    sm.matching_blocks = matching_blocks(a, b)  # type: ignore[assignment]
-    sm.opcodes = None  # type: ignore[assignment]
+    sm: Any = difflib.SequenceMatcher(None, (), (), autojunk=False)  # its internals are set below
+    sm.a, sm.b = a, b
+    sm.matching_blocks = matching_blocks(a, b)
+    sm.opcodes = None
     return sm.get_grouped_opcodes(context)
 
 

@@ -16,7 +16,7 @@ class WriteBack(enum.Enum):
     CHECK = "check"  #: print a summary; exit 1 when something would change
 
     @classmethod
-    def from_flags(cls, *, write: bool, check: bool, diff: bool) -> "WriteBack":
+    def from_flags(cls, *, write: bool, check: bool, diff: bool) -> WriteBack:
         if write and (check or diff):
             raise MigratorError("--write excludes --check and --diff")
         if write:

@@ -63,7 +63,7 @@ class RuleFilter:
 
     @classmethod
     def parse(cls, select: Iterable[str] | None, ignore: Iterable[str] | None,
-              known: Iterable[str]) -> "RuleFilter":
+              known: Iterable[str]) -> RuleFilter:
         """From repeatable, comma-separated option values; a prefix no rule has is a usage error
         (a typo must not silently select nothing)."""
         codes = sorted(known)
@@ -120,9 +120,9 @@ class Report:
     @property
     def return_code(self) -> int:
         """``rewrite``'s exit code (``exit_code``: --check fails when a file would change)."""
-        return exit_code(self.failures, self.writeback is WriteBack.CHECK and bool(self.changed))
+        return exit_code(bool(self.failures), self.writeback is WriteBack.CHECK and bool(self.changed))
 
-    def filtered(self, rules: RuleFilter) -> "Report":
+    def filtered(self, rules: RuleFilter) -> Report:
         """The same run with only the findings ``rules`` keeps (errors are never filtered out)."""
         results = [dataclasses.replace(r, findings=tuple(f for f in r.findings if rules.keeps(f.code)))
                    for r in self.results]
@@ -136,7 +136,7 @@ class Report:
     def scan_code(self, fail_on: str, exit_zero: bool = False) -> int:
         """2 when an input could not be processed (``--exit-zero`` does not hide that: the scan is
         incomplete), else 1 when a finding trips the gate, else 0."""
-        return exit_code(self.failures, not exit_zero and bool(self.failing(fail_on)))
+        return exit_code(bool(self.failures), not exit_zero and bool(self.failing(fail_on)))
 
     def gate_summary(self, fail_on: str, exit_zero: bool = False) -> str:
         """The tail of the scan summary line: what trips the gate, if anything."""

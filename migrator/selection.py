@@ -176,7 +176,8 @@ def requirement(rule: LabelRule, op: str, values: list[str]) -> str | None:
     if op in ("Exists", "DoesNotExist"):
         guard = {"product": _has("productName"), "products": _has("productName"),
                  "memory-mib": _has("memory", True), "architecture": _has("architecture"),
-                 "any-gpu": "true", "products-any": "true"}.get(rule.translate) or (_has(rule.attribute) if rule.attribute else None)
+                 "any-gpu": "true", "products-any": "true"}.get(rule.translate) or (
+            _has(rule.attribute) if rule.attribute else None)
         if guard is None:
             return None
         return guard if op == "Exists" else f"!({guard})"
@@ -264,7 +265,7 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
     term_gpu_only: list[bool] = []
     term_exprs: list[list[tuple[int, str | None, LabelRule | None]]] = []
     for term in terms:
-        exprs = []
+        exprs: list[tuple[int, str | None, LabelRule | None]] = []
         gpu_only = not term.get("matchFields")
         for i, expr in enumerate(term.get("matchExpressions") or []):
             key, op, values = _expr_fields(expr)
@@ -285,7 +286,7 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
             out.kept.append("required node affinity (a GPU label value has no mapping)")
         elif len(terms) == 1:
             parts.append(term_cels[0] or "true")
-            for i, cel, rule in term_exprs[0]:
+            for i, _cel, rule in term_exprs[0]:
                 if rule is not None:
                     out.translated.append(f"affinity {rule.label}")
                     if rule.remove and not keep_labels:
@@ -301,9 +302,9 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
     preferred = affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
     for t, pref in enumerate(preferred):
         term = pref.get("preference") or {}
-        exprs = term.get("matchExpressions") or []
-        rows = [(rules.get(_expr_fields(e)[0]), _expr_fields(e)) for e in exprs]
-        if not exprs or term.get("matchFields") or any(r is None for r, _ in rows):
+        matches = term.get("matchExpressions") or []
+        rows = [(rules.get(_expr_fields(e)[0]), _expr_fields(e)) for e in matches]
+        if not matches or term.get("matchFields") or any(r is None for r, _ in rows):
             if any(r is not None for r, _ in rows):
                 out.kept.append("a node-affinity preference mixes GPU and other labels")
             continue
@@ -454,7 +455,8 @@ def mig_term(alt: list[Req], fam: Families) -> MigTerm:
             if op == "In" and values and all(pattern.fullmatch(v) for v in values):
                 slices |= {(None, v) for v in values}
             elif op not in ("DoesNotExist", "Gt", "Lt"):  # Gt/Lt: a size is no integer, no node matches
-                return MigTerm("unknown", why=f"{key} {op}{' ' + str(list(values)) if values else ''} does not name the partition size")
+                return MigTerm("unknown",
+                               why=f"{key} {op}{' ' + str(list(values)) if values else ''} does not name the partition size")
     if slices and whole:
         return MigTerm("unknown", why="a term names both a MIG and a whole-GPU product")
     return MigTerm("mig", frozenset(slices)) if slices else MigTerm("whole")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from typing import Any, Iterator
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -41,20 +41,20 @@ class Scalar:
 class Struct:
     """A mapping with known fields (others are not read, so not checked)."""
 
-    fields: dict[str, "Schema"]
+    fields: dict[str, Schema]
 
 
 @dataclass(frozen=True, slots=True)
 class MapOf:
-    values: "Schema"
+    values: Schema
 
 
 @dataclass(frozen=True, slots=True)
 class ListOf:
-    item: "Schema"
+    item: Schema
 
 
-Schema = Union[Scalar, Struct, MapOf, ListOf]
+Schema = Scalar | Struct | MapOf | ListOf
 
 
 def struct(**fields: Schema) -> Struct:

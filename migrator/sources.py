@@ -170,7 +170,7 @@ class Scope:
     follow_symlinks: bool = False
 
     @classmethod
-    def of(cls, paths: list[str], follow_symlinks: bool = False) -> "Scope":
+    def of(cls, paths: list[str], follow_symlinks: bool = False) -> Scope:
         dirs = {os.path.realpath(p) for p in paths if p != STDIN and os.path.isdir(p)}
         return cls(tuple(sorted(dirs, key=len, reverse=True)), follow_symlinks)
 
@@ -179,7 +179,7 @@ class Scope:
         return next((r for r in self.roots if _inside(real, r)), os.path.dirname(real))
 
 
-def side_file(path: str, scope: Scope, beside: str) -> tuple[str, "Source | None"]:
+def side_file(path: str, scope: Scope, beside: str) -> tuple[str, Source | None]:
     """Where to write the file ``path`` that belongs to input ``beside``, and what it holds now.
 
     None when it does not exist. A symlink out of the root is InvalidInput: its target is

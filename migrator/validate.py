@@ -5,7 +5,8 @@ fail). Rules the schema cannot express come from ``pkg/apis/resource/validation`
 ``pkg/apis/core/validation`` as summarised in ../shared/reference/dra-api.md §1.2-§2: DNS
 labels for request and claim names, at most 32 requests/selectors, exactly one of
 ``exactly``/``firstAvailable``, ``count`` > 0, CEL length <= 10 Ki, claim references that exist.
-kubernetes-validate (jsonschema) is heavy: imported only when a schema check runs.
+kubernetes-validate (jsonschema) is heavy and only the tests check schemas: it is in the ``test``
+extra, imported only when a schema check runs.
 """
 
 from __future__ import annotations

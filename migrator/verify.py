@@ -37,7 +37,7 @@ def check_rendered(new_text: str, docs: list[Document], patch: Patch, path: str)
 
 
 class _Untouched:
-    def __deepcopy__(self, memo: object) -> "_Untouched":
+    def __deepcopy__(self, memo: object) -> _Untouched:
         return self
 
 

@@ -71,7 +71,7 @@ def lost_decisions(first: TextResult, again: TextResult) -> list[str]:
 
 def templates_text(result: TextResult) -> str:
     layout = Layout("\n", 2, False)
-    return "".join("---\n" + "".join(l + "\n" for l in block_entries(t, 0, layout)) for t in result.templates)
+    return "".join("---\n" + "".join(line + "\n" for line in block_entries(t, 0, layout)) for t in result.templates)
 
 
 POD_PATHS = {
@@ -100,7 +100,8 @@ def generated_problems(text: str, extra: list[dict[str, Any]] | None = None,
     objs = [o for o in all_objects(text) + list(extra or [])
             if repr(o) not in untouched]
     templates = {o["metadata"]["name"]: o for o in objs
-                 if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim") and o.get("apiVersion", "").startswith("resource.k8s.io/")}
+                 if o.get("kind") in ("ResourceClaimTemplate", "ResourceClaim")
+                 and o.get("apiVersion", "").startswith("resource.k8s.io/")}
     problems: list[str] = []
     for name, t in templates.items():
         problems += [f"{name}: {e}" for e in template_rules(t) + schema_errors(t)]

@@ -113,7 +113,8 @@ CASES = {
          "`Deployment glob` ([ab].yaml)", "`Deployment b` (b.yaml)"]),
     "pathspecs on several lines; others ignored; deleted files ignored": Case(
         {"deploy/gone.yaml": gpu("gone"), "other/o.yaml": gpu("o")},
-        {"deploy/gone.yaml": None, "deploy/d.yaml": gpu("d"), "ops/x.yml": gpu("x"), "other/o.yaml": gpu("o", "\n  labels: {a: b}")},
+        {"deploy/gone.yaml": None, "deploy/d.yaml": gpu("d"), "ops/x.yml": gpu("x"),
+         "other/o.yaml": gpu("o", "\n  labels: {a: b}")},
         ["`Deployment d` (deploy/d.yaml)", "`Deployment x` (ops/x.yml)"], ["gone", "other/o.yaml"],
         paths="deploy/*.yaml\n  ops/*.yml"),
     "the base branch moved on": Case(

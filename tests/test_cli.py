@@ -30,7 +30,8 @@ GPU_POD = textwrap.dedent("""\
 
 BAD = {
     "malformed.yaml": b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\nnvidia.com/gpu: 1\n",
-    "helm.yaml": b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n{{ include \"x\" . | indent 4 }}\n# nvidia.com/gpu\n",
+    "helm.yaml": b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n"
+                 b"{{ include \"x\" . | indent 4 }}\n# nvidia.com/gpu\n",
     "dupkeys.yaml": b"apiVersion: v1\nkind: Pod\nkind: Pod\nmetadata: {name: p}\n# nvidia.com/gpu\n",
     "binary.yaml": b"nvidia.com/gpu\x00\x01\x02",
     "latin1.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: caf\u00e9}\n# nvidia.com/gpu\n".encode("latin-1"),

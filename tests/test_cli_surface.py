@@ -433,8 +433,8 @@ def test_diff_name_normalises() -> None:
              os.path.join(cwd, "k", "x.yaml"): "k/x.yaml", "/elsewhere/x.yaml": "elsewhere/x.yaml"}
     if os.path.dirname(cwd) != cwd:
         table["/" + os.path.relpath("/elsewhere/x.yaml", "/")] = "elsewhere/x.yaml"
-    for given, expected in table.items():
-        assert diff_name(given) == expected, given
+    for arg, expected in table.items():
+        assert diff_name(arg) == expected, arg
 
 
 # ---- what is shown by default ---------------------------------------------------------------------

@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrator.codemod import (MAX_DEPTH, MAX_NESTING, SIDE_MARKER, _run, lines_of, might_matter, nesting,
+from migrator.codemod import (SIDE_MARKER, _run, lines_of, might_matter, nesting,
                               parse_guarded, run_codemod, templates_path, walk)
 from migrator.errors import InvalidInput
 

@@ -95,7 +95,8 @@ def _run(text: str):  # type: ignore[no-untyped-def]
     result = migrate_text(text, "p.yaml", Mode())
     docs = [to_python(d.root) for d in parse(result.text, "p.yaml")]
     counts = [r["exactly"]["count"] for d in docs
-              if isinstance(d, dict) and d.get("kind") == "ResourceClaimTemplate" for r in d["spec"]["spec"]["devices"]["requests"]]
+              if isinstance(d, dict) and d.get("kind") == "ResourceClaimTemplate"
+              for r in d["spec"]["spec"]["devices"]["requests"]]
     return result, counts
 
 

@@ -609,7 +609,7 @@ def test_a_write_that_fails_is_one_line_per_file_and_the_batch_goes_on(tmp_path:
                 self.fh = real_fdopen(fd, mode)
                 self.bad = _fd_in(bad, fd)
 
-            def __enter__(self) -> "Full":
+            def __enter__(self) -> Full:
                 return self
 
             def __exit__(self, *a: Any) -> None:

@@ -147,12 +147,14 @@ def test_served_versions_match_the_api_lifecycle(module: Path | None) -> None:
             continue
         f = module / "resource" / group_version / "zz_generated.prerelease-lifecycle.go"
         text = f.read_text() if f.is_file() else ""
-        m = re.search(r"func \(in \*ResourceClaim\) APILifecycleIntroduced\(\) \(major, minor int\) \{\s*return (\d+), (\d+)", text)
+        m = re.search(r"func \(in \*ResourceClaim\) APILifecycleIntroduced\(\) \(major, minor int\) "
+                      r"\{\s*return (\d+), (\d+)", text)
         if not m:  # alpha (no lifecycle), or the type is gone from this version
             continue
         assert a.introduced == (int(m.group(1)), int(m.group(2))), (module.name, a.name)
         for field_, got in (("Deprecated", a.deprecated), ("Removed", a.removed)):
-            m = re.search(rf"func \(in \*ResourceClaim\) APILifecycle{field_}\(\) \(major, minor int\) \{{\s*return (\d+), (\d+)", text)
+            m = re.search(rf"func \(in \*ResourceClaim\) APILifecycle{field_}\(\) \(major, minor int\) "
+                          r"\{\s*return (\d+), (\d+)", text)
             assert got == ((int(m.group(1)), int(m.group(2))) if m else None), (module.name, a.name, field_)
 
 

@@ -14,9 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrator.cli import main
-from migrator.cluster import Device, Node, snapshot_from_objects
-from migrator.equivalence import Prover, prove_text
-from migrator.mode import Mode
+from migrator.cluster import Node, snapshot_from_objects
 from migrator.nodes import MIG, NONE, SHARED, UNKNOWN, WHOLE, classify
 
 # Nodes on which nvidia.com/gpu is a whole GPU: (labels, allocatable nvidia.com/gpu or None, devices)

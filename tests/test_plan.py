@@ -158,7 +158,8 @@ def test_daemonset_is_switched_node_by_node() -> None:
                                   "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [
                                       {"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}})
     plan = plan_for([ds], [CLASS, dp_node("dp-1"), dp_node("dp-2"),
-                           running("agent-a", "dp-1", ("DaemonSet", "agent")), running("agent-b", "dp-2", ("DaemonSet", "agent"))])
+                           running("agent-a", "dp-1", ("DaemonSet", "agent")),
+                           running("agent-b", "dp-2", ("DaemonSet", "agent"))])
     d = decision(plan, "agent")
     assert d.deadlock_without_plan and d.switch_strategy == {"type": "OnDelete"}
     for node in ("dp-1", "dp-2"):
@@ -432,6 +433,9 @@ def test_more_gpus_than_any_node_has_is_blocked_for_every_kind(kind: str, gpus: 
     code = main(["plan", str(tmp_path / "wl.yaml"), "--cluster", str(snap)])
     out = capsys.readouterr().out
     assert ("BLOCKED" in out) is blocked and (code == 1) is blocked, out
+    assert (tmp_path / "wl.yaml").read_text() == workload(kind, "big", gpus)  # plan reads, never writes
+    if blocked:
+        assert f"blocked (not switched): {kind} ml/big" in out and d.reason in out, out
 
 
 @pytest.mark.parametrize("kind,replicas,blocked", [

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-from migrator.mode import Mode
 from migrator.plan.model import Model
 from migrator.plan.output import to_json, to_markdown, to_text
 from test_plan import CLASS, deployment, dp_node, dra_node, plan_for, running, workload

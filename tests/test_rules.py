@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 
+from migrator.cli import main
 from migrator.documents import parse, shared_nodes
 from migrator.engine import _pod_metadata, migrate_text
 from migrator.locate import objects, pod_specs
@@ -47,6 +50,23 @@ def run_until(code: str, ctx: PodContext) -> tuple[PodPlan, list]:
         if plan.blocked:
             break
     raise AssertionError(f"{code} did not run (blocked earlier: {found})")
+
+
+def assert_blocked(src: str, code: str, status: Status, reason: str) -> None:
+    """``code`` blocks the pod with its own finding (``status``, a message holding ``reason``), and the
+    file is left byte for byte: by the engine and by ``rewrite --write``."""
+    plan, out = run_until(code, context(src))
+    assert plan.blocked, out
+    assert out and (out[0].code, out[0].status) == (code, status) and reason in out[0].message, out
+    text = textwrap.dedent(src)
+    result = migrate_text(text, "t.yaml", Mode())
+    assert result.text == text
+    assert any(f.code == code and f.status is status and reason in f.message for f in result.findings), result.findings
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "t.yaml"
+        f.write_bytes(text.encode())
+        assert main(["rewrite", "--write", "-q", str(f)]) != 2
+        assert f.read_bytes() == text.encode()
 
 
 def pod(resources: str, extra: str = "", init: str = "") -> str:
@@ -98,10 +118,9 @@ def test_gpu002_mig_profile(resource: str, profile: str) -> None:
                              f"device.attributes['gpu.nvidia.com'].profile == '{profile}'",)
 
 
-def test_gpu002_unknown_mig_name_is_manual() -> None:
-    ctx = context(pod("      limits: {nvidia.com/mig-weird: 1}"))
-    plan, out = run_until("GPU002", ctx)
-    assert plan.blocked and out[0].status is Status.MANUAL
+@pytest.mark.parametrize("name", ["nvidia.com/mig-weird", "nvidia.com/mig-", "nvidia.com/mig-1g", "nvidia.com/mig-7x.80gb"])
+def test_gpu002_unknown_mig_name_is_manual(name: str) -> None:
+    assert_blocked(pod(f"      limits: {{{name}: 1}}"), "GPU002", Status.MANUAL, f"unknown MIG resource {name!r}")
 
 
 def test_gpu003_zero_count_removed_without_claim() -> None:
@@ -197,36 +216,45 @@ def test_gpu007_runtime_hints() -> None:
     assert out and "runtimeClassName" in out[0].message and out[0].status is Status.MANUAL
 
 
-def test_gpu101_hami() -> None:
-    plan, out = run_until("GPU101", context(pod("      limits: {nvidia.com/gpu: 1, nvidia.com/gpumem: 3000}")))
-    assert plan.blocked and out[0].status is Status.SKIPPED
+@pytest.mark.parametrize("resource,amount", [("nvidia.com/gpumem", "3000"), ("nvidia.com/gpumem-percentage", "50"),
+                                             ("nvidia.com/gpucores", "30"), ("nvidia.com/priority", "1")])
+def test_gpu101_hami(resource: str, amount: str) -> None:
+    assert_blocked(pod(f"      limits: {{nvidia.com/gpu: 1, {resource}: {amount}}}"), "GPU101", Status.SKIPPED,
+                   f"HAMi vGPU request ({resource}): nvidia.com/gpu counts vGPU slots here")
 
 
-@pytest.mark.parametrize("value", ["$GPUS", "'${N}'", "'{{ .Values.gpus }}'", "1.5", "GPU_COUNT"])
-def test_gpu102_placeholder_counts(value: str) -> None:
-    plan, out = run_until("GPU102", context(pod(f"      limits: {{nvidia.com/gpu: {value}}}")))
-    assert plan.blocked and out[0].status is Status.SKIPPED
-
-
-def test_gpu102_limits_requests_mismatch() -> None:
-    plan, out = run_until("GPU102", context(pod("      limits: {nvidia.com/gpu: 2}\n          requests: {nvidia.com/gpu: 1}")))
-    assert plan.blocked and "differ" in out[0].message
-
-
-@pytest.mark.parametrize("selector", [
-    "nodeSelector: {nvidia.com/gpu.product: Tesla-T4-SHARED}",
-    "nodeSelector: {nvidia.com/gpu.replicas: '4'}",
-    "nodeSelector: {nvidia.com/mig.strategy: single}",
-    "nodeSelector: {nvidia.com/gpu.sharing-strategy: mps}",
+@pytest.mark.parametrize("value,reason", [
+    ("$GPUS", "count '$GPUS' is a placeholder"), ("'${N}'", "count '${N}' is a placeholder"),
+    ("'{{ .Values.gpus }}'", "count '{{ .Values.gpus }}' is a placeholder"),
+    ("GPU_COUNT", "count 'GPU_COUNT' is a placeholder"), ("1.5", "count '1.5' is 1.5, not a whole number"),
 ])
-def test_gpu103_sharing_labels(selector: str) -> None:
-    plan, out = run_until("GPU103", context(pod("      limits: {nvidia.com/gpu: 1}", extra="  " + selector)))
-    assert plan.blocked and out[0].status is Status.MANUAL
+def test_gpu102_placeholder_counts(value: str, reason: str) -> None:
+    assert_blocked(pod(f"      limits: {{nvidia.com/gpu: {value}}}"), "GPU102", Status.SKIPPED, reason)
 
 
-def test_gpu103_shared_resource_name() -> None:
-    plan, out = run_until("GPU103", context(pod("      limits: {nvidia.com/gpu.shared: 1}")))
-    assert plan.blocked
+@pytest.mark.parametrize("limits,requests", [(2, 1), (1, 2), (1, 0), (8, 4)])
+def test_gpu102_limits_requests_mismatch(limits: int, requests: int) -> None:
+    src = pod(f"      limits: {{nvidia.com/gpu: {limits}}}\n          requests: {{nvidia.com/gpu: {requests}}}")
+    assert_blocked(src, "GPU102", Status.SKIPPED, "nvidia.com/gpu limits and requests differ")
+
+
+@pytest.mark.parametrize("label,value,meaning", [
+    ("nvidia.com/gpu.product", "Tesla-T4-SHARED", "time-sliced/MPS replicas (GFD adds -SHARED)"),
+    ("nvidia.com/gpu.replicas", "'4'", "time-sliced/MPS replicas"),
+    ("nvidia.com/mig.strategy", "single", "single-strategy MIG slices of an unknown profile"),
+    ("nvidia.com/gpu.sharing-strategy", "mps", "time-sliced/MPS replicas"),
+    ("nvidia.com/gpu.sharing-strategy", "time-slicing", "time-sliced/MPS replicas"),
+])
+def test_gpu103_sharing_labels(label: str, value: str, meaning: str) -> None:
+    src = pod("      limits: {nvidia.com/gpu: 1}", extra=f"  nodeSelector: {{{label}: {value}}}")
+    assert_blocked(src, "GPU103", Status.MANUAL,
+                   f"node selection {label}={value.strip(chr(39))} means nvidia.com/gpu is {meaning} on those nodes")
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_gpu103_shared_resource_name(count: int) -> None:
+    assert_blocked(pod(f"      limits: {{nvidia.com/gpu.shared: {count}}}"), "GPU103", Status.MANUAL,
+                   "nvidia.com/gpu.shared is a time-slicing/MPS replica, not a device")
 
 
 def test_gpu103_plain_product_label_is_fine() -> None:
@@ -235,42 +263,46 @@ def test_gpu103_plain_product_label_is_fine() -> None:
     assert not plan.blocked and not out
 
 
-def test_gpu104_annotation_request() -> None:
-    text = """
+@pytest.mark.parametrize("annotation,value", [("gpu-fraction", "0.5"), ("gpu-memory", "2000"),
+                                              ("gpu-fraction-num-devices", "2")])
+def test_gpu104_annotation_request(annotation: str, value: str) -> None:
+    text = f"""
     apiVersion: v1
     kind: Pod
-    metadata: {name: p, annotations: {gpu-fraction: "0.5"}}
+    metadata: {{name: p, annotations: {{{annotation}: "{value}"}}}}
     spec:
-      containers: [{name: c, image: x}]
+      containers: [{{name: c, image: x}}]
     """
-    plan, out = run_until("GPU104", context(text))
-    assert plan.blocked and out[0].status is Status.MANUAL
+    assert_blocked(text, "GPU104", Status.MANUAL, f"GPU share requested by annotation ({annotation}={value})")
 
 
-def test_gpu105_unknown_kind() -> None:
-    text = """
-    apiVersion: example.com/v1
-    kind: Thing
-    metadata: {name: t}
+@pytest.mark.parametrize("api,kind", [("example.com/v1", "Thing"), ("ml.example.org/v1beta2", "TrainingRun")])
+def test_gpu105_unknown_kind(api: str, kind: str) -> None:
+    text = f"""
+    apiVersion: {api}
+    kind: {kind}
+    metadata: {{name: t}}
     spec:
-      containers: [{name: c, image: x, resources: {limits: {nvidia.com/gpu: 1}}}]
+      containers: [{{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]
     """
-    plan, out = run_until("GPU105", context(text))
-    assert plan.blocked and out[0].status is Status.MANUAL
+    assert_blocked(text, "GPU105", Status.MANUAL, f"not converted: {kind} ({api}) is not in rules/workloads.yaml")
 
 
-def test_gpu106_alias() -> None:
-    text = """
+@pytest.mark.parametrize("shared", [
+    "resources: &r {limits: {nvidia.com/gpu: 1}}}\n      - {name: b, image: x, resources: *r}",
+    "resources: {limits: &l {nvidia.com/gpu: 1}}}\n      - {name: b, image: x, resources: {limits: *l}}",
+    "resources: {limits: &l {nvidia.com/gpu: 1}}}\n      - {name: b, image: x, resources: {limits: {<<: *l}}}",
+])
+def test_gpu106_alias(shared: str) -> None:
+    text = f"""
     apiVersion: v1
     kind: Pod
-    metadata: {name: p}
+    metadata: {{name: p}}
     spec:
       containers:
-      - {name: a, image: x, resources: &r {limits: {nvidia.com/gpu: 1}}}
-      - {name: b, image: x, resources: *r}
+      - {{name: a, image: x, {shared}
     """
-    plan, out = run_until("GPU106", context(text))
-    assert plan.blocked
+    assert_blocked(text, "GPU106", Status.MANUAL, "the GPU block is shared through a YAML alias or merge key")
 
 
 def test_gpu107_outside_pod_spec() -> None:

@@ -347,7 +347,7 @@ def test_every_wrong_type_in_a_batch_through_the_engine(kind: str, tmp_path: Pat
         text = dump(substitute(base, path, VALUES[type_name]))
         bad.write_text(text)
         seen: dict[str, Any] = {}
-        report = run([str(tmp_path)], Mode(), WriteBack.DIFF, on_result=lambda r: seen.__setitem__(r.path, r))
+        report = run([str(tmp_path)], Mode(), WriteBack.DIFF, on_result=lambda r, seen=seen: seen.__setitem__(r.path, r))
         assert report.return_code == 0 and not report.failures
         for p, r in alone.items():
             assert seen[p].after == r.text and seen[p].findings == r.findings  # as when alone
@@ -499,7 +499,7 @@ LIST_FIELDS = [(("items",), LIST), (("items", 0), ITEM)]
 @pytest.mark.parametrize("obj,fields,done", [(RCT, RCT_FIELDS, "GPU012"), (LIST_OBJ, LIST_FIELDS, "GPU000")])
 def test_claims_and_lists_of_every_type(obj: dict[str, Any], fields: list[Any], done: str) -> None:
     for path, valid in fields:
-        for type_name, value in VALUES.items():
+        for _type_name, value in VALUES.items():
             text = dump(substitute(obj, path, value))
             result = migrate_text(text, "x.yaml", Mode())
             where = dotted(path)
@@ -513,6 +513,28 @@ def test_claims_and_lists_of_every_type(obj: dict[str, Any], fields: list[Any], 
                            for m in shape), (where, value, result.findings)
             else:
                 assert all(m.split(": ", 1)[1].startswith(where) for m in shape), (where, value, shape)
+
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+def test_a_list_with_items_of_the_wrong_type_is_reported_in_every_format(tmp_path: Path, fmt: str,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The GPU900 finding about a List's items names the List as its object: every output format
+    renders it (it once carried the bare string "List" and each format raised AttributeError)."""
+    cases = [(path, name, value) for path, valid in LIST_FIELDS for name, value in VALUES.items()
+             if not valid(value) and mentions_gpu(value)]
+    assert len(cases) >= 4
+    for path, name, value in cases:
+        text = dump(substitute(LIST_OBJ, path, value))
+        f = tmp_path / f"{dotted(path)}-{name}.yaml"
+        f.write_text(text)
+        code = main(["scan", "--format", fmt, str(f)])
+        out = capsys.readouterr()
+        assert code == 1 and "Traceback" not in out.err, (path, name, out.err)
+        assert "GPU900" in out.out and f.read_text() == text, (path, name, out.out)
+        if fmt == "json":
+            (finding,) = [x for r in json.loads(out.out)["files"] for x in r["findings"] if x["rule"] == "GPU900"]
+            assert (finding["kind"], finding["file"]) == ("List", str(f)), finding
 
 
 # ---- the backstop: an exception nobody foresaw is one pod's finding, never the batch's end --------

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 SNAPSHOTS = sorted((HERE / "snapshots").glob("*.yaml"))
 WORKLOADS = HERE / "verify" / "workloads.yaml"
 
-S, I, F, B, L, O = "x", 7, 1.5, True, ["x"], {"a": "b"}
+S, I, F, B, L, O = "x", 7, 1.5, True, ["x"], {"a": "b"}  # noqa: E741  (one letter per JSON type, as in the table)
 INT_KEY = {1: "x"}  # a map whose key is not a string (YAML `1: x`)
 
 #: type -> values that are wrong for it (None: deleting / nulling a required field)

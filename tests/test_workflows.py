@@ -397,6 +397,7 @@ def _git(cwd: Path, *args: str) -> None:
                             GIT_COMMITTER_EMAIL="t@e"))
 
 
+@pytest.mark.slow  # 80-125 s: pre-commit builds a virtualenv and installs the project into it
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_pre_commit_hooks_with_try_repo(tmp_path: Path) -> None:
     pytest.importorskip("pre_commit")

@@ -15,7 +15,7 @@ from migrator.errors import InvalidInput
 from migrator.kube import releases
 from migrator.shape import ShapeError
 from migrator.mode import Mode
-from migrator.model import Status
+from migrator.model import ObjectRef, Status
 from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence, resolve
 from migrator.plan.planner import ExtendedPath, NotMigrated, Plan, Planner, WorkloadDecision, prove
 from migrator.runner import templates_path
@@ -196,7 +196,9 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                 continue
             if f.status is not Status.CONVERTED or f.code != "GPU000":
                 continue
-            obj_b, obj_a = before.get(finding_key(f)), after.get(finding_key(f))
+            fkey = finding_key(f)
+            obj_b = before.get(fkey) if fkey is not None else None
+            obj_a = after.get(fkey) if fkey is not None else None
             old_pod, new_pod = pod_at(obj_b, f.where), pod_at(obj_a, f.where)
             if obj_b is None or obj_a is None or old_pod is None or new_pod is None:
                 continue
@@ -495,7 +497,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
             used.add(owner_key)
         if w.kind == "DaemonSet":
             nodes = [p.node for p in pods if p.node] or sorted(
-                n.name for n in model.nodes.values() if n.dp_on and selects(w.old_pod, n) and tolerates(
+                n.name for n in model.nodes.values() if n.dp_on and selects(w.old_pod, n) and tolerates(  # type: ignore[arg-type]  # PNode: what selects() reads
                     dict(w.old_pod, tolerations=admission_tolerations(w.old_pod)), n))  # type: ignore[arg-type]
             w.replicas = len(nodes)
             w.ds_nodes = list(nodes)
@@ -509,7 +511,7 @@ def _place_pods(model: Model, snap: Snapshot, notes: list[str]) -> None:
                     tail = p.name.rsplit("-", 1)[-1]
                     ordinal = int(tail) if re.fullmatch(r"[0-9]+", tail) else None
                 # a KEP-5004 pod on a DRA node holds its claim's devices (counted with the claims above)
-                on_dra = w.extended and model.nodes[p.node].dra_on and not model.nodes[p.node].dp_on
+                on_dra = w.extended and model.nodes[p.node].dra_on and not model.nodes[p.node].dp_on  # type: ignore[index]  # bound pods only (above)
                 model.add(SimPod(w.key, "old", p.node, "running", dp={} if on_dra else dict(w.dp_need),
                                  ordinal=ordinal))
         elif (w.namespace or None, w.kind, w.name) not in finished:  # a finished Job holds no GPU
@@ -547,14 +549,15 @@ def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first
     checks.append(f"{len(dra)} node(s) publish complete DRA ResourceSlices "
                   f"({sum(len(n.devices) for n in dra)} device(s))")
     for n in snap.nodes.values():
-        for (drv, pool), (_, count, seen) in n.pools.items():
+        for (_drv, pool), (_, count, seen) in n.pools.items():
             if seen < count:
                 checks.append(f"node {n.name}: pool {pool} has {seen} of {count} ResourceSlices: not counted as "
                               "capacity until complete")
     versions = sorted({n.kubelet_version for n in snap.nodes.values() if n.kubelet_version})
     if versions:
         checks.append(f"kubelet versions: {', '.join(versions)} (resource.k8s.io/v1 needs 1.34+"
-                      + ("; firstAvailable needs DRAPrioritizedList, beta and on by default since 1.34" if first_available else "")
+                      + ("; firstAvailable needs DRAPrioritizedList, beta and on by default since 1.34"
+                         if first_available else "")
                       + ")")
     both = sorted(n.name for n in nodes.values() if n.dp_on and n.dra_on)
     if both:
@@ -678,12 +681,13 @@ def left_for_kep5004(f: Any) -> bool:
     return f.code == "GPU108" and f.kep5004 is not None and f.kep5004[0] and f.status is not Status.INFO
 
 
-def _extended_workload(f: Any, before: dict[str, Any], path: str, snap: Snapshot, mode: Mode,
+def _extended_workload(f: Any, before: dict[ObjectRef, dict[str, Any]], path: str, snap: Snapshot, mode: Mode,
                        known: dict[str, str], model: Model, out: list[ExtendedPath]) -> None:
     """A workload on the KEP-5004 path: in the model with its manifest, never switched."""
     from migrator import kep5004
 
-    obj = before.get(finding_key(f))
+    fkey = finding_key(f)
+    obj = before.get(fkey) if fkey is not None else None
     pod = pod_at(obj, f.where)
     if obj is None or pod is None:
         return

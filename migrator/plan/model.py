@@ -85,7 +85,7 @@ class PNode:
     devs_used: set[DevKey] = field(default_factory=set)
     dp_pods: int = 0  #: pods holding device-plugin GPUs here
 
-    def copy(self) -> "PNode":
+    def copy(self) -> PNode:
         n = copy.copy(self)
         n.dp_used, n.devs_used = dict(self.dp_used), set(self.devs_used)
         return n
@@ -178,7 +178,7 @@ class Model:
         self.epoch = 0
         self._failed: dict[tuple[Any, ...], int] = {}
 
-    def clone(self) -> "Model":
+    def clone(self) -> Model:
         m = Model({k: v.copy() for k, v in self.nodes.items()}, self.matcher)
         m._eligible = self._eligible  # a pure cache
         mapping: dict[int, SimPod] = {}
@@ -333,7 +333,7 @@ class Model:
                     if len(free) == req.count:
                         break
                 if len(free) >= req.count:
-                    got = free
+                    got = free  # type: ignore[assignment]  # device keys: tuples of four str
                     break
             if got is None:
                 return None

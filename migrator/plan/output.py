@@ -167,7 +167,8 @@ def to_markdown(plan: Plan, explain: bool = False) -> str:
     if plan.extended:
         out += ["## KEP-5004 path: manifests unchanged", "", "These keep `nvidia.com/gpu`: once their nodes switch, "
                 "the scheduler serves them from DRA through the DeviceClass with `extendedResourceName`. Check the "
-                "preflight's DeviceClass and gate lines first.", ""] + [f"- {text(_extended_line(e))}" for e in plan.extended] + [""]
+                "preflight's DeviceClass and gate lines first.", ""] + [
+                    f"- {text(_extended_line(e))}" for e in plan.extended] + [""]
     if plan.not_migrated:
         out += ["## Not migrated", "", "Left as they are by the rewrite and by this plan; see "
                 "`dra-migrate rules explain CODE`.", "",

@@ -758,7 +758,7 @@ class Planner:
             target = _kubectl_target(w)
             self.emit([
                 _step(wave, "update", w.kind, w.name, w.namespace, "temporary strategy Recreate (shared claim)",
-                      ("note",), f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {'strategy': d.switch_strategy}})}'"),
+                      ("note",), f"kubectl patch {target} --type merge -p '{json.dumps({'spec': {'strategy': d.switch_strategy}})}'"),  # noqa: E501  (the command as printed)
                 _step(wave, "update", w.kind, w.name, w.namespace, "switch the pod template to the shared claim",
                       ("unmodelled",), f"kubectl apply -f {shlex.quote(w.file)}"),
                 _step(wave, "wait", w.kind, w.name, w.namespace, "rollout complete (all replicas down while it switches)",

@@ -32,7 +32,7 @@ class Rule(Protocol):
     SUMMARY: str
     FIX: FixSafety
 
-    def check(self, ctx: "PodContext", plan: "PodPlan") -> Iterable[Finding]: ...
+    def check(self, ctx: PodContext, plan: PodPlan) -> Iterable[Finding]: ...
 
 
 @dataclass(frozen=True, slots=True)

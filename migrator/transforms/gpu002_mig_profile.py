@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, add_request, app_or_sidecar, device_rule, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, add_request, app_or_sidecar, block, device_rule
 
 CODE = "GPU002"
 NAME = "mig-profile"
@@ -33,7 +33,7 @@ SUMMARY = "nvidia.com/mig-<profile>: N -> mig.nvidia.com request with a profile 
 FIX = FixSafety.SAFE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     for ask in ctx.asks:
         if ctx.tables.unknown_device.search(ask.resource) and device_rule(ask.resource, ctx.tables) is None:
             if ask.count:

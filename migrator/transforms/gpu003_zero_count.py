@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, RemoveResource
+from migrator.transforms.base import Intent, PodContext, PodPlan, RemoveResource
 
 CODE = "GPU003"
 NAME = "zero-count"
@@ -31,7 +31,7 @@ SUMMARY = "nvidia.com/gpu: 0 is removed; no claim is created"
 FIX = FixSafety.SAFE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     for ask in ctx.gpu_asks():
         if ask.count == 0:
             yield RemoveResource(ask.section, ask.index, ask.resource)

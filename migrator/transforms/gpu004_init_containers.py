@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import DeviceRequest, Finding, FixSafety, Status
-from migrator.transforms.base import AddRequest, PodContext, PodPlan, RemoveResource, WireRequests, resolve_device
+from migrator.transforms.base import (AddRequest, Intent, PodContext, PodPlan, RemoveResource, WireRequests, resolve_device)
 
 CODE = "GPU004"
 NAME = "init-containers"
@@ -55,7 +55,7 @@ def _cover(pool: list[DeviceRequest], k: int) -> list[DeviceRequest] | None:
     return None
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     inits = [c for c in ctx.containers if c.section == "initContainers"]
     ordinary = [c for c in inits if not c.sidecar]
     by_request = {r.name: r for r in plan.requests}

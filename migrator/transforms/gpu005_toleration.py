@@ -36,7 +36,7 @@ from typing import Iterable
 from migrator.documents import get, to_python
 from migrator.model import Finding, FixSafety
 from migrator.tolerations import covers_plugin_toleration, is_extended_resource
-from migrator.transforms.base import PodContext, PodPlan, SetField
+from migrator.transforms.base import Intent, PodContext, PodPlan, SetField
 
 CODE = "GPU005"
 NAME = "toleration"
@@ -44,7 +44,7 @@ SUMMARY = "add the NoSchedule toleration ExtendedResourceToleration added for ea
 FIX = FixSafety.SAFE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     removed = sorted({resource for _, _, resource in plan.removals if is_extended_resource(resource)})
     if not removed:
         return

@@ -23,7 +23,7 @@ from typing import Iterable
 
 from migrator.documents import get, items, str_at
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, SetField
+from migrator.transforms.base import Intent, PodContext, PodPlan, SetField
 
 CODE = "GPU006"
 NAME = "existing-claims"
@@ -31,7 +31,7 @@ SUMMARY = "claims already on the pod are kept; the new claim takes a free name"
 FIX = FixSafety.SAFE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not plan.requests:
         return
     taken = {str_at(c, "name") for c in items(get(ctx.pod, "resourceClaims"))}

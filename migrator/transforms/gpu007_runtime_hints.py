@@ -26,7 +26,7 @@ from yaml.nodes import ScalarNode
 
 from migrator.documents import get, items, str_at
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan
+from migrator.transforms.base import Intent, PodContext, PodPlan
 
 CODE = "GPU007"
 NAME = "runtime-hints"
@@ -48,7 +48,7 @@ def runtime_hints(ctx: PodContext) -> bool:
                for c in ctx.containers for env in items(get(c.node, "env")))
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     hints: list[str] = []
     named: set[str] = set()
     for c in ctx.containers:

@@ -40,7 +40,7 @@ from migrator.documents import to_python
 from migrator.kube import releases
 from migrator.model import Finding, FixSafety, Status
 from migrator.shape import dotted
-from migrator.transforms.base import PodContext, PodPlan, ReplaceRequests, SetField
+from migrator.transforms.base import Intent, PodContext, PodPlan, ReplaceRequests, SetField
 
 CODE = "GPU008"
 NAME = "node-selection"
@@ -48,7 +48,7 @@ SUMMARY = "GPU node labels (GFD, GKE, AWS) -> CEL selectors; GPU preferences -> 
 FIX = FixSafety.SAFE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not plan.requests:
         return
     from migrator.selection import families, label_rules, translate  # only for pods that get a claim

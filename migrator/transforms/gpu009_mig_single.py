@@ -33,7 +33,7 @@ import dataclasses
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, ReplaceRequests, SetField, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, ReplaceRequests, SetField, block
 
 CODE = "GPU009"
 NAME = "mig-single"
@@ -64,7 +64,7 @@ def decide(ctx: PodContext) -> tuple[str, object] | None:
     return "mig", (sorted(p for p in parents if p), profiles.pop())
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
         return
     found = decide(ctx)
@@ -74,7 +74,9 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         yield block(ctx.finding(CODE, Status.MANUAL, f"single-strategy MIG: {found[1]}; "
                                                           "choose the MIG profile by hand"))
         return
-    parents, profile = found[1]  # type: ignore[misc]
+    parents: list[str]
+    profile: str
+    parents, profile = found[1]  # type: ignore[misc]  # "mig": (parents, profile), as decide() says
     from migrator.selection import A, q
 
     selectors: tuple[str, ...] = (f"('profile' in {A} && {A}.profile == {q(profile)})",)

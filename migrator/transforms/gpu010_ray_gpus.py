@@ -26,7 +26,7 @@ from yaml.nodes import MappingNode
 
 from migrator.documents import get
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, SetField
+from migrator.transforms.base import Intent, PodContext, PodPlan, SetField
 
 CODE = "GPU010"
 NAME = "ray-gpus"
@@ -34,7 +34,7 @@ SUMMARY = "Ray groups keep their GPU count: rayStartParams.num-gpus is set when 
 FIX = FixSafety.SAFE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     ref = ctx.ref
     if ref.obj.group != "ray.io" or ref.path[-2:] != ("template", "spec") or not plan.requests:
         return
@@ -44,7 +44,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
         return
     group = ref.obj.node
     for step in ref.path[:-2]:
-        group = group.value[step] if isinstance(step, int) else get(group, step)  # type: ignore[assignment]
+        group = group.value[step] if isinstance(step, int) else get(group, step)  # type: ignore[union-attr]  # a located path: no None on it
     if not isinstance(group, MappingNode):
         return
     params = get(group, "rayStartParams")

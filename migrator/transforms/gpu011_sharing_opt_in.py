@@ -44,7 +44,8 @@ from typing import Any, Iterable
 
 from migrator.kube import releases
 from migrator.model import DeviceRequest, Finding, FixSafety, Status
-from migrator.transforms.base import AddRequest, DNS_LABEL, PodContext, PodPlan, RemoveResource, SetField, WireRequests, block
+from migrator.transforms.base import (AddRequest, DNS_LABEL, Intent, PodContext, PodPlan,
+                                      RemoveResource, SetField, WireRequests, block)
 
 CODE = "GPU011"
 NAME = "sharing-opt-in"
@@ -66,7 +67,7 @@ def sharing_signal(ctx: PodContext) -> bool:
                for label, value in ctx.node_selection for rule in ctx.tables.sharing_labels)
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not ctx.mode.sharing or not sharing_signal(ctx):
         return
     asks = [a for a in ctx.asks if a.count and (a.resource == "nvidia.com/gpu" or
@@ -94,7 +95,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
                       f"the DRA driver needs its alpha feature gate {gate}", warn=True)
 
 
-def _shares(ctx: PodContext, plan: PodPlan, asks: list[Any]) -> Iterable[Finding]:
+def _shares(ctx: PodContext, plan: PodPlan, asks: list[Any]) -> Iterable[Finding | Intent]:
     yield SetField("shares", True, UNSAFE)
     per: dict[tuple[str, int], int] = {}
     for a in asks:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU101"
 NAME = "vendor-semantics"
@@ -30,7 +30,7 @@ SUMMARY = "nvidia.com/gpu next to HAMi resources or annotations means vGPU slots
 FIX = FixSafety.NONE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     hami_asks = [a for a in ctx.asks if a.resource in ctx.tables.hami_resources]
     hami_annotations = {k for k in ctx.annotations if k in ctx.tables.hami_annotations}
     hami = sorted({a.resource for a in hami_asks} | hami_annotations)

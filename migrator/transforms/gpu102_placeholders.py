@@ -37,7 +37,7 @@ from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
 from migrator.tables import is_placeholder
-from migrator.transforms.base import PodContext, PodPlan, device_rule, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block, device_rule
 
 CODE = "GPU102"
 NAME = "placeholders"
@@ -45,7 +45,7 @@ SUMMARY = "GPU counts or names that are placeholders, or that the API server rej
 FIX = FixSafety.NONE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     for ask in ctx.asks:
         if is_placeholder(ask.resource, ctx.tables) and ask.resource not in ctx.tables.hami_resources:
             yield block(ctx.finding(CODE, Status.SKIPPED,

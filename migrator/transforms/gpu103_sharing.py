@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU103"
 NAME = "sharing"
@@ -38,7 +38,7 @@ SUMMARY = "time-slicing/MPS replicas and single-strategy MIG slices are not whol
 FIX = FixSafety.NONE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if plan.sharing or plan.shares:  # GPU011 converted it (--sharing)
         return
     shared_asks = [a for a in ctx.asks if a.resource in ctx.tables.shared_resources and a.count]
@@ -62,7 +62,8 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
             continue  # GPU009 converts it: every term names the profile
         if rule.mig and mig is not None and mig[0] == "manual" and op == "In":
             continue  # GPU009 reports it with the reason
-        what = f"{label}={values[0]}" if op == "In" and len(values) == 1 else f"{label} {op}" + (f" {list(values)}" if values else "")
+        what = (f"{label}={values[0]}" if op == "In" and len(values) == 1
+                else f"{label} {op}" + (f" {list(values)}" if values else ""))
         yield block(ctx.finding(CODE, Status.MANUAL,
                                      f"node selection {what} {'means' if op == 'In' else 'may mean'} nvidia.com/gpu is "
                                      f"{rule.meaning} on those nodes, not whole GPUs; choose the "

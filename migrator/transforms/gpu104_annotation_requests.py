@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU104"
 NAME = "annotation-requests"
@@ -29,7 +29,7 @@ SUMMARY = "GPU shares requested by annotation (KAI gpu-fraction/gpu-memory) need
 FIX = FixSafety.NONE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     found = sorted(k for k in ctx.annotations if k in ctx.tables.annotation_requests)
     if found:
         yield block(ctx.finding(CODE, Status.MANUAL,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU105"
 NAME = "unconvertible-kind"
@@ -31,7 +31,7 @@ SUMMARY = "GPU pod specs in kinds that cannot carry resourceClaims (or are unkno
 FIX = FixSafety.NONE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     ref = ctx.ref
     if ref.convert or (not ref.known and ctx.mode.convert_unknown):
         return

@@ -27,7 +27,7 @@ from yaml.nodes import Node
 
 from migrator.documents import get, has_merge
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU106"
 NAME = "aliases"
@@ -50,7 +50,7 @@ def _edit_nodes(ctx: PodContext) -> list[Node]:
     return nodes
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not ctx.gpu_asks():
         return
     for node in _edit_nodes(ctx):

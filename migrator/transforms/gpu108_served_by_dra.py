@@ -34,7 +34,7 @@ from typing import Iterable
 
 from migrator.kube import parse_version, releases
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU108"
 NAME = "served-by-dra"
@@ -42,7 +42,7 @@ SUMMARY = "resources a DeviceClass maps with extendedResourceName (KEP-5004) are
 FIX = FixSafety.NONE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if ctx.mode.migration_path == "rewrite":
         return  # the user asked for claims everywhere
     hit = sorted({a.resource for a in ctx.asks if a.count and a.resource in ctx.served_by_dra})

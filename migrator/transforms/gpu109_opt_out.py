@@ -22,7 +22,7 @@ from typing import Iterable
 
 from migrator.documents import get, str_at
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU109"
 NAME = "opt-out"
@@ -31,7 +31,7 @@ FIX = FixSafety.NONE
 ANNOTATION = "dra-migrate/skip"
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     own = str_at(get(get(ctx.ref.obj.node, "metadata"), "annotations"), ANNOTATION)
     value = ctx.annotations.get(ANNOTATION) or own
     if value is not None and value.strip().lower() == "true":

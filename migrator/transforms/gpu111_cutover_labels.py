@@ -18,14 +18,14 @@ before the cut-over. Only a person can say what the selection was for.
 
 ## Fix safety
 No fix: reported as *needs manual action*.
-"""
+"""  # noqa: E501  (printed as is by `rules explain`: left unwrapped)
 
 from __future__ import annotations
 
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU111"
 NAME = "cutover-labels"
@@ -33,7 +33,7 @@ SUMMARY = "node selection on labels the cut-over changes (gpu.deploy.device-plug
 FIX = FixSafety.NONE
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not any(a.count for a in ctx.gpu_asks()) and not any(
             a.count and a.resource in ctx.tables.shared_resources for a in ctx.asks):
         return

@@ -30,7 +30,7 @@ from yaml.nodes import MappingNode, ScalarNode
 
 from migrator.documents import get, items, scalar_value
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, ephemeral_gpus, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block, ephemeral_gpus
 
 CODE = "GPU112"
 NAME = "invalid-pod"
@@ -40,7 +40,7 @@ FIX = FixSafety.NONE
 SECTIONS = ("initContainers", "containers", "ephemeralContainers")
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     ephemeral = ephemeral_gpus(ctx)
     if not ctx.gpu_asks() and not ephemeral:
         return

@@ -39,7 +39,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, ReplaceRequests, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, ReplaceRequests, block
 
 CODE = "GPU113"
 NAME = "cluster-devices"
@@ -77,7 +77,7 @@ def _names(nodes: list[Any]) -> str:
     return ", ".join(names[:SHOWN]) + more
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     snap = ctx.mode.cluster
     if snap is None or plan.sharing or plan.mig_single:
         return

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety, Status
-from migrator.transforms.base import PodContext, PodPlan, block
+from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU900"
 NAME = "not-processed"
@@ -40,7 +40,7 @@ def shape_message(problem_message: str, what: str = "converted") -> str:
     return f"not {what}: {problem_message} (the API server would reject it); fix the manifest, then run again"
 
 
-def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding]:
+def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     p = ctx.shape
     if p is None:
         return

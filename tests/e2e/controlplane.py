@@ -288,7 +288,8 @@ def control_plane_for(minor: str, tmp: Path, config: pytest.Config) -> Iterator[
         cp = ControlPlane(version=served, minor=minor, server=server, kubeconfig=kubeconfig,
                           api_client=client, binaries=binaries, startup_seconds=time.monotonic() - start)
         say(config, f"e2e: {served} etcd, kube-apiserver"
-                    f"{'' if minor in SCHEDULING_MISSING else ', kube-scheduler, claim controller'} ready in {cp.startup_seconds:.1f} s ({binaries.source})")
+                    f"{'' if minor in SCHEDULING_MISSING else ', kube-scheduler, claim controller'} "
+                    f"ready in {cp.startup_seconds:.1f} s ({binaries.source})")
         try:
             yield cp
         finally:

@@ -187,8 +187,9 @@ def _to_create(w: Written, dynamic: Any, source: str) -> list[tuple[dict[str, An
         NOT_VALIDATED.setdefault(f"{w.obj['apiVersion']} {w.obj['kind']}", set()).add(source)
     name = (w.obj.get("metadata") or {}).get("name", "x")
     after, before = pod_templates(w.obj), pod_templates(w.before) if w.before else []
-    wrap = lambda i, t: {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": f"{name}-{i}"},
-                         "template": t}
+    def wrap(i: int, t: Any) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": f"{name}-{i}"}, "template": t}
+
     return [(wrap(i, t), wrap(i, before[i]) if len(before) == len(after) else None)
             for i, t in enumerate(after)]
 

@@ -10,7 +10,6 @@ import textwrap
 import time
 from typing import Any
 
-import pytest
 import yaml
 
 from migrator.engine import migrate_text

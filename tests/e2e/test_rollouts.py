@@ -320,7 +320,7 @@ class Watch:
         self._threads = [threading.Thread(target=self._pods, daemon=True),
                          threading.Thread(target=self._nodes, daemon=True)]
 
-    def __enter__(self) -> "Watch":
+    def __enter__(self) -> Watch:
         for t in self._threads:
             t.start()
         return self
@@ -599,7 +599,7 @@ class Operator:
             return
         raise AssertionError(f"unknown step: {s}")
 
-    def execute(self, plan: dict[str, Any], watch: "Watch") -> Executed:
+    def execute(self, plan: dict[str, Any], watch: Watch) -> Executed:
         ex = Executed(plan)
         for s in plan["steps"]:
             start = time.monotonic()
@@ -750,9 +750,12 @@ def setup_case(k: Kube, case: Case, tmp: Path) -> tuple[str, Path, list[dict[str
 
 def describe(k: Kube, ns: str) -> str:
     """What the pods and nodes look like, for a failure message."""
+    def unready(p: Any) -> str:
+        return ';'.join(c.message or c.reason or c.type for c in p.status.conditions or [] if c.status != 'True')
+
     pods = [f"{p.metadata.name}@{p.spec.node_name}:{p.status.phase}"
             f"{'(deleting)' if p.metadata.deletion_timestamp else ''}"
-            f"{'' if ready(p) else ' ' + ';'.join(c.message or c.reason or c.type for c in p.status.conditions or [] if c.status != 'True')}"
+            f"{'' if ready(p) else ' ' + unready(p)}"
             for p in k.core.list_namespaced_pod(ns).items]
     nodes = [f"{n.metadata.name}:{(n.status.allocatable or {}).get(GPU_RES)}{' cordoned' if n.spec.unschedulable else ''}"
              for n in k.core.list_node(label_selector=LABEL).items]
@@ -811,7 +814,7 @@ def test_own_strategy_as_the_plan_predicts(kube: Kube, case: Case, tmp_path: Pat
             if verdict == "n/a":
                 continue
             if verdict == "stall":
-                done = poll(lambda: workload_state(kube, ns, kind, name)[0], STALL_WAIT)
+                done = poll(lambda kind=kind, name=name: workload_state(kube, ns, kind, name)[0], STALL_WAIT)
                 if done:
                     wrong.append(f"{kind} {name}: the plan says it stalls with its own strategy; it completed")
                 real, said = watch.worst_loss(name), stated_loss(d["reason"])
@@ -820,7 +823,7 @@ def test_own_strategy_as_the_plan_predicts(kube: Kube, case: Case, tmp_path: Pat
                 if said is not None and real != said:
                     wrong.append(f"{kind} {name}: {real} replica(s) down without the plan; the plan says {said} "
                                  f"({d['reason']})")
-            elif not poll(lambda: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT):
+            elif not poll(lambda kind=kind, name=name: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT):
                 wrong.append(f"{kind} {name}: the plan says its own strategy completes; it did not in "
                              f"{ROLLOUT_TIMEOUT:.0f} s")
         watch.__exit__()
@@ -858,7 +861,7 @@ def test_plan_executed_on_the_cluster(kube: Kube, case: Case, tmp_path: Path, re
         for kind, name, _ in case.expect:
             d = decision(plan, kind, name)
             if not d["blocked"]:  # the plan has no wait for the kinds it does not model
-                assert poll(lambda: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT), (
+                assert poll(lambda kind=kind, name=name: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT), (
                     f"{kind} {name}: the plan says it completes; {describe(kube, ns)}")
             if kind == "Job":
                 continue
@@ -961,7 +964,7 @@ def test_cluster_wide_cutover_to_gpucluster(kube: Kube, tmp_path: Path) -> None:
         assert ex.rejected == [] and ex.stuck == [], (ex.rejected, ex.stuck, describe(kube, ns))
         assert watch.errors == [] and watch.both == [], (watch.errors[:3], watch.both[:3])
         for kind, name in watched:
-            assert poll(lambda: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT), describe(kube, ns)
+            assert poll(lambda kind=kind, name=name: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT), describe(kube, ns)
             d = decision(plan, kind, name)
             assert watch.worst_loss(name) <= d["capacity_lost"], (kind, name, watch.worst_loss(name), d)
         pods = kube.core.list_namespaced_pod(ns).items
