@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from migrator.errors import MigratorError
 
@@ -65,14 +66,14 @@ class DeviceClassSpec:
 class Attribute:
     name: str
     type: str  #: string | int | bool | version
-    on: tuple[str, ...]  #: device roles that carry it
+    roles: tuple[str, ...]  #: device roles that carry it
     source: str
 
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
     name: str
-    on: tuple[str, ...]
+    roles: tuple[str, ...]
     consumable: bool
     source: str
 
@@ -379,7 +380,8 @@ class _Check:
                                                  f"(known: {', '.join(sorted(fields))})")
         for key, required in fields.items():
             if required and key not in v:
-                raise self.doc.fail(at, f"{self.name(at)} needs {key!r}")
+                what = "a source (a link or a repo path)" if key == "source" else repr(key)
+                raise self.doc.fail(at, f"{self.name(at)} needs {what}")
         return v
 
     def get(self, at: Path_) -> Any:
@@ -392,7 +394,7 @@ class _Check:
     def name(at: Path_) -> str:
         return ".".join(str(s) for s in at) if at else "the profile"
 
-    def str(self, at: Path_, v: Any, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+    def text(self, at: Path_, v: Any, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
         if not isinstance(v, str) or not v.strip():
             raise self.doc.fail(at, f"{self.name(at)} must be a non-empty string")
         if pattern is not None and not pattern.match(v):
@@ -400,9 +402,9 @@ class _Check:
         return v
 
     def opt_str(self, m: dict[str, Any], at: Path_, key: str) -> str | None:
-        return self.str(at + (key,), m[key]) if key in m else None
+        return self.text(at + (key,), m[key]) if key in m else None
 
-    def bool(self, m: dict[str, Any], at: Path_, key: str, default: bool) -> bool:
+    def flag(self, m: dict[str, Any], at: Path_, key: str, default: bool) -> bool:
         if key not in m:
             return default
         if not isinstance(m[key], bool):
@@ -412,14 +414,14 @@ class _Check:
     def strs(self, at: Path_, v: Any, allow_empty: bool = False) -> tuple[str, ...]:
         if not isinstance(v, list) or (not v and not allow_empty):
             raise self.doc.fail(at, f"{self.name(at)} must be a{'' if allow_empty else ' non-empty'} list of strings")
-        out = tuple(self.str(at + (i,), s) for i, s in enumerate(v))
+        out = tuple(self.text(at + (i,), s) for i, s in enumerate(v))
         for i, s in enumerate(out):
             if s in out[:i]:
                 raise self.doc.fail(at + (i,), f"{self.name(at)}: {s!r} is listed twice")
         return out
 
     def regex(self, at: Path_, v: Any, anchored: bool = False) -> re.Pattern[str]:
-        text = self.str(at, v)
+        text = self.text(at, v)
         if anchored and not text.startswith("^"):
             raise self.doc.fail(at, f"{self.name(at)} must be anchored with '^'")
         try:
@@ -430,7 +432,7 @@ class _Check:
     def source(self, m: dict[str, Any], at: Path_) -> str:
         if "source" not in m:
             raise self.doc.fail(at, f"{self.name(at)} needs a source (a link or a repo path)")
-        return self.str(at + ("source",), m["source"])
+        return self.text(at + ("source",), m["source"])
 
     def items(self, at: Path_, v: Any, allow_empty: bool = True) -> list[tuple[Path_, Any]]:
         if not isinstance(v, list) or (not v and not allow_empty):
@@ -469,17 +471,17 @@ def _cel_refs(cel: str, domain: str) -> set[tuple[str, str]]:
 def _profile(doc: _Doc) -> VendorProfile:
     c = _Check(doc)
     top = c.obj((), _TOP)
-    vendor = c.str(("vendor",), top["vendor"], _ID, "a lowercase DNS label")
-    driver = c.str(("driver",), top["driver"], _SUBDOMAIN, "a DNS subdomain (the DRA driver name)")
-    domain = c.str(("attributeDomain",), top.get("attributeDomain", driver), _SUBDOMAIN, "a DNS subdomain")
+    vendor = c.text(("vendor",), top["vendor"], _ID, "a lowercase DNS label")
+    driver = c.text(("driver",), top["driver"], _SUBDOMAIN, "a DNS subdomain (the DRA driver name)")
+    domain = c.text(("attributeDomain",), top.get("attributeDomain", driver), _SUBDOMAIN, "a DNS subdomain")
     prefixes = c.strs(("resourcePrefixes",), top["resourcePrefixes"])
-    for i, p in enumerate(prefixes):
-        if not p.endswith("/"):
-            raise doc.fail(("resourcePrefixes", i), f"resourcePrefixes: {p!r} must end with '/' (a resource namespace)")
+    for i, prefix in enumerate(prefixes):
+        if not prefix.endswith("/"):
+            raise doc.fail(("resourcePrefixes", i), f"resourcePrefixes: {prefix!r} must end with '/' (a resource namespace)")
 
     dt_at = ("deviceTypes",)
     dt = c.obj(dt_at, {"attribute": True, "whole": True, "partition": False, "vfio": False, "source": True})
-    device_types = DeviceTypes(c.str(dt_at + ("attribute",), dt["attribute"]), c.str(dt_at + ("whole",), dt["whole"]),
+    device_types = DeviceTypes(c.text(dt_at + ("attribute",), dt["attribute"]), c.text(dt_at + ("whole",), dt["whole"]),
                                c.opt_str(dt, dt_at, "partition"), c.opt_str(dt, dt_at, "vfio"), c.source(dt, dt_at))
 
     attributes: dict[str, Attribute] = {}
@@ -487,10 +489,10 @@ def _profile(doc: _Doc) -> VendorProfile:
     amap = c.obj(at_at, {k: False for k in (top["attributes"] if isinstance(top["attributes"], dict) else {})})
     for name, row in amap.items():
         rat = at_at + (name,)
-        r = c.obj(rat, {"type": True, "on": True, "source": True})
+        r = c.obj(rat, {"type": True, "roles": True, "source": True})
         if r["type"] not in ATTRIBUTE_TYPES:
             raise doc.fail(rat + ("type",), f"{c.name(rat)}.type: {r['type']!r} is not one of {', '.join(ATTRIBUTE_TYPES)}")
-        attributes[name] = Attribute(name, r["type"], c.roles(rat + ("on",), r["on"]), c.source(r, rat))
+        attributes[name] = Attribute(name, r["type"], c.roles(rat + ("roles",), r["roles"]), c.source(r, rat))
     if device_types.attribute not in attributes:
         raise doc.fail(dt_at + ("attribute",), f"deviceTypes.attribute {device_types.attribute!r} is not in attributes")
     capacities: dict[str, Capacity] = {}
@@ -499,8 +501,8 @@ def _profile(doc: _Doc) -> VendorProfile:
         cmap = c.obj(cp_at, {k: False for k in (top["capacities"] if isinstance(top["capacities"], dict) else {})})
         for name, row in cmap.items():
             rat = cp_at + (name,)
-            r = c.obj(rat, {"on": True, "consumable": False, "source": True})
-            capacities[name] = Capacity(name, c.roles(rat + ("on",), r["on"]), c.bool(r, rat, "consumable", False),
+            r = c.obj(rat, {"roles": True, "consumable": False, "source": True})
+            capacities[name] = Capacity(name, c.roles(rat + ("roles",), r["roles"]), c.flag(r, rat, "consumable", False),
                                         c.source(r, rat))
 
     def check_cel(at: Path_, cel: str) -> None:
@@ -513,10 +515,10 @@ def _profile(doc: _Doc) -> VendorProfile:
     for at, row in c.items(("deviceClasses",), top["deviceClasses"], allow_empty=False):
         r = c.obj(at, {"name": True, "role": True, "selector": True, "extendedResourceName": False, "kep5004": False,
                        "source": True}, row)
-        name = c.str(at + ("name",), r["name"], _SUBDOMAIN, "a DNS subdomain (a DeviceClass name)")
+        class_name = c.text(at + ("name",), r["name"], _SUBDOMAIN, "a DNS subdomain (a DeviceClass name)")
         if r["role"] not in ROLES:
             raise doc.fail(at + ("role",), f"{c.name(at)}.role: {r['role']!r} is not one of {', '.join(ROLES)}")
-        selector = c.str(at + ("selector",), r["selector"])
+        selector = c.text(at + ("selector",), r["selector"])
         check_cel(at + ("selector",), selector)
         ern = c.opt_str(r, at, "extendedResourceName")
         if ern is not None:
@@ -528,9 +530,9 @@ def _profile(doc: _Doc) -> VendorProfile:
             if ern is None:
                 raise doc.fail(at + ("kep5004",), f"{c.name(at)}.kep5004 needs extendedResourceName")
             k = c.obj(at + ("kep5004",), {"shippedBy": True, "missingFrom": False, "fix": False})
-            kep = Kep5004Class(c.str(at + ("kep5004", "shippedBy"), k["shippedBy"]), c.opt_str(k, at + ("kep5004",), "missingFrom"),
+            kep = Kep5004Class(c.text(at + ("kep5004", "shippedBy"), k["shippedBy"]), c.opt_str(k, at + ("kep5004",), "missingFrom"),
                                " ".join(str(c.opt_str(k, at + ("kep5004",), "fix") or "").split()) or None)
-        classes.append(DeviceClassSpec(name, r["role"], selector, ern, kep, c.source(r, at)))
+        classes.append(DeviceClassSpec(class_name, r["role"], selector, ern, kep, c.source(r, at)))
     if not any(cl.role == "whole" for cl in classes):
         raise doc.fail(("deviceClasses",), "deviceClasses needs one class with role: whole")
     class_names = {cl.name for cl in classes}
@@ -541,12 +543,12 @@ def _profile(doc: _Doc) -> VendorProfile:
                        "profileFromResource": False, "nodeDependent": False, "reason": False, "source": True}, row)
         if ("name" in r) == ("pattern" in r):
             raise doc.fail(at, f"{c.name(at)} needs exactly one of name or pattern")
-        name = c.opt_str(r, at, "name")
+        res_name = c.opt_str(r, at, "name")
         pattern = c.regex(at + ("pattern",), r["pattern"], anchored=True) if "pattern" in r else None
-        text = name if name is not None else pattern.pattern.lstrip("^").replace("\\", "") if pattern else ""
-        if not any(text.startswith(p) for p in prefixes):
-            raise doc.fail(at + ("name" if name else "pattern",),
-                           f"{c.name(at)}: {name or pattern.pattern if pattern else ''!r} is outside resourcePrefixes")
+        spelled = res_name if res_name is not None else pattern.pattern.lstrip("^").replace("\\", "") if pattern else ""
+        if not any(spelled.startswith(p) for p in prefixes):
+            raise doc.fail(at + ("name" if res_name else "pattern",),
+                           f"{c.name(at)}: {res_name or spelled!r} is outside resourcePrefixes")
         kind = r["kind"]
         if kind not in RESOURCE_KINDS:
             raise doc.fail(at + ("kind",), f"{c.name(at)}.kind: {kind!r} is not one of {', '.join(RESOURCE_KINDS)}")
@@ -562,11 +564,11 @@ def _profile(doc: _Doc) -> VendorProfile:
                 raise doc.fail(at, f"{c.name(at)} (kind {kind}) is reported, not converted: no deviceClass or selector")
             if reason is None:
                 raise doc.fail(at, f"{c.name(at)} (kind {kind}) needs a reason (reported to the user)")
-        selector = c.opt_str(r, at, "selector")
+        res_selector = c.opt_str(r, at, "selector")
         groups = set(pattern.groupindex) if pattern else set()
-        if selector is not None:
-            check_cel(at + ("selector",), selector)
-            for g in _PLACEHOLDER.findall(selector):
+        if res_selector is not None:
+            check_cel(at + ("selector",), res_selector)
+            for g in _PLACEHOLDER.findall(res_selector):
                 if g not in groups:
                     raise doc.fail(at + ("selector",), f"{c.name(at)}.selector uses {{{g}}}, which is not a named "
                                                        "group of the pattern")
@@ -577,8 +579,8 @@ def _profile(doc: _Doc) -> VendorProfile:
             if "profile" not in groups:
                 raise doc.fail(pat, f"{c.name(pat)} needs a pattern with a (?P<profile>...) group")
             repl = (c.regex(pat + ("replace",), p["replace"]).pattern, str(p["with"]))
-        resources.append(ResourceSpec(name, pattern, kind, device_class, selector, repl,
-                                      c.bool(r, at, "nodeDependent", False), reason, c.source(r, at), doc.line(at) or 0))
+        resources.append(ResourceSpec(res_name, pattern, kind, device_class, res_selector, repl,
+                                      c.flag(r, at, "nodeDependent", False), reason, c.source(r, at), doc.line(at) or 0))
     if not any(x.kind == "whole" for x in resources):
         raise doc.fail(("resources",), "resources needs one row with kind: whole")
     for i, res in enumerate(resources):
@@ -599,44 +601,44 @@ def _profile(doc: _Doc) -> VendorProfile:
     partitions = None
     if "partitions" in top:
         pa = ("partitions",)
-        p = c.obj(pa, {"name": True, "deviceClass": True, "profileAttribute": True, "parentAttribute": False,
+        pm = c.obj(pa, {"name": True, "deviceClass": True, "profileAttribute": True, "parentAttribute": False,
                        "identityAttribute": False, "resourcePrefix": False, "resourceFromProfile": False,
                        "productPattern": False, "compareMemoryLabels": False, "parentsPublishedWhole": False,
                        "source": True})
-        dc = c.str(pa + ("deviceClass",), p["deviceClass"])
+        dc = c.text(pa + ("deviceClass",), pm["deviceClass"])
         if dc not in class_names:
             raise doc.fail(pa + ("deviceClass",), f"partitions.deviceClass {dc!r} is not in deviceClasses")
         for key in ("profileAttribute", "parentAttribute", "identityAttribute"):
-            if key in p and c.str(pa + (key,), p[key]) not in attributes:
-                raise doc.fail(pa + (key,), f"partitions.{key} {p[key]!r} is not in attributes")
+            if key in pm and c.text(pa + (key,), pm[key]) not in attributes:
+                raise doc.fail(pa + (key,), f"partitions.{key} {pm[key]!r} is not in attributes")
         rfp = None
-        if "resourceFromProfile" in p:
+        if "resourceFromProfile" in pm:
             q = c.obj(pa + ("resourceFromProfile",), {"replace": True, "with": True})
             rfp = (str(q["replace"]), str(q["with"]))
         partitions = Partitions(
-            c.str(pa + ("name",), p["name"]), dc, p["profileAttribute"], p.get("parentAttribute"), p.get("identityAttribute"),
-            c.opt_str(p, pa, "resourcePrefix"), rfp,
-            c.regex(pa + ("productPattern",), p["productPattern"], anchored=True) if "productPattern" in p else None,
-            c.bool(p, pa, "compareMemoryLabels", True), c.bool(p, pa, "parentsPublishedWhole", False), c.source(p, pa))
+            c.text(pa + ("name",), pm["name"]), dc, pm["profileAttribute"], pm.get("parentAttribute"), pm.get("identityAttribute"),
+            c.opt_str(pm, pa, "resourcePrefix"), rfp,
+            c.regex(pa + ("productPattern",), pm["productPattern"], anchored=True) if "productPattern" in pm else None,
+            c.flag(pm, pa, "compareMemoryLabels", True), c.flag(pm, pa, "parentsPublishedWhole", False), c.source(pm, pa))
 
     nodes = None
     if "nodes" in top:
         na = ("nodes",)
         n = c.obj(na, {"resource": True, "presentLabel": False, "strategy": False, "partitionProduct": False,
-                       "countLabels": False, "wholeEvidence": False})
-        res_name = c.str(na + ("resource",), n["resource"])
+                       "countLabels": False, "wholeEvidence": False, "source": True})
+        res_name = c.text(na + ("resource",), n["resource"])
         if not any(x.name == res_name and x.kind == "whole" for x in resources):
             raise doc.fail(na + ("resource",), f"nodes.resource {res_name!r} is not a resources row of kind whole")
         strategy = None
         if "strategy" in n:
             sa = na + ("strategy",)
             s = c.obj(sa, {"label": True, "single": True, "whole": True, "source": True})
-            strategy = Strategy(c.str(sa + ("label",), s["label"]), c.str(sa + ("single",), s["single"]),
+            strategy = Strategy(c.text(sa + ("label",), s["label"]), c.text(sa + ("single",), s["single"]),
                                 c.strs(sa + ("whole",), s["whole"]), c.source(s, sa))
 
         def sourced(at: Path_, v: Any) -> SourcedLabel:
             m = c.obj(at, {"label": True, "source": True}, v)
-            return SourcedLabel(c.str(at + ("label",), m["label"]), c.source(m, at))
+            return SourcedLabel(c.text(at + ("label",), m["label"]), c.source(m, at))
 
         nodes = Nodes(res_name, c.opt_str(n, na, "presentLabel"), strategy,
                       sourced(na + ("partitionProduct",), n["partitionProduct"]) if "partitionProduct" in n else None,
@@ -673,7 +675,7 @@ def _profile(doc: _Doc) -> VendorProfile:
             vm = c.obj(at + ("values",), {str(k): False for k in r.get("values") or {}}) if "values" in r else {}
             if not vm:
                 raise doc.fail(at, f"{c.name(at)} (translate values) needs a non-empty values table")
-            values = tuple((str(k), c.str(at + ("values", k), v)) for k, v in vm.items())
+            values = tuple((str(k), c.text(at + ("values", k), v)) for k, v in vm.items())
         sanitize = None
         if "sanitize" in r:
             sm = c.obj(at + ("sanitize",), {"replace": True, "with": True})
@@ -689,13 +691,13 @@ def _profile(doc: _Doc) -> VendorProfile:
         if t == "none" and "reason" not in r:
             raise doc.fail(at, f"{c.name(at)} (translate none) needs a reason (why the label stays)")
         node_labels.append(LabelRule(c.opt_str(r, at, "label"), key_pattern, t, attr, cap, part, values, sanitize, fmt,
-                                     c.bool(r, at, "remove", True), c.opt_str(r, at, "reason"), c.source(r, at)))
+                                     c.flag(r, at, "remove", True), c.opt_str(r, at, "reason"), c.source(r, at)))
     for i, lr in enumerate(node_labels):
         for j in range(i):
-            other = node_labels[j]
-            if (lr.label is not None and lr.label == other.label) or \
-                    (lr.key_pattern is not None and other.key_pattern is not None and
-                     lr.key_pattern.pattern == other.key_pattern.pattern):
+            prior = node_labels[j]
+            if (lr.label is not None and lr.label == prior.label) or \
+                    (lr.key_pattern is not None and prior.key_pattern is not None and
+                     lr.key_pattern.pattern == prior.key_pattern.pattern):
                 raise doc.fail(("nodeLabels", i), f"duplicate node label {lr.label or lr.key_pattern.pattern!r} "  # type: ignore[union-attr]
                                                   f"(also at line {doc.line(('nodeLabels', j))})")
 
@@ -713,7 +715,7 @@ def _profile(doc: _Doc) -> VendorProfile:
         cutover = c.strs(ca + ("labels",), cu["labels"])
         c.source(cu, ca)
         for key in ("devicePluginOff", "draOn"):
-            if key in cu and "=" not in c.str(ca + (key,), cu[key]):
+            if key in cu and "=" not in c.text(ca + (key,), cu[key]):
                 raise doc.fail(ca + (key,), f"cutoverLabels.{key} must be key=value")
         dp_off, dra_on = cu.get("devicePluginOff"), cu.get("draOn")
 
@@ -726,8 +728,8 @@ def _profile(doc: _Doc) -> VendorProfile:
         sk = c.opt_str(o, oa, "sharingKind")
         if sk is not None and sk not in kinds:
             raise doc.fail(oa + ("sharingKind",), f"opaqueConfig.sharingKind {sk!r} is not in kinds")
-        opaque = OpaqueConfig(c.str(oa + ("driver",), o["driver"], _SUBDOMAIN, "a DNS subdomain"),
-                              c.str(oa + ("apiVersion",), o["apiVersion"]), kinds, sk, c.source(o, oa))
+        opaque = OpaqueConfig(c.text(oa + ("driver",), o["driver"], _SUBDOMAIN, "a DNS subdomain"),
+                              c.text(oa + ("apiVersion",), o["apiVersion"]), kinds, sk, c.source(o, oa))
     if sharing.converted and (opaque is None or opaque.sharing_kind is None):
         raise doc.fail(("sharing", "converted"), "sharing.converted needs opaqueConfig with a sharingKind")
 
@@ -741,12 +743,12 @@ def _profile(doc: _Doc) -> VendorProfile:
                 and not any(p.match(res.name) for p in tolerations.patterns):
             raise doc.fail(ta, f"tolerations: the resource {res.name!r} (line {res.line}) has no toleration key")
 
-    foreign = []
+    foreign: list[Foreign] = []
     for at, row in c.items(("foreign",), top.get("foreign", [])):
         r = c.obj(at, {"name": True, "resources": False, "annotations": False, "reason": True, "source": True}, row)
-        foreign.append(Foreign(c.str(at + ("name",), r["name"]), c.strs(at + ("resources",), r.get("resources", []), True),
+        foreign.append(Foreign(c.text(at + ("name",), r["name"]), c.strs(at + ("resources",), r.get("resources", []), True),
                                c.strs(at + ("annotations",), r.get("annotations", []), True),
-                               c.str(at + ("reason",), r["reason"]), c.source(r, at)))
+                               c.text(at + ("reason",), r["reason"]), c.source(r, at)))
     annotation_requests: tuple[str, ...] = ()
     if "annotationRequests" in top:
         aa = ("annotationRequests",)
@@ -761,7 +763,7 @@ def _profile(doc: _Doc) -> VendorProfile:
         env = []
         for at, row in c.items(ha + ("env",), h.get("env", [])):
             e = c.obj(at, {"name": True, "value": True}, row)
-            env.append((c.str(at + ("name",), e["name"]), c.str(at + ("value",), str(e["value"]))))
+            env.append((c.text(at + ("name",), e["name"]), c.text(at + ("value",), str(e["value"]))))
         hints = RuntimeHints(tuple(env), c.opt_str(h, ha, "runtimeClassContains"),
                              c.strs(ha + ("annotations",), h.get("annotations", []), True),
                              c.strs(ha + ("annotationPrefixes",), h.get("annotationPrefixes", []), True), c.source(h, ha))
@@ -771,11 +773,11 @@ def _profile(doc: _Doc) -> VendorProfile:
         k = c.obj(ka, {"unmapped": True, "source": True})
         for at, row in c.items(ka + ("unmapped",), k["unmapped"]):
             u = c.obj(at, {"pattern": True, "why": True}, row)
-            unmapped.append((c.regex(at + ("pattern",), u["pattern"], anchored=True), c.str(at + ("why",), u["why"])))
+            unmapped.append((c.regex(at + ("pattern",), u["pattern"], anchored=True), c.text(at + ("why",), u["why"])))
         c.source(k, ka)
 
     return VendorProfile(
-        vendor=vendor, name=c.str(("name",), top["name"]), source=c.str(("source",), top["source"]), driver=driver,
+        vendor=vendor, name=c.text(("name",), top["name"]), source=c.text(("source",), top["source"]), driver=driver,
         attribute_domain=domain, resource_prefixes=prefixes, triggers=c.strs(("triggers",), top["triggers"]),
         device_types=device_types, device_classes=tuple(classes), attributes=attributes, capacities=capacities,
         resources=tuple(resources), partitions=partitions, nodes=nodes, node_labels=tuple(node_labels),
@@ -802,10 +804,10 @@ def _sharing(c: _Check, v: Any, capacities: dict[str, Capacity]) -> Sharing:
         minimum = r.get("minimum", 2)
         if not isinstance(minimum, int) or isinstance(minimum, bool):
             raise c.doc.fail(at + ("minimum",), f"{c.name(at)}.minimum must be an integer")
-        labels.append(SharingLabel(c.str(at + ("label",), r["label"]), c.regex(at + ("valuePattern",), r["valuePattern"]),
-                                   c.str(at + ("meaning",), r["meaning"]), domain,
-                                   c.strs(at + ("all",), r.get("all", []), True), minimum, c.bool(r, at, "mig", False),
-                                   c.bool(r, at, "exists", False), c.source(r, at)))
+        labels.append(SharingLabel(c.text(at + ("label",), r["label"]), c.regex(at + ("valuePattern",), r["valuePattern"]),
+                                   c.text(at + ("meaning",), r["meaning"]), domain,
+                                   c.strs(at + ("all",), r.get("all", []), True), minimum, c.flag(r, at, "mig", False),
+                                   c.flag(r, at, "exists", False), c.source(r, at)))
     for i, lab in enumerate(labels):
         for j in range(i):
             if (labels[j].label, labels[j].value.pattern) == (lab.label, lab.value.pattern):
@@ -825,10 +827,10 @@ def _sharing(c: _Check, v: Any, capacities: dict[str, Capacity]) -> Sharing:
     if "consumable" in s:
         ca = sa + ("consumable",)
         r = c.obj(ca, {"capacity": True, "request": True, "driverGate": False, "minDriver": False, "source": True})
-        cap = c.str(ca + ("capacity",), r["capacity"])
+        cap = c.text(ca + ("capacity",), r["capacity"])
         if cap not in capacities or not capacities[cap].consumable:
             raise c.doc.fail(ca + ("capacity",), f"sharing.consumable.capacity {cap!r} is not a consumable capacity")
-        consumable = Consumable(cap, c.str(ca + ("request",), str(r["request"])), c.opt_str(r, ca, "driverGate"),
+        consumable = Consumable(cap, c.text(ca + ("request",), str(r["request"])), c.opt_str(r, ca, "driverGate"),
                                 c.opt_str(r, ca, "minDriver"), c.source(r, ca))
     return Sharing(tuple(labels), tuple(converted), consumable, c.opt_str(s, sa, "reported"))
 
@@ -857,8 +859,8 @@ def _owners(p: VendorProfile) -> Iterable[tuple[str, str, int | None]]:
         yield "sharing label", f"{s.label} ~ {s.value.pattern}", doc_line.get(("sharing", "labels", i))
     for i, k in enumerate(p.annotation_requests):
         yield "annotation request", k, doc_line.get(("annotationRequests", "keys", i))
-    for f in p.foreign:
-        for name in f.resources:
+    for fr in p.foreign:
+        for name in fr.resources:
             yield "foreign resource", name, None
 
 
