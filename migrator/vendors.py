@@ -28,6 +28,7 @@ TRANSLATIONS = ("product", "values", "memory-mib", "version-part", "version", "a
 VERSION_PARTS = ("major", "minor", "patch")
 DOMAINS = ("closed", "integer", "open")
 MAX_BYTES = 1 << 20  #: a profile is a page of YAML; a bigger file is a mistake, not a profile
+MAX_DEPTH = 32  #: profiles nest about 6 deep; deeper input is refused before Python's recursion limit
 
 _ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # k8s.io/apimachinery IsDNS1123Subdomain (driver and DeviceClass names)
@@ -326,6 +327,8 @@ def _read(path: Path) -> _Doc:
         seen: set[int] = set()
 
         def convert(node: Any, at: Path_) -> Any:
+            if len(at) > MAX_DEPTH:
+                raise VendorError(where, node.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep")
             if id(node) in seen:  # an alias: refused (and no billion laughs)
                 raise VendorError(where, node.start_mark.line + 1, "YAML anchors and aliases are not supported here")
             seen.add(id(node))
@@ -382,6 +385,13 @@ class _Check:
             if required and key not in v:
                 what = "a source (a link or a repo path)" if key == "source" else repr(key)
                 raise self.doc.fail(at, f"{self.name(at)} needs {what}")
+        return v
+
+    def free(self, at: Path_) -> dict[str, Any]:
+        """The node at ``at`` as a mapping whose keys are data (attribute names, table values)."""
+        v = self.get(at)
+        if not isinstance(v, dict):
+            raise self.doc.fail(at, f"{self.name(at)} must be a mapping")
         return v
 
     def get(self, at: Path_) -> Any:
@@ -486,7 +496,7 @@ def _profile(doc: _Doc) -> VendorProfile:
 
     attributes: dict[str, Attribute] = {}
     at_at = ("attributes",)
-    amap = c.obj(at_at, {k: False for k in (top["attributes"] if isinstance(top["attributes"], dict) else {})})
+    amap = c.free(at_at)
     for name, row in amap.items():
         rat = at_at + (name,)
         r = c.obj(rat, {"type": True, "roles": True, "source": True})
@@ -498,7 +508,7 @@ def _profile(doc: _Doc) -> VendorProfile:
     capacities: dict[str, Capacity] = {}
     cp_at = ("capacities",)
     if "capacities" in top:
-        cmap = c.obj(cp_at, {k: False for k in (top["capacities"] if isinstance(top["capacities"], dict) else {})})
+        cmap = c.free(cp_at)
         for name, row in cmap.items():
             rat = cp_at + (name,)
             r = c.obj(rat, {"roles": True, "consumable": False, "source": True})
@@ -672,7 +682,7 @@ def _profile(doc: _Doc) -> VendorProfile:
             raise doc.fail(at, f"{c.name(at)}: part (major, minor or patch) goes with translate version-part only")
         values: tuple[tuple[str, str], ...] = ()
         if t == "values":
-            vm = c.obj(at + ("values",), {str(k): False for k in r.get("values") or {}}) if "values" in r else {}
+            vm = c.free(at + ("values",)) if "values" in r else {}
             if not vm:
                 raise doc.fail(at, f"{c.name(at)} (translate values) needs a non-empty values table")
             values = tuple((str(k), c.text(at + ("values", k), v)) for k, v in vm.items())
@@ -816,7 +826,7 @@ def _sharing(c: _Check, v: Any, capacities: dict[str, Capacity]) -> Sharing:
     converted = []
     if "converted" in s:
         ca = sa + ("converted",)
-        cm = c.obj(ca, {str(k): False for k in (s["converted"] if isinstance(s["converted"], dict) else {})})
+        cm = c.free(ca)
         for name, row in cm.items():
             at = ca + (name,)
             r = c.obj(at, {"parameters": True, "driverGate": False, "source": True}, row)

@@ -499,6 +499,9 @@ def test_duplicate_yaml_key_is_rejected_with_both_lines(tmp_path):
     (b"<<: {vendor: x}\n", "plain strings"),
     (b"? [complex]\n: key\n", "plain strings"),
     (b"x" * (2 << 20), "at most"),
+    (b"a: " + b"[" * 999 + b"]" * 999 + b"\n", "levels deep"),
+    (b"".join(b" " * i + b"k:\n" for i in range(990)), "levels deep"),
+    (b"a: " + b"[" * 20000 + b"\n", "not valid YAML"),
 ])
 def test_unreadable_profile(tmp_path, content, message):
     p = tmp_path / "bad.yaml"
