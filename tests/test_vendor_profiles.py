@@ -553,3 +553,38 @@ def test_mutated_shipped_profile_never_crashes(tmp_path, data):
         load_profiles([p])
     except VendorError as exc:
         assert "\n" not in str(exc) and str(exc).startswith(str(p))
+
+
+# Inline literals the code holds today (rules/vendors/INVENTORY.md): each profile value must still be
+# spelled where the inventory says. When the rewire reads them from the profile, a row here goes.
+INLINE = [
+    ("migrator.nodes", lambda p: f'"{p.partitions.resource_prefix}"'),
+    ("migrator.nodes", lambda p: f'.replace("{p.partitions.resource_from_profile[0]}", "{p.partitions.resource_from_profile[1]}")'),
+    ("migrator.nodes", lambda p: f'"{p.nodes.present_label}"'),
+    ("migrator.nodes", lambda p: f'd.driver == "{p.driver}"'),
+    ("migrator.nodes", lambda p: f'attr("{p.device_types.attribute}") == "{p.device_types.partition}"'),
+    ("migrator.nodes", lambda p: f'attr("{p.partitions.parent_attribute}")'),
+    ("migrator.nodes", lambda p: f'attr("{p.partitions.identity_attribute}")'),
+    ("migrator.plan.build", lambda p: f'{{"{p.device_types.attribute}": "{p.device_types.whole}"}}'),
+    ("migrator.cluster", lambda p: f'domain: str = "{p.attribute_domain}"'),
+    ("migrator.validate", lambda p: f'device_value("{p.driver}"'),
+    ("migrator.engine", lambda p: f'"apiVersion": "{p.opaque_config.api_version}", "kind": "{p.opaque_config.sharing_kind}"'),
+    ("migrator.engine", lambda p: f'"driver": "{p.opaque_config.driver}"'),
+    ("migrator.engine", lambda p: f'"{p.runtime_hints.annotations[0]}"'),
+    ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.env[0][0]}"'),
+    ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.runtime_class_contains}" in'),
+    ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.annotation_prefixes[0]}"'),
+    ("migrator.transforms.gpu011_sharing_opt_in", lambda p: f'(("{p.sharing.consumable.capacity}", "{p.sharing.consumable.request}"),)'),
+    ("migrator.transforms.gpu011_sharing_opt_in",
+     lambda p: " ".join(f'"{c.driver_gate}"' for c in p.sharing.converted).replace('" "', '" if strategy == "TimeSlicing" else "')),
+    ("migrator.selection", lambda p: f".replace('{p.node_labels[0].sanitize[0]}', '{p.node_labels[0].sanitize[1]}')"),
+]
+
+
+@pytest.mark.parametrize("module, spelled", INLINE, ids=[f"{m}:{i}" for i, (m, _) in enumerate(INLINE)])
+def test_inline_nvidia_literals_are_the_profile_values(nvidia, module, spelled):
+    import importlib
+    import inspect
+
+    source = inspect.getsource(importlib.import_module(module))
+    assert spelled(nvidia) in source, spelled(nvidia)
