@@ -497,7 +497,7 @@ def _profile(doc: _Doc) -> VendorProfile:
     attributes: dict[str, Attribute] = {}
     at_at = ("attributes",)
     amap = c.free(at_at)
-    for name, row in amap.items():
+    for name, _row in amap.items():
         rat = at_at + (name,)
         r = c.obj(rat, {"type": True, "roles": True, "source": True})
         if r["type"] not in ATTRIBUTE_TYPES:
@@ -509,7 +509,7 @@ def _profile(doc: _Doc) -> VendorProfile:
     cp_at = ("capacities",)
     if "capacities" in top:
         cmap = c.free(cp_at)
-        for name, row in cmap.items():
+        for name, _row in cmap.items():
             rat = cp_at + (name,)
             r = c.obj(rat, {"roles": True, "consumable": False, "source": True})
             capacities[name] = Capacity(name, c.roles(rat + ("roles",), r["roles"]), c.flag(r, rat, "consumable", False),
@@ -540,7 +540,8 @@ def _profile(doc: _Doc) -> VendorProfile:
             if ern is None:
                 raise doc.fail(at + ("kep5004",), f"{c.name(at)}.kep5004 needs extendedResourceName")
             k = c.obj(at + ("kep5004",), {"shippedBy": True, "missingFrom": False, "fix": False})
-            kep = Kep5004Class(c.text(at + ("kep5004", "shippedBy"), k["shippedBy"]), c.opt_str(k, at + ("kep5004",), "missingFrom"),
+            kep = Kep5004Class(c.text(at + ("kep5004", "shippedBy"), k["shippedBy"]),
+                               c.opt_str(k, at + ("kep5004",), "missingFrom"),
                                " ".join(str(c.opt_str(k, at + ("kep5004",), "fix") or "").split()) or None)
         classes.append(DeviceClassSpec(class_name, r["role"], selector, ern, kep, c.source(r, at)))
     if not any(cl.role == "whole" for cl in classes):
@@ -626,7 +627,8 @@ def _profile(doc: _Doc) -> VendorProfile:
             q = c.obj(pa + ("resourceFromProfile",), {"replace": True, "with": True})
             rfp = (str(q["replace"]), str(q["with"]))
         partitions = Partitions(
-            c.text(pa + ("name",), pm["name"]), dc, pm["profileAttribute"], pm.get("parentAttribute"), pm.get("identityAttribute"),
+            c.text(pa + ("name",), pm["name"]), dc, pm["profileAttribute"], pm.get("parentAttribute"),
+            pm.get("identityAttribute"),
             c.opt_str(pm, pa, "resourcePrefix"), rfp,
             c.regex(pa + ("productPattern",), pm["productPattern"], anchored=True) if "productPattern" in pm else None,
             c.flag(pm, pa, "compareMemoryLabels", True), c.flag(pm, pa, "parentsPublishedWhole", False), c.source(pm, pa))
@@ -746,7 +748,8 @@ def _profile(doc: _Doc) -> VendorProfile:
     ta = ("tolerations",)
     tol = c.obj(ta, {"names": False, "patterns": False, "source": True})
     tolerations = Tolerations(c.strs(ta + ("names",), tol.get("names", []), allow_empty=True),
-                              tuple(c.regex(a, v, anchored=True) for a, v in c.items(ta + ("patterns",), tol.get("patterns", []))),
+                              tuple(c.regex(a, v, anchored=True)
+                                    for a, v in c.items(ta + ("patterns",), tol.get("patterns", []))),
                               c.source(tol, ta))
     for res in resources:
         if res.name is not None and res.kind in ("whole", "partition", "share") and res.name not in tolerations.names \

@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     # facts and values: no dependency on how anything is read
     {"migrator", "errors", "quantity", "tables", "model", "markdown", "linediff", "term", "shape", "tolerations"},
     # reading text and values
-    {"kube", "mode", "documents", "sources", "cel", "edit", "verify", "validate"},
+    {"kube", "mode", "documents", "sources", "cel", "edit", "verify", "validate", "vendors"},
     # Kubernetes objects: where pod specs are, pods and claims as data, the DRA objects written
     {"locate", "config", "selection", "podspec", "matcher", "dra", "report"},
     # clusters and the rules

@@ -250,7 +250,7 @@ def test_nvidia_nodes_and_runbook_match(nvidia):
 
 
 def test_nvidia_opaque_sharing_matches_engine(nvidia):
-    from migrator.engine import template_object
+    from migrator.dra import template_object
     from migrator.locate import K8sObject
     from migrator.model import DeviceRequest
     from migrator.transforms.gpu011_sharing_opt_in import STRATEGY
@@ -318,7 +318,8 @@ BAD = [
     ("nvidia.yaml", "del", ("resources", 2, "reason"), None, r"needs a reason", "name:"),
     ("nvidia.yaml", "set", ("resources", 3, "name"), "nvidia.com/gpu", r"exactly one of name or pattern", ""),
     ("nvidia.yaml", "set", ("deviceClasses", 0, "role"), "main", r"role: 'main' is not one of", "role:"),
-    ("nvidia.yaml", "set", ("deviceClasses", 0, "extendedResourceName"), "kubernetes.io/gpu", r"not an extended resource", "extendedResourceName:"),
+    ("nvidia.yaml", "set", ("deviceClasses", 0, "extendedResourceName"), "kubernetes.io/gpu", r"not an extended resource",
+     "extendedResourceName:"),
     ("nvidia.yaml", "set", ("attributes", "profile", "type"), "text", r"is not one of string", "type:"),
     ("nvidia.yaml", "set", ("attributes", "profile", "roles"), ["mig"], r"'mig' is not one of whole", "- mig"),
     ("nvidia.yaml", "set", ("nodeLabels", 0, "translate"), "magic", r"translate: 'magic' is not one of", "translate:"),
@@ -546,7 +547,8 @@ def test_mutated_shipped_profile_never_crashes(tmp_path, data):
     walk(d, ())
     at = data.draw(st.sampled_from([p for p in paths if p]))
     value = data.draw(st.one_of(st.none(), st.integers(), st.booleans(), st.text(max_size=20),
-                                st.lists(st.text(max_size=5), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2)))
+                                st.lists(st.text(max_size=5), max_size=3),
+                                st.dictionaries(st.text(max_size=5), st.integers(), max_size=2)))
     _set(d, at, value)
     p = _write(tmp_path, name, d)
     try:
@@ -559,7 +561,8 @@ def test_mutated_shipped_profile_never_crashes(tmp_path, data):
 # spelled where the inventory says. When the rewire reads them from the profile, a row here goes.
 INLINE = [
     ("migrator.nodes", lambda p: f'"{p.partitions.resource_prefix}"'),
-    ("migrator.nodes", lambda p: f'.replace("{p.partitions.resource_from_profile[0]}", "{p.partitions.resource_from_profile[1]}")'),
+    ("migrator.nodes",
+     lambda p: f'.replace("{p.partitions.resource_from_profile[0]}", "{p.partitions.resource_from_profile[1]}")'),
     ("migrator.nodes", lambda p: f'"{p.nodes.present_label}"'),
     ("migrator.nodes", lambda p: f'd.driver == "{p.driver}"'),
     ("migrator.nodes", lambda p: f'attr("{p.device_types.attribute}") == "{p.device_types.partition}"'),
@@ -568,15 +571,17 @@ INLINE = [
     ("migrator.plan.build", lambda p: f'{{"{p.device_types.attribute}": "{p.device_types.whole}"}}'),
     ("migrator.cluster", lambda p: f'domain: str = "{p.attribute_domain}"'),
     ("migrator.validate", lambda p: f'device_value("{p.driver}"'),
-    ("migrator.engine", lambda p: f'"apiVersion": "{p.opaque_config.api_version}", "kind": "{p.opaque_config.sharing_kind}"'),
-    ("migrator.engine", lambda p: f'"driver": "{p.opaque_config.driver}"'),
+    ("migrator.dra", lambda p: f'"apiVersion": "{p.opaque_config.api_version}", "kind": "{p.opaque_config.sharing_kind}"'),
+    ("migrator.dra", lambda p: f'"driver": "{p.opaque_config.driver}"'),
     ("migrator.engine", lambda p: f'"{p.runtime_hints.annotations[0]}"'),
     ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.env[0][0]}"'),
     ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.runtime_class_contains}" in'),
     ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.annotation_prefixes[0]}"'),
-    ("migrator.transforms.gpu011_sharing_opt_in", lambda p: f'(("{p.sharing.consumable.capacity}", "{p.sharing.consumable.request}"),)'),
     ("migrator.transforms.gpu011_sharing_opt_in",
-     lambda p: " ".join(f'"{c.driver_gate}"' for c in p.sharing.converted).replace('" "', '" if strategy == "TimeSlicing" else "')),
+     lambda p: f'(("{p.sharing.consumable.capacity}", "{p.sharing.consumable.request}"),)'),
+    ("migrator.transforms.gpu011_sharing_opt_in",
+     lambda p: " ".join(f'"{c.driver_gate}"' for c in p.sharing.converted).replace(
+         '" "', '" if strategy == "TimeSlicing" else "')),
     ("migrator.selection", lambda p: f".replace('{p.node_labels[0].sanitize[0]}', '{p.node_labels[0].sanitize[1]}')"),
 ]
 
