@@ -25,7 +25,8 @@ from migrator.model import Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, is_placeholder, load_tables
 from migrator.transforms import (OBJECT_RULES, REGISTRY, gpu000_converted, gpu007_runtime_hints,
-                                 gpu107_outside_pod_spec, gpu108_served_by_dra, gpu900_not_processed)
+                                 gpu107_outside_pod_spec, gpu108_served_by_dra, gpu114_other_device_plugins,
+                                 gpu900_not_processed)
 from migrator.transforms.base import (EditObject, ObjectContext, PodContext, PodPlan, build_context, device_rule,
                                       ephemeral_gpus)
 
@@ -184,7 +185,9 @@ def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] |
     if not _interesting(ctx) and not (ctx.shape is not None and (
             gpu107_outside_pod_spec.mentions_gpu(ref.node, job.tables) or
             gpu107_outside_pod_spec.mentions_gpu(metadata, job.tables))):
-        return None
+        # no GPU: only what another device plugin serves is said (never skipped in silence)
+        other = gpu114_other_device_plugins.finding(ctx)
+        return [other] if other is not None else None
     plan = PodPlan()
     for rule in REGISTRY:
         # each intent is applied as the rule yields it: the rule sees its own earlier ones

@@ -3,8 +3,26 @@
 
 The decision reads the rewrite's finished plan for the pod (what the rules would turn it into):
 whatever the rewrite has to say in the claim that a DeviceClass mapping cannot say is a reason to
-rewrite. Vendor facts (which class maps which resource) are in ``rules/kep5004.yaml``; what the
-scheduler does with such a pod is quoted there from its source.
+rewrite. Vendor facts (which class maps which resource, what no class maps) are in each vendor
+profile's ``deviceClasses[].kep5004`` and ``kep5004.unmapped`` (rules/vendors/*.yaml).
+
+The gate's default per release is in rules/kubernetes.yaml.
+
+How the scheduler serves them (kubernetes v1.35.4 and v1.37.2
+pkg/scheduler/framework/plugins/dynamicresources/extendeddynamicresources.go):
+- a container request for an extended resource whose name is a DeviceClass's
+  spec.extendedResourceName (or deviceclass.resource.kubernetes.io/<class>) is served by DRA on a
+  node whose allocatable has none of it, and by the device plugin on a node that has it
+  (filterExtendedResources): nodes can switch one at a time, manifests untouched;
+- the scheduler creates one ResourceClaim per pod (annotation resource.kubernetes.io/extended-resource-claim,
+  owned by the pod) with one ExactCount request of that class per long-lived container and resource
+  (app containers and restartPolicy: Always init containers): the class's selectors only, so no
+  per-pod attribute selection, firstAvailable, opaque config or sharing;
+- a non-sidecar init container reuses whole requests of the long-lived containers declared after
+  it, in order, until they cover its count (createResourceRequestAndMappings), then one extra
+  request, the largest shortfall of all init containers, which every needy init container maps:
+  an init container can see more devices than it asked for (the device plugin gives it exactly k);
+- node selection is not changed: labels the DRA nodes no longer carry leave the pod Pending.
 """
 
 from __future__ import annotations
@@ -39,16 +57,21 @@ class Facts:
 
 @functools.lru_cache(maxsize=1)
 def facts() -> Facts:
-    import yaml
+    """Every vendor profile's DeviceClasses that map a device-plugin resource with
+    ``extendedResourceName`` and what no class maps (rules/vendors/*.yaml ``kep5004``)."""
+    from migrator.tables import load_tables
 
-    from migrator.tables import rules_dir
-
-    data = yaml.safe_load((rules_dir() / "kep5004.yaml").read_text(encoding="utf-8"))
-    classes = {c["resource"]: VendorClass(c["resource"], c["deviceClass"], c["shippedBy"], c["missingFrom"],
-                                          " ".join(str(c["fix"]).split()))
-               for c in data["classes"]}
-    unmapped = tuple((re.compile(u["pattern"]), u["why"]) for u in data["unmapped"])
-    return Facts(classes, unmapped)
+    profiles = load_tables().vendors.profiles
+    classes: dict[str, VendorClass] = {}
+    unmapped: list[tuple[re.Pattern[str], str]] = []
+    for p in sorted(profiles, key=lambda p: (p.vendor != "nvidia", p.path)):
+        for c in p.device_classes:
+            if c.extended_resource_name and c.kep5004 is not None:
+                classes[c.extended_resource_name] = VendorClass(
+                    c.extended_resource_name, c.name, c.kep5004.shipped_by, c.kep5004.missing_from or "",
+                    c.kep5004.fix or f"create a DeviceClass with extendedResourceName: {c.extended_resource_name}")
+        unmapped += list(p.kep5004_unmapped)
+    return Facts(classes, tuple(unmapped))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from migrator.data import rules_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +35,17 @@ class WorkloadKind:
 
 @dataclass(frozen=True, slots=True)
 class DeviceRule:
+    """A device-plugin resource and the DRA request it becomes (a vendor profile's ``resources``
+    row of kind whole or partition: rules/vendors/*.yaml)."""
+
     name: str | None
     pattern: re.Pattern[str] | None
     device_class: str
     selector: str | None
     profile_replace: tuple[str, str] | None
+    vendor: str = "nvidia"
+    kind: str = "whole"  #: whole | partition
+    node_dependent: bool = False  #: what it is depends on the node (MIG strategy, sharing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +74,22 @@ class Tables:
     sharing_labels: tuple[SharingLabel, ...]
     triggers: tuple[str, ...]
     source: Path
+    #: resource -> (vendor name, why, kind share|report): what a profile reports and never converts
+    reported: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    #: every vendor's device-plugin resource namespaces (``nvidia.com/``, ``amd.com/``, ...)
+    prefixes: tuple[str, ...] = ()
+    vendors: Any = None  #: vendors.Profiles: the profiles the tables came from
+    #: (pattern, vendor name, why) of the resources a profile reports as unknown (never guessed)
+    unknown_rows: tuple[tuple[re.Pattern[str], str, str], ...] = ()
+
+    def vendor_of(self, resource: str) -> Any:
+        """The profile whose resource namespaces hold ``resource`` (None: no profile knows it)."""
+        for p in self.vendors.profiles if self.vendors is not None else ():
+            if any(resource.startswith(x) for x in p.resource_prefixes):
+                return p
+        return None
 
 
-def rules_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_rules", here.parent / "rules"):
-        if (candidate / "workloads.yaml").is_file():
-            return candidate
-    raise FileNotFoundError("rules/ tables not found next to the migrator package")
 
 
 def _load(path: Path) -> Any:
@@ -82,7 +98,9 @@ def _load(path: Path) -> Any:
 
 
 @functools.cache
-def load_tables(directory: str | None = None) -> Tables:
+def load_tables(directory: str | None = None, vendor_files: tuple[str, ...] = ()) -> Tables:
+    """The tables of ``rules/`` (or ``directory``), the device rows from the vendor profiles in
+    ``rules/vendors/`` and the user's ``vendor_files`` (``--vendor-file``), checked together."""
     base = Path(directory) if directory else rules_dir()
     wl = _load(base / "workloads.yaml")
     res = _load(base / "resources.yaml")
@@ -100,22 +118,36 @@ def load_tables(directory: str | None = None) -> Tables:
         if key in non_pod or key in workloads:
             raise ValueError(f"rules/workloads.yaml: duplicate row for {key}")
         non_pod[key] = row["reason"]
-    devices = []
-    for row in res["devices"]:
-        repl = row.get("profileFromResource")
-        devices.append(DeviceRule(
-            name=row.get("name"),
-            pattern=re.compile(row["pattern"]) if "pattern" in row else None,
-            device_class=row["deviceClassName"],
-            selector=row.get("selector"),
-            profile_replace=(repl["replace"], repl["with"]) if repl else None,
-        ))
+    from migrator.vendors import builtin_profiles, load_profiles
+
+    profiles = builtin_profiles(str(base / "vendors")) if not vendor_files else \
+        load_profiles(sorted((base / "vendors").glob("*.yaml")) + [Path(f) for f in vendor_files])
+    # NVIDIA first: its rows were the only ones, and messages list the classes in this order
+    ordered = sorted(profiles.profiles, key=lambda p: (p.vendor != "nvidia", p.path))
+    devices: list[DeviceRule] = []
+    unknown: list[str] = []
+    unknown_rows: list[tuple[re.Pattern[str], str, str]] = []
+    shared: set[str] = set()
+    reported: dict[str, tuple[str, str, str]] = {}
+    for prof in ordered:
+        for r in prof.resources:
+            if r.kind in ("whole", "partition") and r.device_class:
+                devices.append(DeviceRule(r.name, r.pattern, r.device_class, r.selector, r.profile_replace,
+                                          prof.vendor, r.kind, r.node_dependent))
+            elif r.kind == "unknown" and r.pattern is not None:
+                unknown.append(r.pattern.pattern)
+                unknown_rows.append((r.pattern, prof.name, r.reason or "unknown"))
+            elif r.kind == "share" and prof.sharing.converted and r.name:
+                shared.add(r.name)  # a time-slicing/MPS replica: --sharing converts it (GPU011)
+            elif r.name:
+                reported[r.name] = (prof.name, r.reason or f"a {prof.name} resource with no DRA form", r.kind)
+    triggers = tuple(dict.fromkeys([t for p in ordered for t in p.triggers] + list(res["triggers"])))
     return Tables(
         workloads=workloads,
         non_pod=non_pod,
         devices=tuple(devices),
-        unknown_device=re.compile(res["unknownDevicePattern"]),
-        shared_resources=frozenset(res["sharedResources"]),
+        unknown_device=re.compile("|".join(f"(?:{u})" for u in unknown) or r"(?!)"),
+        shared_resources=frozenset(shared),
         hami_resources=frozenset(res["hami"]["resources"]),
         hami_annotations=frozenset(res["hami"]["annotations"]),
         annotation_requests=frozenset(res["annotationRequests"]),
@@ -124,8 +156,12 @@ def load_tables(directory: str | None = None) -> Tables:
                                           r.get("domain", "open"), tuple(r.get("all") or ()),
                                           int(r.get("minimum", 2)), bool(r.get("mig")), bool(r.get("exists")))
                              for r in res["sharingLabels"]),
-        triggers=tuple(res["triggers"]),
+        triggers=triggers,
         source=base,
+        reported=reported,
+        prefixes=tuple(x for p in ordered for x in p.resource_prefixes),
+        vendors=profiles,
+        unknown_rows=tuple(unknown_rows),
     )
 
 

@@ -925,7 +925,7 @@ def _cross(p: VendorProfile, q: VendorProfile) -> None:
 @functools.cache
 def builtin_profiles(directory: str | None = None) -> Profiles:
     """The profiles shipped in ``rules/vendors/`` (sorted by file name)."""
-    from migrator.tables import rules_dir
+    from migrator.data import rules_dir
 
     base = Path(directory) if directory else rules_dir() / "vendors"
     return load_profiles(sorted(base.glob("*.yaml")))

@@ -1,6 +1,6 @@
 """KEP-5004 as a path of its own: which pods may keep their manifest (served through a DeviceClass
 with extendedResourceName), which must be rewritten and why, and what --migration-path does with
-them per target version and DeviceClass presence (migrator/kep5004.py, rules/kep5004.yaml)."""
+them per target version and DeviceClass presence (migrator/kep5004.py, rules/vendors/*.yaml kep5004)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent / "migrator"
 #: lowest first; a module may import its own layer and the ones before it
 LAYERS: list[set[str]] = [
     # facts and values: no dependency on how anything is read
-    {"migrator", "errors", "quantity", "tables", "model", "markdown", "linediff", "term", "shape", "tolerations"},
+    {"migrator", "errors", "data", "vendors", "quantity", "tables", "model", "markdown", "linediff", "term", "shape",
+     "tolerations"},
     # reading text and values
-    {"kube", "mode", "documents", "sources", "cel", "edit", "verify", "validate", "vendors"},
+    {"kube", "mode", "documents", "sources", "cel", "edit", "verify", "validate"},
     # Kubernetes objects: where pod specs are, pods and claims as data, the DRA objects written
     {"locate", "config", "selection", "podspec", "matcher", "dra", "report"},
     # clusters and the rules

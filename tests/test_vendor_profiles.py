@@ -160,22 +160,32 @@ def nvidia():
     return load_profile(VENDORS / "nvidia.yaml")
 
 
-def test_nvidia_devices_match_rules_resources(nvidia):
+def test_the_tables_are_built_from_every_profile():
+    """rules/vendors/*.yaml are the device tables now: each converting row once, NVIDIA's first."""
     from migrator.tables import load_tables
+    from migrator.vendors import builtin_profiles
 
     t = load_tables(str(ROOT / "rules"))
-    converting = [r for r in nvidia.resources if r.kind in ("whole", "partition")]
-    assert [(r.name, r.pattern.pattern if r.pattern else None, r.device_class, r.selector, r.profile_replace)
-            for r in converting] == \
-           [(d.name, d.pattern.pattern if d.pattern else None, d.device_class, d.selector, d.profile_replace)
-            for d in t.devices]
-    assert [r.pattern.pattern for r in nvidia.resources if r.kind == "unknown"] == [t.unknown_device.pattern]
-    assert {r.name for r in nvidia.resources if r.kind == "share"} == t.shared_resources
-    (hami,) = nvidia.foreign
+    profiles = sorted(builtin_profiles(str(ROOT / "rules" / "vendors")).profiles,
+                      key=lambda p: (p.vendor != "nvidia", p.path))
+    want = [(p.vendor, r.name, r.pattern.pattern if r.pattern else None, r.device_class, r.selector, r.profile_replace)
+            for p in profiles for r in p.resources if r.kind in ("whole", "partition")]
+    assert [(d.vendor, d.name, d.pattern.pattern if d.pattern else None, d.device_class, d.selector, d.profile_replace)
+            for d in t.devices] == want
+    assert want[0][:2] == ("nvidia", "nvidia.com/gpu") and {w[0] for w in want} == {"nvidia", "amd", "intel"}
+    for p in profiles:
+        for r in p.resources:
+            if r.kind == "unknown":
+                assert any(q.pattern == r.pattern.pattern for q, _, _ in t.unknown_rows)
+            elif r.kind == "share" and p.sharing.converted:
+                assert r.name in t.shared_resources and r.name not in t.reported
+            elif r.kind in ("share", "report"):
+                assert t.reported[r.name][2] == r.kind and r.name not in t.shared_resources
+    assert t.shared_resources == {"nvidia.com/gpu.shared"}
+    assert {"nvidia.com/", "amd.com/", "gpu.intel.com/"} <= set(t.triggers)
+    assert t.vendor_of("amd.com/gpu").vendor == "amd" and t.vendor_of("xilinx.com/fpga") is None
+    (hami,) = [p for p in profiles if p.vendor == "nvidia"][0].foreign
     assert (set(hami.resources), set(hami.annotations)) == (t.hami_resources, t.hami_annotations)
-    assert set(nvidia.annotation_requests) == t.annotation_requests
-    neutral = {x for x in t.triggers if x.startswith("resource.k8s.io/")}
-    assert set(nvidia.triggers) | neutral == set(t.triggers) and not set(nvidia.triggers) & neutral
 
 
 def test_nvidia_sharing_labels_match(nvidia):
@@ -192,16 +202,18 @@ def test_nvidia_sharing_labels_match(nvidia):
 def test_nvidia_classes_match_cluster_and_kep5004(nvidia):
     from migrator import kep5004
     from migrator.cluster import DEFAULT_CLASSES
+    from migrator.vendors import builtin_profiles
 
     assert DEFAULT_CLASSES == {c.name: c.selector for c in nvidia.device_classes if c.role in ("whole", "partition")}
-    facts = kep5004.facts()
-    mine = {c.extended_resource_name: c for c in nvidia.device_classes if c.extended_resource_name}
-    assert set(mine) == set(facts.classes)
+    facts = kep5004.facts()  # every profile's mapping classes (KEP-5004)
+    mine = {c.extended_resource_name: c for p in builtin_profiles(str(ROOT / "rules" / "vendors")).profiles
+            for c in p.device_classes if c.extended_resource_name and c.kep5004}
+    assert set(mine) == set(facts.classes) >= {"nvidia.com/gpu", "amd.com/gpu"}
     for res, v in facts.classes.items():
         c = mine[res]
-        assert (c.name, c.kep5004.shipped_by, c.kep5004.missing_from, c.kep5004.fix) == \
-               (v.device_class, v.shipped_by, v.missing_from, v.fix)
-    assert [(p.pattern, why) for p, why in nvidia.kep5004_unmapped] == [(p.pattern, why) for p, why in facts.unmapped]
+        assert (c.name, c.kep5004.shipped_by) == (v.device_class, v.shipped_by)
+    assert [(p.pattern, why) for p, why in nvidia.kep5004_unmapped] == \
+        [(p.pattern, why) for p, why in facts.unmapped][:len(nvidia.kep5004_unmapped)]
 
 
 def test_nvidia_node_labels_match_selection(nvidia):

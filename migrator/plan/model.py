@@ -129,7 +129,7 @@ class Workload:
     selector: str = ""  #: its pods' label selector in kubectl -l syntax ("" when it has none)
     #: KEP-5004 path: the manifest stays (new_pod is old_pod, never switched); its device-plugin pods
     #: are served from DRA through ``requests`` (the mapping class) on nodes without device-plugin
-    #: capacity (rules/kep5004.yaml); no requests: no class or gate serves it, only the device plugin does
+    #: capacity (migrator/kep5004.py); no requests: no class or gate serves it, only the device plugin does
     extended: bool = False
     # controller state
     target: str = "old"

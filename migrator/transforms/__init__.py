@@ -36,10 +36,12 @@ from migrator.transforms import (
     gpu111_cutover_labels,
     gpu112_invalid_pod,
     gpu113_cluster_devices,
+    gpu114_other_device_plugins,
     gpu900_not_processed,
 )
 
 REGISTRY: tuple[ModuleType, ...] = (
+    gpu114_other_device_plugins,  # information only: before any guard can stop the pod
     gpu109_opt_out,
     gpu108_served_by_dra,
     gpu900_not_processed,  # wrongly typed fields: before any rule acts on a lenient reading of them

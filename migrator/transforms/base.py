@@ -272,10 +272,12 @@ def resolve_device(resource: str, tables: Tables) -> tuple[str, tuple[str, ...]]
     if rule is None:
         return None
     selectors: tuple[str, ...] = ()
-    if rule.selector and rule.pattern is not None:
-        m = rule.pattern.match(resource)
-        assert m is not None
-        fields = dict(m.groupdict())
+    if rule.selector:  # a CEL template: {group} from the pattern's named groups (rules/vendors/README.md)
+        fields: dict[str, str] = {}
+        if rule.pattern is not None:
+            m = rule.pattern.match(resource)
+            assert m is not None
+            fields = dict(m.groupdict())
         if rule.profile_replace and "profile" in fields:
             fields["profile"] = re.sub(rule.profile_replace[0], rule.profile_replace[1], fields["profile"])
         selectors = (rule.selector.format(**fields),)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from migrator.model import Finding, FixSafety
-from migrator.transforms.base import Intent, PodContext, PodPlan, add_request, app_or_sidecar
+from migrator.transforms.base import Intent, PodContext, PodPlan, add_request, app_or_sidecar, device_rule
 
 CODE = "GPU001"
 NAME = "whole-gpu"
@@ -39,5 +39,6 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if plan.sharing or plan.shares:  # GPU011 made the shared requests
         return
     for ask in ctx.gpu_asks():
-        if ask.resource == "nvidia.com/gpu" and ask.count and app_or_sidecar(ctx, ask):
+        rule = device_rule(ask.resource, ctx.tables)
+        if rule is not None and rule.kind == "whole" and ask.count and app_or_sidecar(ctx, ask):
             yield from add_request(ctx, plan, ask)

@@ -17,7 +17,7 @@ Use instead: a request ``{exactly: {deviceClassName: mig.nvidia.com, count: 1, s
 [{cel: {expression: "device.attributes['gpu.nvidia.com'].profile == '1g.5gb'"}}]}}``
 
 ## Fix safety
-Safe for the profiles in ``rules/resources.yaml``; others are not converted.
+Safe for the profiles in the vendor profile (``rules/vendors/nvidia.yaml``); others are not converted.
 """
 
 from __future__ import annotations
@@ -37,13 +37,18 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     for ask in ctx.asks:
         if ctx.tables.unknown_device.search(ask.resource) and device_rule(ask.resource, ctx.tables) is None:
             if ask.count:
-                yield block(ctx.finding(CODE, Status.MANUAL,
-                                             f"container {ask.container!r}: unknown MIG resource "
-                                             f"{ask.resource!r}; add its profile to rules/resources.yaml",
-                                             ask.container))
+                vendor, why = next(((v, w) for p, v, w in ctx.tables.unknown_rows if p.search(ask.resource)),
+                                   ("", ""))
+                if vendor == "NVIDIA":
+                    text = (f"container {ask.container!r}: unknown MIG resource {ask.resource!r}; add its profile "
+                            "to rules/vendors/nvidia.yaml")
+                else:
+                    text = f"container {ask.container!r}: {ask.resource!r}: {why}"
+                yield block(ctx.finding(CODE, Status.MANUAL, text, ask.container))
                 return
     if plan.blocked:
         return
     for ask in ctx.gpu_asks():
-        if ask.resource != "nvidia.com/gpu" and ask.count and app_or_sidecar(ctx, ask):
+        rule = device_rule(ask.resource, ctx.tables)
+        if rule is not None and rule.kind == "partition" and ask.count and app_or_sidecar(ctx, ask):
             yield from add_request(ctx, plan, ask)

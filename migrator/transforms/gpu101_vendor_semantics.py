@@ -1,9 +1,12 @@
-"""GPU101 vendor-semantics: leave pods alone where ``nvidia.com/gpu`` means something else.
+"""GPU101 vendor-semantics: leave pods alone where a GPU resource means something else.
 
 ## What it does
 Skips a pod whose containers ask for HAMi resources (``nvidia.com/gpumem``,
 ``gpumem-percentage``, ``gpucores``, ``priority``) or whose pod template carries HAMi
-annotations (``nvidia.com/use-gputype``, ``nvidia.com/vgpu-mode``, ...).
+annotations (``nvidia.com/use-gputype``, ``nvidia.com/vgpu-mode``, ...). Likewise for what a
+vendor profile lists as a share or a resource with no DRA form of its own (``rules/vendors/``):
+Intel's GPU Aware Scheduling shares (``gpu.intel.com/millicores``, ``memory.max``, ``tiles``:
+skipped) and its monitoring resources (manual: the DRA form is an ``adminAccess`` claim).
 
 ## Why
 Under HAMi, ``nvidia.com/gpu: 1`` is one *vGPU slot* carved out of a shared card, sized by
@@ -26,11 +29,18 @@ from migrator.transforms.base import Intent, PodContext, PodPlan, block
 
 CODE = "GPU101"
 NAME = "vendor-semantics"
-SUMMARY = "nvidia.com/gpu next to HAMi resources or annotations means vGPU slots: not converted"
+SUMMARY = "GPU resources that mean shares or slots (HAMi, a vendor profile's shares): not converted"
 FIX = FixSafety.NONE
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
+    reported = [a for a in ctx.asks if a.resource in ctx.tables.reported and a.count]
+    if reported:
+        a = reported[0]
+        vendor, why, kind = ctx.tables.reported[a.resource]
+        yield block(ctx.finding(CODE, Status.SKIPPED if kind == "share" else Status.MANUAL,
+                                f"{a.resource}: {why}; not converted", ctx.only_container(reported)))
+        return
     hami_asks = [a for a in ctx.asks if a.resource in ctx.tables.hami_resources]
     hami_annotations = {k for k in ctx.annotations if k in ctx.tables.hami_annotations}
     hami = sorted({a.resource for a in hami_asks} | hami_annotations)

@@ -15,7 +15,7 @@ gives that decision for every converted pod (``kep5004``).
 With the DRAExtendedResource feature (alpha in 1.34-1.35, beta and on by default in 1.36, GA in
 1.37: rules/kubernetes.yaml) the scheduler turns such a
 request into a claim by itself (KEP-5004; dra-driver ``demo/specs/extended-resources/``;
-dra-api.md §3.1; rules/kep5004.yaml quotes the scheduler). The manifest was written for that path
+dra-api.md §3.1; migrator/kep5004.py quotes the scheduler). The manifest was written for that path
 on purpose, or needs no rewrite: nodes switch, manifests stay.
 
 ## Example
