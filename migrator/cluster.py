@@ -36,12 +36,16 @@ from typing import Any, Iterator
 from migrator.errors import InvalidInput, MigratorError
 from migrator.tables import gpu_operator
 
-# The NVIDIA driver's classes, used when the snapshot has no DeviceClass objects
-# (NVIDIA DRA driver v25.12 templates/deviceclass-gpu.yaml, deviceclass-mig.yaml).
-DEFAULT_CLASSES = {
-    "gpu.nvidia.com": "device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'gpu'",
-    "mig.nvidia.com": "device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'mig'",
-}
+def default_classes() -> dict[str, str]:
+    """The vendor drivers' own DeviceClasses (whole devices and partitions), assumed when the
+    snapshot has no DeviceClass objects (rules/vendors/*.yaml ``deviceClasses``; NVIDIA DRA driver
+    v25.12 templates/deviceclass-gpu.yaml, deviceclass-mig.yaml)."""
+    from migrator.tables import load_tables
+
+    return {c.name: c.selector for p in load_tables().vendors.profiles for c in p.device_classes
+            if c.role in ("whole", "partition")}
+
+
 #: More error lines than this are summarised (a snapshot of a big cluster with one systematic mistake).
 MAX_ERRORS = 100
 
@@ -184,11 +188,11 @@ class Snapshot:
     def class_exprs(self, name: str) -> tuple[list[str], str | None]:
         """The selectors a request for class ``name`` must pass, and why it gets nothing (if so).
 
-        Without DeviceClass objects in the snapshot, the NVIDIA driver's classes are assumed.
+        Without DeviceClass objects in the snapshot, the vendor drivers' own classes are assumed.
         """
         cls = self.device_classes.get(name)
         if cls is None:
-            return [DEFAULT_CLASSES.get(name, "false")], None
+            return [default_classes().get(name, "false")], None
         if cls.problem:
             return ["false"], f"DeviceClass {name} is unusable ({cls.problem}): allocation fails for its requests"
         return list(cls.selectors), None

@@ -161,7 +161,7 @@ def device_resource(dev: Device, parents: set[str], single: bool = False) -> str
     (kubernetes-sigs/dra-driver-nvidia-gpu#719), the device plugin never served them whole.
     """
     if dev.driver != "gpu.nvidia.com":
-        return None
+        return other_vendor_resource(dev)
     t = dev.attr("type")
     if t == "mig":
         if single:
@@ -170,6 +170,49 @@ def device_resource(dev: Device, parents: set[str], single: bool = False) -> str
     if t == "gpu":
         return "mig-partitioned-gpu" if dev.attr("uuid") in parents else "nvidia.com/gpu"
     return None
+
+
+def other_vendor_resource(dev: Device) -> str | None:
+    """For a device of another vendor's DRA driver, the device-plugin resource that exposed it, from
+    its profile (rules/vendors/*.yaml): a whole device is the whole-device row whose selector it
+    matches (Intel's i915 or xe by the bound driver), a partition is the partition prefix plus its
+    profile attribute when a partition row's pattern takes that name (AMD's ``amd.com/cpx_nps4``)."""
+    from migrator.tables import load_tables
+
+    t = load_tables()
+    prof = next((p for p in t.vendors.profiles if p.driver == dev.driver), None)
+    if prof is None:
+        return None
+    kind = dev.attr(prof.device_types.attribute, prof.attribute_domain)
+    matcher = _matcher()
+    for row in t.devices:
+        if row.vendor != prof.vendor:
+            continue
+        if row.kind == "whole" and row.name and kind == prof.device_types.whole:
+            if row.selector is None or matcher.matches([row.selector.format()], dev):
+                return row.name
+        elif row.kind == "partition" and row.pattern is not None and prof.partitions is not None \
+                and prof.device_types.partition is not None and kind == prof.device_types.partition:
+            profile = dev.attr(prof.partitions.profile_attribute, prof.attribute_domain)
+            name = f"{prof.partitions.resource_prefix or ''}{profile}"
+            if profile is not None and row.pattern.match(name):
+                return name
+    return None
+
+
+def _matcher() -> Any:
+    # a fresh matcher (its caches are keyed by device name, unique only within one snapshot); the
+    # compiled selectors are shared
+    from migrator.matcher import DeviceMatcher
+
+    return DeviceMatcher(_evaluator())
+
+
+@functools.cache
+def _evaluator() -> Any:
+    from migrator.cel import Evaluator
+
+    return Evaluator()
 
 
 def offered(node: Node, gpu: NodeGpu, resource: str) -> int:

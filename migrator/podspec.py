@@ -11,6 +11,9 @@ from typing import Any
 def pod_needs(pod: dict[str, Any]) -> dict[str, int]:
     # the device plugin's per-pod arithmetic: max(largest init (+ earlier sidecars), apps + sidecars)
     from migrator.quantity import parse_count
+    from migrator.tables import load_tables
+
+    prefixes = load_tables().prefixes  # every vendor profile's device-plugin namespaces
 
     def asks(c: dict[str, Any]) -> dict[str, int]:
         res = as_dict(c.get("resources"))
@@ -18,7 +21,7 @@ def pod_needs(pod: dict[str, Any]) -> dict[str, int]:
         for which in ("requests", "limits"):
             for k, v in as_dict(res.get(which)).items():
                 n = parse_count(v)
-                if isinstance(k, str) and k.startswith("nvidia.com/") and n:
+                if isinstance(k, str) and k.startswith(prefixes) and n:
                     out[k] = n
         return out
 

@@ -77,14 +77,39 @@ def expected_devices(node: Node) -> list[Device]:
     return out
 
 
+def expected_other(node: Node) -> list[Device]:
+    """What another vendor's DRA driver will publish on a device-plugin node: one whole device per
+    whole-device resource the node advertises, with the device type and the attributes the
+    resource's selector asks to equal (rules/vendors/*.yaml: Intel's bound kernel driver). A
+    selector this cannot read leaves the device without them, so no request is wrongly served."""
+    from migrator.tables import load_tables
+
+    t = load_tables()
+    out: list[Device] = []
+    for row in t.devices:
+        if row.vendor == "nvidia" or row.kind != "whole" or not row.name:
+            continue
+        prof = t.vendors.by_vendor(row.vendor)
+        attrs: dict[str, Any] = {prof.device_types.attribute: prof.device_types.whole}
+        for attr, value in re.findall(r"\.(\w+) == '([^']*)'", (row.selector or "").format()):
+            attrs[attr] = value
+        for i in range(_int(node.allocatable.get(row.name, 0))):
+            out.append(Device(node.name, prof.driver, node.name, f"expected-{row.name.rsplit('/', 1)[1]}-{i}",
+                              {prof.attribute_domain: dict(attrs)}, {prof.attribute_domain: {}}))
+    return out
+
+
 def nodes_from(snap: Snapshot) -> dict[str, PNode]:
+    from migrator.tables import load_tables
+
+    drivers = {p.driver for p in load_tables().vendors.profiles}
     nodes: dict[str, PNode] = {}
     for n in snap.nodes.values():
         dp_alloc = {r: _int(v) for r, v in n.allocatable.items() if GPU_RESOURCE.match(r) and _int(v) > 0}
-        real = [d for d in n.devices if d.driver == "gpu.nvidia.com"]
-        complete = all(seen >= count for (drv, _), (_, count, seen) in n.pools.items() if drv == "gpu.nvidia.com")
+        real = [d for d in n.devices if d.driver in drivers]
+        complete = all(seen >= count for (drv, _), (_, count, seen) in n.pools.items() if drv in drivers)
         dra_on = bool(real) and complete
-        devices = real if real else (expected_devices(n) if dp_alloc else [])
+        devices = real if real else ((expected_devices(n) + expected_other(n)) if dp_alloc else [])
         nodes[n.name] = PNode(n.name, n.labels, n.taints, dp_alloc, devices, bool(dp_alloc), dra_on,
                               cordoned=n.unschedulable, expected=not real)
     return nodes
@@ -543,7 +568,11 @@ def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first
         elif c in snap.device_classes:
             checks.append(f"DeviceClass {c} exists")
         else:
-            checks.append(f"DeviceClass {c} is MISSING: install the NVIDIA DRA driver (it creates "
+            from migrator.tables import load_tables
+
+            vendor = next((p.name for p in load_tables().vendors.profiles
+                           if any(d.name == c for d in p.device_classes)), "the vendor's")
+            checks.append(f"DeviceClass {c} is MISSING: install the {vendor} DRA driver (it creates "
                           f"{c}) before anything else")
     dra = [n for n in nodes.values() if n.dra_on]
     checks.append(f"{len(dra)} node(s) publish complete DRA ResourceSlices "

@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +37,18 @@ from migrator.matcher import DeviceMatcher
 from migrator.cluster import Device, Taint, selects, tolerates
 from migrator.tolerations import admission_tolerations
 
-GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
+class _GpuResource:
+    """Matches the device-plugin resources a vendor profile converts (whole devices and partitions:
+    rules/vendors/*.yaml), as the planner counts them; ``match`` as a compiled pattern's."""
+
+    def match(self, resource: str) -> bool:
+        from migrator.transforms.base import device_rule
+        from migrator.tables import load_tables
+
+        return device_rule(resource, load_tables()) is not None
+
+
+GPU_RESOURCE = _GpuResource()
 DevKey = tuple[str, ...]
 
 

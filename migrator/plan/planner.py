@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrator.plan.model import Model, PNode, SimPod, Workload, deployment_fence, resolve
-from migrator.plan.topology import Stack, Topology
+from migrator.plan.topology import Topology
 
 MAX_WAIT_TICKS = 400
 
@@ -298,14 +298,15 @@ def _step(wave: int, action: str, kind: str, name: str, ns: str | None, detail: 
 
 
 def cutover_steps(wave: int, node: str, why: str, cordoned_before: bool = False, uncordon: bool = True,
-                  stack: Stack | None = None) -> list[Step]:
+                  stack: Any = None) -> list[Step]:
     """The cut-over of one node. ``cordoned_before``: the snapshot has it cordoned (the user's
     choice): the runbook says so, and with ``uncordon`` (its DRA devices are needed) says that the
     plan cordons it again at the end; without, it stays cordoned. ``stack``: the GPU Operator install
     whose labels switch the node (migrator/plan/topology.py; the ClusterPolicy one by default)."""
     dp_off = stack.device_plugin_off if stack is not None else DP_OFF_LABEL
     dra_on = stack.dra_on if stack is not None else DRA_ON_LABEL
-    dra_key, dra_val = dra_on.split("=")
+    vendor = getattr(stack, "vendor", None)  #: another vendor's node: its installer's own way
+    res = next(iter(getattr(stack, "resources", ())), "nvidia.com/gpu")  #: what its device plugin advertises
     if cordoned_before:
         why += ("; it was cordoned before this plan" + (
             ": uncordoned after the cut-over so new pods can use its DRA devices, and cordoned again when the plan "
@@ -316,14 +317,20 @@ def cutover_steps(wave: int, node: str, why: str, cordoned_before: bool = False,
               ("drain", node), f"kubectl drain {node} --ignore-daemonsets --delete-emptydir-data"),
         _step(wave, "label", "Node", node, None, f"device plugin off ({dp_off})", ("dp_off", node),
               f"kubectl label node {node} {dp_off} --overwrite") if dp_off else
-        _step(wave, "update", "Node", node, None, "device plugin off: the GPU Operator's GPUCluster install runs "
+        _step(wave, "update", "Node", node, None, f"device plugin off: stop {vendor}'s device plugin on this node "
+              "the way it was installed (its profile names no node label for it)" if vendor else
+              "device plugin off: the GPU Operator's GPUCluster install runs "
               "none, so stop the one that serves this node the way it was installed", ("dp_off", node),
               f"# stop the device plugin on {node}"),
-        _step(wave, "wait", "Node", node, None, "until allocatable nvidia.com/gpu is 0 and no "
+        _step(wave, "wait", "Node", node, None, f"until allocatable {res} is 0 and no "
               "device-plugin pod holds a GPU (never run both managers on one node)", ("wait_dp_zero", node),
-              f"kubectl get node {node} -o jsonpath='{{.status.allocatable.nvidia\\.com/gpu}}'  # expect 0 or empty"),
+              f"kubectl get node {node} -o jsonpath='{{.status.allocatable.{res.replace('.', chr(92) + '.')}}}'"
+              "  # expect 0 or empty"),
         _step(wave, "label", "Node", node, None, f"DRA kubelet plugin on ({dra_on})", ("dra_on", node),
-              f"kubectl label node {node} {dra_key}={dra_val} --overwrite"),
+              f"kubectl label node {node} {dra_on} --overwrite") if dra_on else
+        _step(wave, "update", "Node", node, None, f"DRA kubelet plugin on: run {vendor}'s DRA driver on this node "
+              "the way it is installed (its profile names no node label for it)", ("dra_on", node),
+              f"# start the DRA kubelet plugin on {node}"),
         _step(wave, "wait", "Node", node, None, "until its ResourceSlices are published and complete "
               "(pool resourceSliceCount reached; can take minutes)", ("wait_slices", node),
               f"kubectl get resourceslices --field-selector spec.nodeName={node} -o yaml"),
@@ -342,6 +349,14 @@ def _kubectl_target(w: Workload) -> str:
 
 def _strategy_field(w: Workload) -> str:
     return "strategy" if w.kind == "Deployment" else "updateStrategy"
+
+
+@dataclass(frozen=True)
+class _VendorStack:
+    vendor: str
+    device_plugin_off: str | None
+    dra_on: str | None
+    resources: tuple[str, ...] = ()
 
 
 class Planner:
@@ -366,6 +381,18 @@ class Planner:
         self.protected: set[str] = set()  #: workloads whose pods no last-resort cut-over may evict
         self.forced: dict[str, str] = {}  #: workloads blocked because their rollout did not complete: why
         self.evicted: set[str] = set()  #: workloads whose pods a last-resort cut-over evicted (this pass)
+
+    def stack_for(self, node: str) -> Any:
+        """The labels that switch ``node``: the GPU Operator install's for NVIDIA nodes, the vendor
+        profile's cut-over labels for another vendor's (rules/vendors/*.yaml ``cutoverLabels``)."""
+        from migrator.tables import load_tables
+
+        t = load_tables()
+        vendors = {t.vendor_of(r).vendor for r in self.m.nodes[node].dp_alloc if t.vendor_of(r) is not None}
+        if not vendors or vendors == {"nvidia"}:
+            return self.stack
+        prof = t.vendors.by_vendor(sorted(vendors - {"nvidia"})[0])
+        return _VendorStack(prof.name, prof.device_plugin_off, prof.dra_on, tuple(sorted(self.m.nodes[node].dp_alloc)))
 
     def emit(self, steps: list[Step]) -> None:
         for s in steps:
@@ -472,7 +499,7 @@ class Planner:
                              "can use its devices, and cordoned again when the plan ends", ("uncordon", name),
                              f"kubectl uncordon {name}")])
             return
-        self.emit(cutover_steps(wave, name, why, cordoned_before=before, stack=self.stack))
+        self.emit(cutover_steps(wave, name, why, cordoned_before=before, stack=self.stack_for(name)))
 
     def _others_fit_elsewhere(self, node: str, pods: list[SimPod]) -> bool:
         """Invariant I5: a drained pod must fit on another node under its own template."""
@@ -665,7 +692,7 @@ class Planner:
             for name in both:
                 before = name in self.cordoned_before
                 steps = cutover_steps(wave, name, "served by both managers: double-allocation hazard",
-                                      cordoned_before=before, uncordon=not before, stack=self.stack)
+                                      cordoned_before=before, uncordon=not before, stack=self.stack_for(name))
                 self.emit([s for s in steps if s.op[0] != "dra_on"])  # DRA is on already: turn the plugin off
         self._templates(decisions)
         order = sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key))
@@ -689,7 +716,7 @@ class Planner:
             if not self.m.nodes[name].dp_pods:
                 before = name in self.cordoned_before
                 self.emit(cutover_steps(wave, name, "cleanup: retire the device-plugin pool", cordoned_before=before,
-                                        uncordon=not before, stack=self.stack))
+                                        uncordon=not before, stack=self.stack_for(name)))
         for name in self.uncordoned:
             if not self.m.nodes[name].cordoned:
                 self.emit([_step(wave, "cordon", "Node", name, None, "restore the cordon it had before this plan (the "
@@ -726,7 +753,7 @@ class Planner:
                                   + " keep their manifests and come back on DRA nodes through the mapping DeviceClass",
                                   cordoned_before=name in self.cordoned_before,
                                   uncordon=name not in self.cordoned_before,  # the user's cordon stays
-                                  stack=self.stack)
+                                  stack=self.stack_for(name))
             # a drain leaves DaemonSet pods: delete them once the plugin is off, so they wait for DRA
             at = next(i for i, s in enumerate(steps) if s.op[0] == "dp_off") + 1
             for wl in sorted({p.wl for p in mine if p.pinned}):
@@ -827,7 +854,7 @@ class Planner:
             for node in sorted(w.ds_nodes):
                 before = node in self.cordoned_before
                 steps = cutover_steps(wave, node, f"{w.key}: switch this node's pod", cordoned_before=before,
-                                      uncordon=not before, stack=self.stack)  # DaemonSet pods tolerate the cordon
+                                      uncordon=not before, stack=self.stack_for(node))  # DaemonSet pods tolerate the cordon
                 delete = _step(wave, "delete", "Pod", f"{w.name} pod on {node}", w.namespace,
                                "recreated from the new template once the node runs DRA",
                                ("delete_pod", w.key, node),
