@@ -193,6 +193,10 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also list con
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=0,
                                       help="Worker processes (0: one per core for big batches).")]
+VendorFileOpt = Annotated[list[str] | None, typer.Option(
+    "--vendor-file", metavar="FILE",
+    help="A vendor profile of your own (rules/vendors/README.md): another device plugin's resources and what they "
+         "become under DRA, checked with the shipped NVIDIA, AMD and Intel ones (repeatable).")]
 FollowSymlinksOpt = Annotated[bool, typer.Option(
     "--follow-symlinks", help="Follow symlinks (to files and directories) that point outside the given directories.")]
 ClusterOpt = Annotated[str | None, typer.Option(
@@ -225,11 +229,21 @@ def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templ
           migration_path: MigrationPath = MigrationPath.auto):
     """The Mode of the shared options (typer has checked each against its choices)."""
     from migrator.mode import build_mode
+    from migrator.tables import active_vendor_files
 
     return build_mode({"kube_version": _value(kube_version), "placement": _value(placement),
                        "convert_unknown": convert_unknown, "keep_node_labels": keep_node_labels,
                        "sharing": _value(sharing) if sharing else None, "gitops": _value(gitops) if gitops else None,
-                       "migration_path": _value(migration_path)}, namespaces=tuple(_config().namespaces))
+                       "migration_path": _value(migration_path)}, namespaces=tuple(_config().namespaces),
+                      vendor_files=active_vendor_files())
+
+
+def _use_vendors(files: list[str] | None) -> None:
+    """``--vendor-file``: the user's profiles join the shipped ones for this run (checked now: a bad
+    or duplicate one is one line naming the file and line, exit 2)."""
+    from migrator.tables import use_vendor_files
+
+    use_vendor_files(tuple(files or ()))
 
 
 def _value(choice: object) -> str:
@@ -307,6 +321,7 @@ def rewrite(
     jobs: JobsOpt = 0,
     color: ColorOpt = None,
     follow_symlinks: FollowSymlinksOpt = False,
+    vendor_file: VendorFileOpt = None,
     cluster: ClusterOpt = None,
     context: ContextOpt = None,
 ) -> None:
@@ -314,6 +329,7 @@ def rewrite(
 
     '-' reads a stream on stdin and writes the migrated stream to stdout (with --diff, a diff).
     """
+    _use_vendors(vendor_file)
     from migrator.mode import WriteBack
     from migrator.output import finding_line, shown_by_default, unified_diff
     from migrator.runner import run
@@ -388,12 +404,14 @@ def scan(
     quiet: QuietOpt = False,
     jobs: JobsOpt = 0,
     follow_symlinks: FollowSymlinksOpt = False,
+    vendor_file: VendorFileOpt = None,
 ) -> None:
     """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing.
 
     Exit 0 when no selected finding fails --fail-on (default: manual), 1 when one does, 2 when some
     input could not be processed.
     """
+    _use_vendors(vendor_file)
     from migrator import output
     from migrator.mode import WriteBack
     from migrator.report import RuleFilter, fail_statuses
@@ -444,6 +462,7 @@ def verify(
              "device-plugin pods."),
     quiet: QuietOpt = False,
     follow_symlinks: FollowSymlinksOpt = False,
+    vendor_file: VendorFileOpt = None,
 ) -> None:
     """Prove on a cluster snapshot that each migrated pod can get exactly the devices it could before.
 
@@ -451,6 +470,7 @@ def verify(
     differs or has nothing to compare (no device reachable before or after: nothing is proven);
     2 on bad input.
     """
+    _use_vendors(vendor_file)
     import json
 
     from migrator.equivalence import DIFFERENT, EQUIVALENT, NOTHING, Prover, prove_text
@@ -502,11 +522,13 @@ def codemod(
     quiet: QuietOpt = False,
     color: ColorOpt = None,
     follow_symlinks: FollowSymlinksOpt = False,
+    vendor_file: VendorFileOpt = None,
 ) -> None:
     """Rewrite Python that builds pod specs with nvidia.com/gpu (kubernetes client models, plain dicts).
 
     Values it cannot resolve statically are reported with file:line, not guessed.
     """
+    _use_vendors(vendor_file)
     from migrator.codemod import run_codemod, side_file
     from migrator.errors import InvalidInput
     from migrator.mode import WriteBack
@@ -667,11 +689,13 @@ def preview(
     migration_path: MigrationPathOpt = MigrationPath.auto,
     gitops: GitOpsOpt = None,
     follow_symlinks: FollowSymlinksOpt = False,
+    vendor_file: VendorFileOpt = None,
 ) -> None:
     """Describe the migration for a pull request: summary, per-workload semantic and unified diffs.
 
     Writes nothing but --full-report. Exit 0, or 2 when some inputs could not be processed.
     """
+    _use_vendors(vendor_file)
     import dataclasses
     import json
 
@@ -729,6 +753,7 @@ def plan(
     sharing: SharingOpt = None,
     migration_path: MigrationPathOpt = MigrationPath.auto,
     follow_symlinks: FollowSymlinksOpt = False,
+    vendor_file: VendorFileOpt = None,
 ) -> None:
     """Plan the switch: template, node cut-over and workload order that cannot deadlock, proven by simulation.
 
@@ -736,6 +761,7 @@ def plan(
     proof holds, 1 when it does not or a workload is blocked (the cluster cannot run it on DRA
     devices in any order), 2 on bad input.
     """
+    _use_vendors(vendor_file)
     import json
 
     from migrator.plan.build import build_plan
@@ -846,6 +872,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.set_threshold(200_000, 100, 100)
     global _CONFIG
     _CONFIG = None
+    loaded = sys.modules.get("migrator.tables")  # not imported yet: nothing to reset (start-up stays light)
+    if loaded is not None:
+        loaded.reset_vendor_files()
     try:
         rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=_defaults())
         return rv if isinstance(rv, int) else 0

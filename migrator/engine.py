@@ -23,7 +23,7 @@ from migrator.locate import K8sObject, PodSpecRef, objects, pod_metadata, pod_sp
 from migrator.mode import Mode
 from migrator.model import Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
-from migrator.tables import Tables, is_placeholder, load_tables
+from migrator.tables import Tables, active_vendor_files, is_placeholder, load_tables, use_vendor_files
 from migrator.transforms import (OBJECT_RULES, REGISTRY, gpu000_converted, gpu007_runtime_hints,
                                  gpu107_outside_pod_spec, gpu108_served_by_dra, gpu114_other_device_plugins,
                                  gpu900_not_processed)
@@ -48,6 +48,8 @@ def might_matter(text: str, tables: Tables, mode: Mode | None = None) -> bool:
 
 
 def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None) -> TextResult:
+    if mode.vendor_files != active_vendor_files():  # a worker process: the run's --vendor-file
+        use_vendor_files(mode.vendor_files)
     tables = tables or load_tables()
     if not might_matter(text, tables, mode):
         return TextResult(text, ())

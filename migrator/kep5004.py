@@ -27,7 +27,6 @@ pkg/scheduler/framework/plugins/dynamicresources/extendeddynamicresources.go):
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -55,13 +54,24 @@ class Facts:
         return next((why for pattern, why in self.unmapped if pattern.search(resource)), None)
 
 
-@functools.lru_cache(maxsize=1)
 def facts() -> Facts:
     """Every vendor profile's DeviceClasses that map a device-plugin resource with
-    ``extendedResourceName`` and what no class maps (rules/vendors/*.yaml ``kep5004``)."""
+    ``extendedResourceName`` and what no class maps (rules/vendors/*.yaml ``kep5004``; a
+    ``--vendor-file`` profile's too)."""
     from migrator.tables import load_tables
 
-    profiles = load_tables().vendors.profiles
+    vendors = load_tables().vendors
+    hit = _FACTS.get(id(vendors))
+    if hit is None or hit[0] is not vendors:
+        hit = _FACTS[id(vendors)] = (vendors, _facts(vendors))
+    return hit[1]
+
+
+_FACTS: dict[int, tuple[Any, Facts]] = {}  #: per loaded set of profiles (the tables are cached too)
+
+
+def _facts(vendors: Any) -> Facts:
+    profiles = vendors.profiles
     classes: dict[str, VendorClass] = {}
     unmapped: list[tuple[re.Pattern[str], str]] = []
     for p in sorted(profiles, key=lambda p: (p.vendor != "nvidia", p.path)):

@@ -69,6 +69,8 @@ class Mode:
     #: ``rewrite --cluster``/``--context``: the cluster.Snapshot whose nodes say what
     #: nvidia.com/gpu is where each pod may land (GPU113); None: decided from the manifest alone
     cluster: Any = field(default=None, compare=False, hash=False, repr=False)
+    #: --vendor-file: the user's vendor profiles (rules/vendors/README.md), read with the shipped ones
+    vendor_files: tuple[str, ...] = ()
 
 
 # ---- the options, once for every front end ------------------------------------------------------

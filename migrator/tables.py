@@ -97,10 +97,37 @@ def _load(path: Path) -> Any:
         return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-@functools.cache
-def load_tables(directory: str | None = None, vendor_files: tuple[str, ...] = ()) -> Tables:
+#: the user's vendor profiles for this run (``--vendor-file``): every load_tables() reads them
+_ACTIVE_VENDOR_FILES: tuple[str, ...] = ()
+
+
+def use_vendor_files(paths: tuple[str, ...]) -> None:
+    """Make ``paths`` (``--vendor-file``) part of every table this process loads from now on, and
+    check them at once (VendorError: one line naming the file and line)."""
+    global _ACTIVE_VENDOR_FILES
+    _ACTIVE_VENDOR_FILES = tuple(paths)
+    load_tables()
+
+
+def reset_vendor_files() -> None:
+    """Back to the shipped profiles only (each CLI run starts so; tests call main() many times)."""
+    global _ACTIVE_VENDOR_FILES
+    _ACTIVE_VENDOR_FILES = ()
+
+
+def active_vendor_files() -> tuple[str, ...]:
+    return _ACTIVE_VENDOR_FILES
+
+
+def load_tables(directory: str | None = None, vendor_files: tuple[str, ...] | None = None) -> Tables:
     """The tables of ``rules/`` (or ``directory``), the device rows from the vendor profiles in
-    ``rules/vendors/`` and the user's ``vendor_files`` (``--vendor-file``), checked together."""
+    ``rules/vendors/`` and the user's ``vendor_files`` (default: ``use_vendor_files``'), checked
+    together (a duplicate of a shipped profile's resource, class or label is an error)."""
+    return _load_tables(directory, _ACTIVE_VENDOR_FILES if vendor_files is None else tuple(vendor_files))
+
+
+@functools.cache
+def _load_tables(directory: str | None, vendor_files: tuple[str, ...]) -> Tables:
     base = Path(directory) if directory else rules_dir()
     wl = _load(base / "workloads.yaml")
     res = _load(base / "resources.yaml")

@@ -309,8 +309,13 @@ class _Doc:
 def _read(path: Path) -> _Doc:
     import yaml
 
+    import os
+    import stat
+
     where = str(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would hang or never end
+            raise VendorError(where, None, "not a regular file")
         raw = path.read_bytes()
     except OSError as exc:
         raise VendorError(where, None, f"cannot read the vendor profile: {exc.strerror or exc}") from None

@@ -119,3 +119,16 @@ def generated_problems(text: str, extra: list[dict[str, Any]] | None = None,
         if isinstance(pod, dict) and pod.get("resourceClaims"):
             problems += [f"{o['kind']}/{o['metadata'].get('name')}: {e}" for e in pod_rules(pod, templates)]
     return problems
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """Run ``dra-migrate argv`` in process: (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from migrator.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
