@@ -15,7 +15,6 @@ from migrator.report import Report
 from migrator.model import Finding, Status
 from migrator.sources import (STDIN, NotFollowed, Pending, Scope, commit, discard, discover, encode, prepare,
                               read, side_file, write_atomic)
-from migrator.tables import load_tables
 
 
 def templates_path(path: str) -> str:
@@ -28,7 +27,7 @@ def templates_path(path: str) -> str:
 def process_one(path: str, mode: Mode, stdin: bytes | None = None, scope: Scope | None = None) -> FileResult:
     try:
         src = read(path, stdin)
-        result = migrate_text(src.text, path if path != STDIN else "<stdin>", mode, load_tables())
+        result = migrate_text(src.text, path if path != STDIN else "<stdin>", mode)
     except InvalidInput as exc:
         return FileResult(path, None, None, (), str(exc))
     extra: tuple[SideFile, ...] = ()

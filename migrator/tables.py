@@ -106,7 +106,8 @@ def use_vendor_files(paths: tuple[str, ...]) -> None:
     check them at once (VendorError: one line naming the file and line)."""
     global _ACTIVE_VENDOR_FILES
     _ACTIVE_VENDOR_FILES = tuple(paths)
-    load_tables()
+    if paths:  # the shipped profiles are loaded when first needed (a file that fails the pre-filter never does)
+        load_tables()
 
 
 def reset_vendor_files() -> None:
@@ -117,6 +118,28 @@ def reset_vendor_files() -> None:
 
 def active_vendor_files() -> tuple[str, ...]:
     return _ACTIVE_VENDOR_FILES
+
+
+def triggers() -> tuple[str, ...]:
+    """The pre-filter's strings without loading (and checking) the tables: the neutral ones of
+    rules/resources.yaml and each vendor profile's ``triggers`` (a file containing none of them is
+    never parsed: the pre-commit hook's path stays light). Once the tables are loaded, theirs."""
+    files = _ACTIVE_VENDOR_FILES
+    return _triggers(files)
+
+
+@functools.cache
+def _triggers(vendor_files: tuple[str, ...]) -> tuple[str, ...]:
+    base = rules_dir()
+    out: list[str] = []
+    for path in sorted((base / "vendors").glob("*.yaml")) + [Path(f) for f in vendor_files]:
+        try:
+            data = _load(path)
+            out += [str(t) for t in (data.get("triggers") or [])] if isinstance(data, dict) else []
+        except Exception:  # a broken user profile: load_tables() reports it; parse everything meanwhile
+            return ("",)
+    res = _load(base / "resources.yaml")
+    return tuple(dict.fromkeys(out + list(res["triggers"])))
 
 
 def load_tables(directory: str | None = None, vendor_files: tuple[str, ...] | None = None) -> Tables:
