@@ -80,15 +80,30 @@ class Run:
     cpu: float = 0.0  #: user + system seconds of the tree (less disturbed by other load than wall time)
 
 
-def run(cmd: list[str], timeout: float) -> Run:
-    """Wall time and peak RSS of a command; past ``timeout`` its whole process group is killed.
+#: Starts the command, times it and writes its rusage to argv[1]. A small fresh process of its own:
+#: Linux counts the memory of the process that forked and exec'd a command in the command's
+#: ru_maxrss (exec_mmap records the old mm's high-water mark), so a command started straight
+#: from this benchmark, grown to hundreds of MiB by the planner's inputs, would report as much.
+LAUNCH = r"""
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, ru = os.wait4(p.pid, 0)
+seconds = time.perf_counter() - t
+with open(sys.argv[1], "w") as fh:
+    json.dump({"s": seconds, "rss": ru.ru_maxrss, "rc": os.waitstatus_to_exitcode(status),
+               "cpu": ru.ru_utime + ru.ru_stime}, fh)
+"""
 
-    os.wait4 gives this child's rusage alone, and Linux folds the children it reaped (the
-    workers) into ru_maxrss, so no wrapper process is needed."""
-    with tempfile.TemporaryFile() as out:
-        t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=ROOT,
-                             env=ENV, start_new_session=True)
+
+def run(cmd: list[str], timeout: float) -> Run:
+    """Wall time, CPU time and peak RSS of a command; past ``timeout`` its whole process group is killed.
+
+    The command's own wait4 rusage (from LAUNCH): Linux folds the children it reaped (the
+    workers) into ru_maxrss, so the figure is the largest process of the tree."""
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r", suffix=".json") as usage:
+        p = subprocess.Popen([PY, "-c", LAUNCH, usage.name, *cmd], stdout=out, stderr=subprocess.DEVNULL,
+                             stdin=subprocess.DEVNULL, cwd=ROOT, env=ENV, start_new_session=True)
         expired = threading.Event()
 
         def kill() -> None:
@@ -98,20 +113,18 @@ def run(cmd: list[str], timeout: float) -> Run:
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(p.pid, 0)
+            p.wait()
         except BaseException:
             _killpg(p.pid)
             raise
         finally:
             timer.cancel()
-        seconds = time.perf_counter() - t
-        p.returncode = os.waitstatus_to_exitcode(status)
-        _killpg(p.pid)  # workers a killed or crashed parent left behind
+        _killpg(p.pid)  # workers a killed or crashed command left behind
         if expired.is_set():
             raise TimedOut(timeout)
+        u = json.loads(usage.read())
         out.seek(0)
-        return Run(seconds, usage.ru_maxrss, p.returncode, out.read().decode("utf-8", "replace"),
-                   usage.ru_utime + usage.ru_stime)
+        return Run(u["s"], u["rss"], u["rc"], out.read().decode("utf-8", "replace"), u["cpu"])
 
 
 def _killpg(pid: int) -> None:
