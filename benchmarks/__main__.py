@@ -21,14 +21,14 @@ and the floor scripts are in this file):
 - commit:  the pre-commit hook (``rewrite --write``) on 5 files without GPUs / python + parse
            (bar <= 3x, aim <= 2x); beside python + read.
 - plan:    the planner at 5k/10k/20k/40k workloads (1 node per 5), in process and through the CLI:
-           5k <= 5 s (aim 2 s), growth per doubling <= 2.1x (aim 2.05x). --quick: 625/1,250/2,500.
+           5k <= 5 s (aim 2 s), growth per doubling <= 2.1x (aim 2.05x). --quick: 500/1,000/2,000.
 - memory:  peak RSS of ``rewrite --write`` at 1,000 and 10,000 files, auto-parallel and ``-j 1``
            (bar <= 1.2x, aim <= 1.05x: flat).
 - codemod: ``codemod`` on the corpus' Python files (bar <= 1 s, aim <= 0.5 s); beside python +
            import libcst + parse them. Skipped without the corpus.
 
 A command that runs past --timeout seconds is killed (its whole process group) and its row reads
-"over bar (timed out at N s)". Short rows are medians of several runs; the planner rows are the
+"over bar (timed out at N s)". Short rows are medians of several runs (--quick: fewer); the planner rows are the
 best of N (the least disturbed run on a shared machine, as timeit's docs advise).
 """
 
@@ -384,13 +384,14 @@ def _write_rows(key: str, what: str, repo: Path, prefilter: bool, floor_name: st
         floor = lambda: child_json(FLOOR_WRITE, str(fresh(repo)), str(changes), "1" if prefilter else "0",
                                    str(RULES), timeout=o.timeout)["seconds"]
         ours = lambda *j: run([EXE, "rewrite", "--write", "-q", *j, str(fresh(repo))], o.timeout).seconds
-        m = interleaved({"anchor": anchor, "floor": floor, "auto": ours, "j1": lambda: ours("-j", "1")}, 3)
+        rounds = _n(o.quick, 3, 1)
+        m = interleaved({"anchor": anchor, "floor": floor, "auto": ours, "j1": lambda: ours("-j", "1")}, rounds)
     except TimedOut as exc:
         yield Row(key, what, timed_out=exc.seconds, bar=bar, aim=aim)
         return
     a = m["anchor"]
     yield Row(key, f"rewrite --write, {what} ({files:,} files, {n_changed:,} changed)", m["auto"] / a,
-              detail=f"{m['auto']:.2f} s / libyaml load_all {a:.2f} s (medians of 3)", bar=bar, aim=aim)
+              detail=f"{m['auto']:.2f} s / libyaml load_all {a:.2f} s (median of {rounds})", bar=bar, aim=aim)
     yield Row(key, f"floor ({floor_name})", info=True, detail=f"{m['floor']:.2f} s = {m['floor'] / a:.2f} of load_all; "
               f"rewrite --write = {m['auto'] / m['floor']:.2f}x the floor")
     yield Row(key, "-j 1", info=True, detail=f"{m['j1']:.2f} s = {m['j1'] / a:.2f} of load_all")
@@ -526,8 +527,8 @@ def _plan_inputs(w: int, nodes: int) -> tuple[Path, Path]:
 
 
 def bench_plan(o: Opts) -> Iterator[Row]:
-    sizes = [625, 1250, 2500] if o.quick else [5000, 10_000, 20_000, 40_000]
-    tries = dict(zip(sizes, [2, 2, 1] if o.quick else [3, 3, 2, 1]))
+    sizes = [500, 1000, 2000] if o.quick else [5000, 10_000, 20_000, 40_000]
+    tries = dict(zip(sizes, [1, 1, 1] if o.quick else [3, 3, 2, 1], strict=True))
     for where in ("in process", "CLI"):
         best: dict[int, float | TimedOut | None] = {}
         for w in sizes:
