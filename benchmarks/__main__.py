@@ -380,10 +380,15 @@ def _write_rows(key: str, what: str, repo: Path, prefilter: bool, floor_name: st
     files = len(manifests(repo))
     try:
         changes, n_changed = changes_of(repo, o.timeout)
-        anchor = lambda: child_json(LOAD_ALL, str(repo), timeout=o.timeout)["seconds"]
-        floor = lambda: child_json(FLOOR_WRITE, str(fresh(repo)), str(changes), "1" if prefilter else "0",
-                                   str(RULES), timeout=o.timeout)["seconds"]
-        ours = lambda *j: run([EXE, "rewrite", "--write", "-q", *j, str(fresh(repo))], o.timeout).seconds
+        def anchor() -> float:
+            return float(child_json(LOAD_ALL, str(repo), timeout=o.timeout)["seconds"])
+
+        def floor() -> float:
+            return float(child_json(FLOOR_WRITE, str(fresh(repo)), str(changes), "1" if prefilter else "0",
+                                    str(RULES), timeout=o.timeout)["seconds"])
+
+        def ours(*j: str) -> float:
+            return run([EXE, "rewrite", "--write", "-q", *j, str(fresh(repo))], o.timeout).seconds
         rounds = _n(o.quick, 3, 1)
         m = interleaved({"anchor": anchor, "floor": floor, "auto": ours, "j1": lambda: ours("-j", "1")}, rounds)
     except TimedOut as exc:
@@ -562,8 +567,9 @@ def bench_plan(o: Opts) -> Iterator[Row]:
             if isinstance(va, float) and isinstance(vb, float):
                 yield Row("plan", what, vb / va, "x", bar=2.1, aim=2.05)
             elif isinstance(vb, TimedOut) or isinstance(va, TimedOut):
-                yield Row("plan", what, unit="x", timed_out=(vb if isinstance(vb, TimedOut) else va).seconds,
-                          bar=2.1, aim=2.05)
+                late = vb if isinstance(vb, TimedOut) else va
+                assert isinstance(late, TimedOut)
+                yield Row("plan", what, unit="x", timed_out=late.seconds, bar=2.1, aim=2.05)
             else:
                 yield Row("plan", what, skipped="a smaller size timed out")
 
