@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from migrator.model import Finding, FixSafety
+from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import Intent, PodContext, PodPlan, add_request, app_or_sidecar, device_rule
 
 CODE = "GPU001"
@@ -38,7 +38,17 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if plan.sharing or plan.shares:  # GPU011 made the shared requests
         return
+    warned: set[str] = set()
     for ask in ctx.gpu_asks():
         rule = device_rule(ask.resource, ctx.tables)
         if rule is not None and rule.kind == "whole" and ask.count and app_or_sidecar(ctx, ask):
             yield from add_request(ctx, plan, ask)
+            if rule.node_dependent and rule.vendor != "nvidia" and ask.resource not in warned:
+                # NVIDIA's node-dependent meanings (MIG strategy, sharing) have their own rules; for
+                # the others the profile only says the name can mean less than a whole device
+                warned.add(ask.resource)
+                vendor = ctx.tables.vendors.by_vendor(rule.vendor).name
+                yield ctx.finding(CODE, Status.INFO, f"{ask.resource} can mean less than a whole device on some "
+                                  f"nodes (its {vendor} profile: nodeDependent, e.g. partitions or shared "
+                                  "devices advertised under this name); the claim asks for whole devices: check "
+                                  "what those nodes' device plugin advertised", ask.container, warn=True)

@@ -51,6 +51,15 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not plan.requests:
         return
+    # The label tables translate into NVIDIA's attributes: another vendor's request would get
+    # selectors its devices never match. Its node selection stays as written (placement unchanged).
+    others = sorted({p.name for r in plan.requests if (p := ctx.tables.vendor_of(r.resource)) is not None
+                     and p.vendor != "nvidia"})
+    if others:
+        if ctx.node_selection:
+            yield ctx.finding(CODE, Status.INFO, f"node selection kept as written: {', '.join(others)} node labels "
+                              "are not translated into device selectors")
+        return
     from migrator.selection import families, label_rules, translate  # only for pods that get a claim
     rules = dict(label_rules(str(ctx.tables.source)))
     notes: list[str] = []
