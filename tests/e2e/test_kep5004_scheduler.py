@@ -112,6 +112,8 @@ def served(control_plane: Any) -> dict[int, tuple[Any, Any]]:
         dynamic.resources.get(api_version="resource.k8s.io/v1", kind="ResourceSlice").delete(
             name=f"kep5004-{i}-gpu.nvidia.com")
     core.delete_collection_node(label_selector="e2e-group=kep5004")
+    for dc in DEVICE_CLASSES:  # the next module's cases bring their own class of the same name
+        dynamic.resources.get(api_version="resource.k8s.io/v1", kind="DeviceClass").delete(name=dc["metadata"]["name"])
 
 
 @pytest.mark.parametrize("i", range(len(TABLE)))

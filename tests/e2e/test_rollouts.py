@@ -712,7 +712,24 @@ def cases() -> list[Case]:
 CASES = cases()
 
 
-def setup_case(k: Kube, case: Case, tmp: Path) -> tuple[str, Path, list[dict[str, Any]]]:
+def put_class(k: Kube, obj: dict[str, Any]) -> None:
+    """This DeviceClass exactly. Another module's class of the same name (the KEP-5004 tests ship
+    the driver chart's, with extendedResourceName) would let the scheduler serve the cases' old
+    `nvidia.com/gpu` pods from DRA nodes on 1.37 and change every case's capacity."""
+    classes = k.res("resource.k8s.io/v1", "DeviceClass")
+    try:
+        have = classes.get(name=obj["metadata"]["name"]).to_dict()
+    except Exception:
+        have = None
+    if have is not None and have.get("spec") == obj["spec"]:
+        return
+    if have is not None:
+        classes.delete(name=obj["metadata"]["name"])
+        poll(lambda: not [c for c in classes.get().items if c.metadata.name == obj["metadata"]["name"]], 10)
+    create(k, obj)
+
+
+def setup_case(k: Kube, case: Case, tmp: Path, own_class: bool = False) -> tuple[str, Path, list[dict[str, Any]]]:
     ns = _ns(case.name)
     with contextlib.suppress(Exception):
         k.core.create_namespace({"metadata": {"name": ns, "labels": {LABEL: "true"}}})
@@ -738,8 +755,8 @@ def setup_case(k: Kube, case: Case, tmp: Path) -> tuple[str, Path, list[dict[str
             raise AssertionError(f"{case.name}: the old manifests did not come up: {describe(k, ns)}")
 
     nodes(case.nodes)
-    with contextlib.suppress(Exception):
-        create(k, GPU_CLASS)
+    if not own_class:
+        put_class(k, GPU_CLASS)
     running(case.others)
     running(case.objects)
     nodes(case.late_nodes)
@@ -803,30 +820,30 @@ def test_own_strategy_as_the_plan_predicts(kube: Kube, case: Case, tmp_path: Pat
         plan = run_plan(kube, manifest)
         op = Operator(kube, ns, new)
         op.create_templates()
-        watch = Watch(kube, ns, [(kind, name) for kind, name, _ in case.expect]).__enter__()
-        for kind, name, verdict in case.expect:
-            if verdict != "n/a":
-                op.switch_template(kind, name)
-        wrong = []
-        for kind, name, verdict in case.expect:
-            d = decision(plan, kind, name)
-            assert d["deadlock_without_plan"] == (verdict == "stall"), (case.name, d)
-            if verdict == "n/a":
-                continue
-            if verdict == "stall":
-                done = poll(lambda kind=kind, name=name: workload_state(kube, ns, kind, name)[0], STALL_WAIT)
-                if done:
-                    wrong.append(f"{kind} {name}: the plan says it stalls with its own strategy; it completed")
-                real, said = watch.worst_loss(name), stated_loss(d["reason"])
-                if kind == "StatefulSet" and "maxUnavailable" in json.dumps(case.objects) and kube.minor == "1.35":
-                    said = 1 if said is not None else None  # 1.35.4: MaxUnavailableStatefulSet is off
-                if said is not None and real != said:
-                    wrong.append(f"{kind} {name}: {real} replica(s) down without the plan; the plan says {said} "
-                                 f"({d['reason']})")
-            elif not poll(lambda kind=kind, name=name: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT):
-                wrong.append(f"{kind} {name}: the plan says its own strategy completes; it did not in "
-                             f"{ROLLOUT_TIMEOUT:.0f} s")
-        watch.__exit__()
+        # exited on every path: a watch thread left running past the session aborts the interpreter
+        with Watch(kube, ns, [(kind, name) for kind, name, _ in case.expect]) as watch:
+            for kind, name, verdict in case.expect:
+                if verdict != "n/a":
+                    op.switch_template(kind, name)
+            wrong = []
+            for kind, name, verdict in case.expect:
+                d = decision(plan, kind, name)
+                assert d["deadlock_without_plan"] == (verdict == "stall"), (case.name, d)
+                if verdict == "n/a":
+                    continue
+                if verdict == "stall":
+                    done = poll(lambda kind=kind, name=name: workload_state(kube, ns, kind, name)[0], STALL_WAIT)
+                    if done:
+                        wrong.append(f"{kind} {name}: the plan says it stalls with its own strategy; it completed")
+                    real, said = watch.worst_loss(name), stated_loss(d["reason"])
+                    if kind == "StatefulSet" and "maxUnavailable" in json.dumps(case.objects) and kube.minor == "1.35":
+                        said = 1 if said is not None else None  # 1.35.4: MaxUnavailableStatefulSet is off
+                    if said is not None and real != said:
+                        wrong.append(f"{kind} {name}: {real} replica(s) down without the plan; the plan says {said} "
+                                     f"({d['reason']})")
+                elif not poll(lambda kind=kind, name=name: workload_state(kube, ns, kind, name)[0], ROLLOUT_TIMEOUT):
+                    wrong.append(f"{kind} {name}: the plan says its own strategy completes; it did not in "
+                                 f"{ROLLOUT_TIMEOUT:.0f} s")
         assert wrong == []
     finally:
         reset(kube)
@@ -908,10 +925,8 @@ def test_kep5004_nodes_first_with_unchanged_manifests(kube: Kube, tmp_path: Path
     case = Case("kep5004", (("n1", 1, False), ("n2", 1, True)), (deployment(_ns("kep5004"), "infer", 1),), ())
     classes = kube.res("resource.k8s.io/v1", "DeviceClass")
     try:
-        with contextlib.suppress(Exception):
-            classes.delete(name="gpu.nvidia.com")
-        create(kube, dict(copy.deepcopy(GPU_CLASS), spec={**GPU_CLASS["spec"], "extendedResourceName": GPU_RES}))
-        ns, manifest, _ = setup_case(kube, case, tmp_path)
+        put_class(kube, dict(copy.deepcopy(GPU_CLASS), spec={**GPU_CLASS["spec"], "extendedResourceName": GPU_RES}))
+        ns, manifest, _ = setup_case(kube, case, tmp_path, own_class=True)
         plan = run_plan(kube, manifest)
         assert bool(plan["kep5004"]) is on, plan["kep5004"]
         op = Operator(kube, ns, [])
