@@ -26,8 +26,7 @@ from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, active_vendor_files, is_placeholder, load_tables, use_vendor_files
 from migrator.tables import triggers as trigger_strings
 from migrator.transforms import (OBJECT_RULES, REGISTRY, gpu000_converted, gpu007_runtime_hints,
-                                 gpu107_outside_pod_spec, gpu108_served_by_dra, gpu114_other_device_plugins,
-                                 gpu900_not_processed)
+                                 gpu107_outside_pod_spec, gpu108_served_by_dra, gpu900_not_processed)
 from migrator.transforms.base import (EditObject, ObjectContext, PodContext, PodPlan, build_context, device_rule,
                                       ephemeral_gpus)
 
@@ -194,9 +193,10 @@ def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] |
     if not _interesting(ctx) and not (ctx.shape is not None and (
             gpu107_outside_pod_spec.mentions_gpu(ref.node, job.tables) or
             gpu107_outside_pod_spec.mentions_gpu(metadata, job.tables))):
-        # no GPU: only what another device plugin serves is said (never skipped in silence)
-        other = gpu114_other_device_plugins.finding(ctx)
-        return [other] if other is not None else None
+        # No GPU: nothing to say. GPU114 lists other device plugins' resources next to GPUs only; a
+        # pod of an FPGA alone is not this tool's (and saying it only where the pre-filter let its
+        # file through, because of another document, was an answer that depended on the neighbours).
+        return None
     plan = PodPlan()
     for rule in REGISTRY:
         # each intent is applied as the rule yields it: the rule sees its own earlier ones
