@@ -238,12 +238,13 @@ def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templ
                       vendor_files=active_vendor_files())
 
 
-def _use_vendors(files: list[str] | None) -> None:
-    """``--vendor-file``: the user's profiles join the shipped ones for this run (checked now: a bad
-    or duplicate one is one line naming the file and line, exit 2)."""
+def _use_vendors(files: list[str] | None, config: bool = True) -> None:
+    """``--vendor-file`` and the config file's ``vendor-files``: the user's profiles join the shipped
+    ones for this run (checked now: a bad or duplicate one is one line naming the file and line,
+    exit 2). ``config=False`` for the commands that never read the config file (codemod)."""
     from migrator.tables import use_vendor_files
 
-    use_vendor_files(tuple(files or ()))
+    use_vendor_files((tuple(_config().vendor_files) if config else ()) + tuple(files or ()))
 
 
 def _value(choice: object) -> str:
@@ -528,7 +529,7 @@ def codemod(
 
     Values it cannot resolve statically are reported with file:line, not guessed.
     """
-    _use_vendors(vendor_file)
+    _use_vendors(vendor_file, config=False)
     from migrator.codemod import run_codemod, side_file
     from migrator.errors import InvalidInput
     from migrator.mode import WriteBack
@@ -629,6 +630,7 @@ def post_render(
     sharing: SharingOpt = None,
     migration_path: MigrationPathOpt = MigrationPath.auto,
     gitops: GitOpsOpt = None,
+    vendor_file: VendorFileOpt = None,
 ) -> None:
     """Helm post-renderer: the rendered stream on stdin, the migrated stream (with templates) on stdout.
 
@@ -649,6 +651,7 @@ def post_render(
 
     text = ""
     try:
+        _use_vendors(vendor_file)
         mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
         text, _ = decode(read_stdin(), "<stdin>")
         rendered = render(text, mode)

@@ -5,7 +5,9 @@ holding ``.git``). Keys: ``include`` and ``exclude`` (glob patterns matched agai
 ``namespaces`` (only objects in these namespaces are migrated; ``default`` also matches objects
 without one), and defaults for the command-line flags (``kube-version``, ``templates``,
 ``keep-node-labels``, ``sharing``, ``convert-unknown``, ``gitops``, ``migration-path``), which flags given on the
-command line override.
+command line override, and ``vendor-files``: the project's own vendor profiles (rules/vendors/README.md),
+paths relative to the config file's directory and inside it, read as if each were given with
+``--vendor-file`` (before those given on the command line).
 
 The file is read like a manifest (regular files only, bounded, UTF-8, YAML composed safely with
 the alias cap) and every value is checked: a wrong type or an unknown key is a one-line error
@@ -29,7 +31,7 @@ from migrator.mode import OPTIONS
 CONFIG_FILE = ".dra-migrate.yaml"
 #: the flags' defaults, by the same table as the command line and KRM (migrator/mode.py OPTIONS)
 FLAG_KEYS = tuple(o.config for o in OPTIONS)
-LIST_KEYS = ("include", "exclude", "namespaces")
+LIST_KEYS = ("include", "exclude", "namespaces", "vendor-files")
 KEYS = (*LIST_KEYS, *FLAG_KEYS)
 BOOL_KEYS = tuple(o.config for o in OPTIONS if o.kind == "bool")
 CHOICES = {o.config: o.choices for o in OPTIONS if o.kind == "choice"}
@@ -45,6 +47,8 @@ class Config:
     exclude: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
     flags: dict[str, Any] = field(default_factory=dict)
+    #: ``vendor-files``, resolved against the config file's directory
+    vendor_files: tuple[str, ...] = ()
 
     def selected(self, path: str) -> bool:
         p = path.replace("\\", "/")
@@ -81,6 +85,8 @@ def _check(key: str, value: Any, text: str | None, toml: bool) -> Any:
                 raise ValueError(f"item {i + 1}: expected a string, got {_kind(item)}")
             if key == "namespaces" and not _DNS_LABEL.fullmatch(item):
                 raise ValueError(f"{item[:64]!r} is not a namespace name (an RFC 1123 label)")
+            if key == "vendor-files" and (not item.strip() or os.path.isabs(item)):
+                raise ValueError(f"item {i + 1}: expected a path relative to this file, got {item[:64]!r}")
         return tuple(items)
     if key in BOOL_KEYS:
         if not isinstance(value, bool):
@@ -110,7 +116,9 @@ def _check(key: str, value: Any, text: str | None, toml: bool) -> Any:
 
 def _build(entries: list[tuple[str, Any, str | None, int | None]], source: str, toml: bool) -> Config:
     values: dict[str, Any] = {}
+    line_of: dict[str, int | None] = {}
     for key, value, text, line in entries:
+        line_of[key] = line
         if key not in KEYS:
             raise InvalidInput(source, line, f"unknown setting {key[:60]!r} (known: {', '.join(KEYS)})")
         if value is None:  # null: not set
@@ -119,8 +127,19 @@ def _build(entries: list[tuple[str, Any, str | None, int | None]], source: str, 
             values[key] = _check(key, value, text, toml)
         except ValueError as exc:
             raise InvalidInput(source, line, f"{key}: {exc}") from None
+    vendor_files = tuple(_inside(source, p, line_of.get("vendor-files")) for p in values.pop("vendor-files", ()))
     return Config(source, values.pop("include", ()), values.pop("exclude", ()), values.pop("namespaces", ()),
-                  values)
+                  values, vendor_files)
+
+
+def _inside(source: str, path: str, line: int | None) -> str:
+    """``path`` against the config file's directory; never a file outside it (a repository's config
+    must not make the tool read, and print in an error, what lies outside the repository)."""
+    base = os.path.realpath(os.path.dirname(os.path.abspath(source)))
+    real = os.path.realpath(os.path.join(base, path))
+    if os.path.commonpath([base, real]) != base:
+        raise InvalidInput(source, line, f"vendor-files: {path[:64]!r} is outside {base}: not read")
+    return os.path.join(os.path.dirname(source), path)
 
 
 def _from_yaml(text: str, source: str) -> Config:

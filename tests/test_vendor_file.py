@@ -86,3 +86,56 @@ def test_a_vendor_file_that_is_not_a_regular_file(tmp_path: Path) -> None:
     for path in (str(fifo), str(tmp_path / "missing.yaml"), str(tmp_path)):
         code, out, err = cli("scan", str(ACME / "pod.yaml"), "--vendor-file", path)
         assert code == 2 and path in err and len(err.strip().splitlines()) == 1, err
+
+
+def _project(tmp_path: Path, config: str) -> Path:
+    """A repository whose config file names the vendor profile (copied in: paths stay inside)."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "vendors").mkdir()
+    (tmp_path / "vendors" / "acme.yaml").write_bytes((ACME / "acme.yaml").read_bytes())
+    (tmp_path / ".dra-migrate.yaml").write_text(config)
+    pod = tmp_path / "pod.yaml"
+    pod.write_bytes((ACME / "pod.yaml").read_bytes())
+    return pod
+
+
+def test_the_config_files_vendor_files_act_as_the_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pod = _project(tmp_path, "vendor-files: [vendors/acme.yaml]\n")
+    monkeypatch.chdir(tmp_path)
+    flagged = tmp_path / "flagged.yaml"
+    flagged.write_bytes(pod.read_bytes())
+    assert cli("rewrite", "pod.yaml", "--write")[0] == 0
+    # the same bytes as with the flag, from a directory with no config file
+    monkeypatch.chdir(ACME)
+    assert cli("rewrite", str(flagged), "--write", "--vendor-file", str(tmp_path / "vendors" / "acme.yaml"))[0] == 0
+    assert pod.read_text() == flagged.read_text() and "npu.acme.example" in pod.read_text()
+    # and it is read by the Helm post-renderer too (stdin in, stream out)
+    monkeypatch.chdir(tmp_path)
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((ACME / "pod.yaml").read_bytes())))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code, out, err = cli("post-render")
+    assert code == 0 and "npu.acme.example" in out, err
+
+
+@pytest.mark.parametrize("config,needle", [
+    ("vendor-files: [../acme.yaml]\n", "outside"),
+    ("vendor-files: [/etc/hostname]\n", "relative"),
+    ("vendor-files: [vendors/missing.yaml]\n", "missing.yaml"),
+    ("vendor-files: 3\n", "vendor-files"),
+])
+def test_a_bad_config_vendor_file_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str,
+                                              needle: str) -> None:
+    project = tmp_path / "repo"
+    project.mkdir()
+    (tmp_path / "acme.yaml").write_bytes((ACME / "acme.yaml").read_bytes())
+    pod = _project(project, config)
+    before = pod.read_bytes()
+    monkeypatch.chdir(project)
+    code, out, err = cli("rewrite", "pod.yaml", "--write")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and needle in lines[0] and "Traceback" not in err, err
+    assert pod.read_bytes() == before
