@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 from pathlib import Path
 
 import pytest
 
 from paths import CASES, REPO
-from migrator.cli import main
+from helpers import cli
 from migrator.codemod import run_codemod
 from migrator.errors import InvalidInput
 from migrator.mode import Mode
@@ -63,17 +61,14 @@ def codes_emitted(roots: list[Path]) -> dict[str, str]:
 
 
 def explain(code: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        rc = main(["rules", "explain", code])
-    return rc, out.getvalue()
+    rc, out, _ = cli("rules", "explain", code)
+    return rc, out
 
 
 def _assert_documented(codes: dict[str, str]) -> None:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(["rules", "list"]) == 0
-    listed = {line.split()[0] for line in out.getvalue().splitlines()}
+    rc, out, _ = cli("rules", "list")
+    assert rc == 0
+    listed = {line.split()[0] for line in out.splitlines()}
     for code, where in sorted(codes.items()):
         assert code in BY_CODE, f"{code} (from {where}) is not a registered rule"
         rule = BY_CODE[code]

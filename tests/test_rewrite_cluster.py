@@ -8,8 +8,6 @@ the same snapshot and the same rewrite, finds the migrated pod's devices unchang
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator.cli import main
+from helpers import cli
 from migrator.cluster import snapshot_from_objects
 from migrator.engine import migrate_text
 from migrator.equivalence import Prover, prove_text
@@ -197,10 +195,7 @@ def test_no_node_serves_it_converts_with_a_warning() -> None:
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
+    return cli(*argv)
 
 
 def test_cli_cluster(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@ its findings and the GitHub annotations format."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import json
 import re
@@ -17,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paths import CASES, CORPUS
-from migrator.cli import main
+from helpers import cli
 from migrator.mode import WriteBack
 from migrator.model import FileResult, Finding, ObjectRef, Status
 from migrator.output import github_annotations, github_command
@@ -28,10 +26,7 @@ SCHEMA = Path(__file__).resolve().parent.parent / "migrator" / "scan.schema.json
 
 
 def run_cli(args: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(args)
-    return code, out.getvalue(), err.getvalue()
+    return cli(*args)
 
 
 # ---- oracles, written independently of migrator.report ------------------------------------------

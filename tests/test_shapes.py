@@ -11,9 +11,7 @@ device holdings and, on the fleet snapshot, the same reachable devices.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
 import re
 from pathlib import Path
@@ -24,6 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import cli
 from migrator.cli import main
 from migrator.cluster import load_snapshot
 from migrator.engine import migrate_text
@@ -384,11 +383,9 @@ def test_valid_but_unusual_values_behave_as_absent() -> None:
 # ---- the same through the CLI: rewrite (written), scan, verify and plan ---------------------------
 
 def _cli(*args: str) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    assert "Traceback" not in err.getvalue(), err.getvalue()
-    return code, out.getvalue()
+    code, out, err = cli(*args)
+    assert "Traceback" not in err, err
+    return code, out
 
 
 def _json_findings(data: Any, file: str | None = None) -> list[dict[str, Any]]:
