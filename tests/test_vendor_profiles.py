@@ -285,14 +285,14 @@ def test_nvidia_opaque_sharing_matches_engine(nvidia):
 @pytest.mark.parametrize("resource", ["nvidia.com/gpu", "nvidia.com/mig-1g.5gb", "nvidia.com/mig-2g.20gb.me",
                                       "nvidia.com/gpu.shared"])
 def test_nvidia_resource_regexes_in_code_agree(nvidia, resource):
-    """codemod.GPU_KEY and plan.model.GPU_RESOURCE spell the same resource set by hand."""
-    from migrator.codemod import GPU_KEY
+    """codemod.gpu_key (read from the profiles) and plan.model.GPU_RESOURCE (by hand) agree."""
+    from migrator.codemod import gpu_key
     from migrator.plan.model import GPU_RESOURCE
 
     row = nvidia.resource(resource)
     converts = row.kind in ("whole", "partition")
     assert bool(GPU_RESOURCE.match(resource)) == converts
-    assert bool(GPU_KEY.match(resource)) == converts
+    assert gpu_key(resource) == converts
     assert any(resource.startswith(p) for p in nvidia.resource_prefixes)
     assert resource in nvidia.tolerations.names or any(p.match(resource) for p in nvidia.tolerations.patterns)
 
