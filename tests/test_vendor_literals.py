@@ -83,3 +83,78 @@ def test_no_vendor_literal_outside_documentation(path):
     bad = [f"{path.name}:{line}: {text!r}" for line, text in _strings(path)
            if any(s in text for s in subs) or any(w.search(text) for w in words) or text in whole]
     assert not bad, "vendor facts belong in rules/vendors/*.yaml:\n" + "\n".join(bad)
+
+
+# ---- the same fields in another profile give the same behaviour ---------------------------------
+
+ACME = ROOT / "tests" / "vendors" / "acme" / "acme.yaml"
+EXTRA = """
+  - {pattern: '^acme\\.example/npu-', kind: unknown, reason: "an Acme NPU the profile does not know",
+     fix: add it to acme.yaml, source: fixture}
+ray: {numGpus: [acme.example/npu], source: fixture}
+runtimeHints: {env: [{name: ACME_VISIBLE_NPUS, value: all}], source: fixture}
+"""
+
+
+@pytest.fixture
+def acme(tmp_path: Path):
+    """The fictional vendor's profile with ray, runtimeHints and an unknown row with a fix."""
+    from migrator.tables import reset_vendor_files
+
+    text = ACME.read_text(encoding="utf-8").replace("tolerations:", EXTRA.lstrip("\n") + "tolerations:")
+    path = tmp_path / "acme.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        yield str(path)
+    finally:
+        reset_vendor_files()
+
+
+def _migrate(text: str, profile: str):
+    import textwrap
+
+    from migrator.engine import migrate_text
+    from migrator.mode import Mode
+
+    return migrate_text(textwrap.dedent(text), "t.yaml", Mode(vendor_files=(profile,)))
+
+
+def test_ray_num_gpus_follows_the_profile(acme):
+    result = _migrate("""
+    apiVersion: ray.io/v1
+    kind: RayCluster
+    metadata: {name: r}
+    spec:
+      headGroupSpec:
+        rayStartParams: {}
+        template:
+          spec:
+            containers: [{name: head, image: ray, resources: {limits: {acme.example/npu: 2}}}]
+    """, acme)
+    assert 'rayStartParams: {num-gpus: "2"}' in result.text
+    assert any(f.code == "GPU010" for f in result.findings)
+
+
+def test_runtime_hints_and_unknown_fix_follow_the_profile(acme):
+    result = _migrate("""
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: p}
+    spec:
+      containers:
+      - name: c
+        image: x
+        env: [{name: ACME_VISIBLE_NPUS, value: all}]
+        resources: {limits: {acme.example/npu: 1}}
+    """, acme)
+    (hint,) = [f for f in result.findings if f.code == "GPU007"]
+    assert "container 'c' sets ACME_VISIBLE_NPUS=all" in hint.message
+    result = _migrate("""
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: p}
+    spec:
+      containers: [{name: c, image: x, resources: {limits: {acme.example/npu-x: 1}}}]
+    """, acme)
+    (unknown,) = [f for f in result.findings if f.code == "GPU002"]
+    assert unknown.message.endswith("container 'c': unknown Acme resource 'acme.example/npu-x'; add it to acme.yaml")
