@@ -3,7 +3,7 @@
 A profile is data: resource names and what they become, DeviceClasses, the attribute domain and
 names, node-label mappings, partition (MIG) and sharing semantics, opaque config, the toleration
 keys. The format is documented field by field in ``rules/vendors/README.md``; this module only
-reads and checks it. Nothing imports it yet: the engine rewire (issue 12) consumes it.
+reads and checks it, and gives the rules small accessors (``attributes_cel``, ``whole_class``, ``label_rule``).
 
 Loading is strict, as pluto's additional versions file is: unknown fields, missing sources,
 dangling references and duplicates (within a profile or across the profiles loaded together) are
