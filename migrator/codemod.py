@@ -20,6 +20,7 @@ and left as it is: nothing is guessed and nothing is half-edited.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -28,16 +29,27 @@ from typing import Any
 
 from migrator.dra import device_requests
 from migrator.model import DeviceRequest, Finding, Status
-from migrator.tables import load_tables
+from migrator.tables import load_tables, resource_prefixes
 from migrator.transforms.base import dns_label, resolve_device
 
-GPU_KEY = re.compile(r"^nvidia\.com/(gpu|mig-.+)$")
 REPORT_CALLS = {"set_gpu_limit", "set_accelerator_limit", "set_accelerator_type", "add_resource_limit",
                 "add_resource_request"}
-#: A file none of whose text matches is not parsed: nothing in it can be reported or rewritten
-#: (a GPU resource name in a string, a helper in REPORT_CALLS, a ``gpus=`` keyword). Strings
-#: that spell the name with escapes are found by ``_escaped_gpu_string``.
-TRIGGER = re.compile(r"nvidia\.com/|\bgpus\b|" + "|".join(sorted(REPORT_CALLS)))
+
+
+def gpu_key(name: str) -> bool:
+    """A resource name the codemod rewrites or reports: a vendor profile's ``resources`` row of kind
+    whole, partition or unknown names or matches it (shares and reported names are not device keys)."""
+    vendors = load_tables().vendors
+    hit = vendors.for_resource(name) if vendors is not None and "/" in name else None
+    return hit is not None and hit[1].kind in ("whole", "partition", "unknown")
+
+
+@functools.cache
+def _trigger(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    """A file none of whose text matches is not parsed: nothing in it can be reported or rewritten
+    (a resource name of a profile's ``resourcePrefixes`` in a string, a helper in REPORT_CALLS, a
+    ``gpus=`` keyword). Strings that spell the name with escapes are found by ``_escaped_gpu_string``."""
+    return re.compile("|".join([re.escape(p) for p in prefixes] + [r"\bgpus\b"] + sorted(REPORT_CALLS)))
 
 #: The input guard, measured with libcst 1.9 on Linux (8 MiB stack; ``python -m
 #: benchmarks.codemod_limits --crash``). The native parser recurses per nesting level and per
@@ -143,14 +155,15 @@ def _escaped_gpu_string(source: str) -> bool:
                 value = ast.literal_eval(m.group())
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 continue
-            if isinstance(value, str) and GPU_KEY.match(value):
+            # the pre-filter: a name in a profile's namespaces is enough to parse the file
+            if isinstance(value, str) and value.startswith(resource_prefixes()):
                 return True
     return False
 
 
 def might_matter(source: str) -> bool:
     """Cheap pre-filter: False when the codemod can have nothing to say about ``source``."""
-    return bool(TRIGGER.search(source)) or ("\\" in source and _escaped_gpu_string(source))
+    return bool(_trigger(resource_prefixes()).search(source)) or ("\\" in source and _escaped_gpu_string(source))
 
 
 @dataclass
@@ -412,13 +425,14 @@ def _run(source: str, path: str, module: Any, tree: Tree, api_version: str = "re
     dicts: list[Any] = []
     strings: list[Any] = []
     assigned: dict[tuple[int, str], Any] = {}
+    prefixes = resource_prefixes()
     for node in tree.nodes:
         if isinstance(node, cst.Call):
             calls.append(node)
         elif isinstance(node, cst.Dict):
             dicts.append(node)
         elif isinstance(node, cst.SimpleString):
-            if ("nvidia.com/" in node.value or "\\" in node.value) and GPU_KEY.match(_str(node) or ""):
+            if (any(p in node.value for p in prefixes) or "\\" in node.value) and gpu_key(_str(node) or ""):
                 strings.append(node)
         elif isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) and \
                 _name(node.value) == "V1Container" and len(node.targets) == 1 and \
@@ -439,7 +453,7 @@ def _run(source: str, path: str, module: Any, tree: Tree, api_version: str = "re
             if not isinstance(el, cst.DictElement):
                 continue
             key = _str(el.key)
-            if key and GPU_KEY.match(key):
+            if key and gpu_key(key):
                 n = _count(el.value)
                 if n is None or resolve_device(key, tables) is None:
                     return None
@@ -728,7 +742,7 @@ class _RewriterMixin:
     def _strip(d: Any) -> Any:
         import libcst as cst
 
-        keep = _drop(list(d.elements), lambda el: isinstance(el, cst.DictElement) and bool(GPU_KEY.match(_str(el.key) or "")))
+        keep = _drop(list(d.elements), lambda el: isinstance(el, cst.DictElement) and gpu_key(_str(el.key) or ""))
         return d.with_changes(elements=keep), bool(keep)
 
     def leave_Call(self, original: Any, updated: Any) -> Any:

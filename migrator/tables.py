@@ -81,6 +81,40 @@ class Tables:
     vendors: Any = None  #: vendors.Profiles: the profiles the tables came from
     #: (pattern, vendor name, why) of the resources a profile reports as unknown (never guessed)
     unknown_rows: tuple[tuple[re.Pattern[str], str, str], ...] = ()
+    #: ``nodes.resource`` -> its profile, for the profiles whose ``sharing.labels`` are all rows of
+    #: ``sharing_labels``: those labels say what that resource is on a node (GPU011, GPU103)
+    sharing_nodes: dict[str, Any] = field(default_factory=dict)
+
+    def _profiles(self) -> tuple[Any, ...]:
+        return self.vendors.profiles if self.vendors is not None else ()
+
+    def profile_of(self, resource: str) -> Any:
+        """The profile with a ``resources`` row naming or matching ``resource`` (None: none)."""
+        hit = self.vendors.for_resource(resource) if self.vendors is not None else None
+        return hit[0] if hit is not None else None
+
+    def unknown_row(self, resource: str) -> tuple[Any, Any] | None:
+        """(profile, ``resources`` row of kind unknown) whose pattern matches ``resource``."""
+        for p in self._profiles():
+            for r in p.resources:
+                if r.kind == "unknown" and r.pattern is not None and r.pattern.search(resource):
+                    return p, r
+        return None
+
+    def strategy_profile(self, resource: str) -> Any:
+        """The profile whose ``nodes.resource`` is ``resource`` and that has ``nodes.strategy`` and
+        ``partitions``: a node's labels say whether the resource is a whole device or a partition
+        there (migrator/nodes.py; GPU001, GPU113). None for any other resource."""
+        return next((p for p in self._profiles() if p.nodes is not None and p.nodes.resource == resource
+                     and p.nodes.strategy is not None and p.partitions is not None), None)
+
+    def single_partition_profile(self) -> Any:
+        """The profile whose whole resource is a partition on nodes whose ``nodes.partitionProduct``
+        label matches ``partitions.productPattern`` (GPU009, GPU008), with its product label's
+        ``nodeLabels`` row (the attribute and ``sanitize`` of the parent's product)."""
+        return next((p for p in self._profiles() if p.nodes is not None and p.nodes.partition_product is not None
+                     and p.partitions is not None and p.partitions.product_pattern is not None
+                     and p.label_rule(p.nodes.partition_product.label) is not None), None)
 
     def vendor_of(self, resource: str) -> Any:
         """The profile whose resource namespaces hold ``resource`` (None: no profile knows it)."""
@@ -140,6 +174,24 @@ def _triggers(vendor_files: tuple[str, ...]) -> tuple[str, ...]:
             return ("",)
     res = _load(base / "resources.yaml")
     return tuple(dict.fromkeys(out + list(res["triggers"])))
+
+
+def resource_prefixes() -> tuple[str, ...]:
+    """Every profile's ``resourcePrefixes`` without loading (and checking) the tables: the Python
+    codemod's pre-filter (a file without any of them, or another trigger, is never parsed)."""
+    return _resource_prefixes(_ACTIVE_VENDOR_FILES)
+
+
+@functools.cache
+def _resource_prefixes(vendor_files: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for path in sorted((rules_dir() / "vendors").glob("*.yaml")) + [Path(f) for f in vendor_files]:
+        try:
+            data = _load(path)
+            out += [str(x) for x in (data.get("resourcePrefixes") or [])] if isinstance(data, dict) else []
+        except Exception:  # a broken user profile: load_tables() reports it; parse everything meanwhile
+            return ("",)
+    return tuple(dict.fromkeys(out))
 
 
 def load_tables(directory: str | None = None, vendor_files: tuple[str, ...] | None = None) -> Tables:
@@ -212,7 +264,14 @@ def _load_tables(directory: str | None, vendor_files: tuple[str, ...]) -> Tables
         prefixes=tuple(x for p in ordered for x in p.resource_prefixes),
         vendors=profiles,
         unknown_rows=tuple(unknown_rows),
+        sharing_nodes=_sharing_nodes(ordered, res["sharingLabels"]),
     )
+
+
+def _sharing_nodes(profiles: list[Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    table = {(r["label"], r["valuePattern"]) for r in rows}
+    return {p.nodes.resource: p for p in profiles if p.nodes is not None and p.sharing.labels
+            and all((lab.label, lab.value.pattern) in table for lab in p.sharing.labels)}
 
 
 def is_placeholder(text: str, tables: Tables) -> bool:

@@ -3,7 +3,7 @@
 A profile is data: resource names and what they become, DeviceClasses, the attribute domain and
 names, node-label mappings, partition (MIG) and sharing semantics, opaque config, the toleration
 keys. The format is documented field by field in ``rules/vendors/README.md``; this module only
-reads and checks it. Nothing imports it yet: the engine rewire (issue 12) consumes it.
+reads and checks it, and gives the rules small accessors (``attributes_cel``, ``whole_class``, ``label_rule``).
 
 Loading is strict, as pluto's additional versions file is: unknown fields, missing sources,
 dangling references and duplicates (within a profile or across the profiles loaded together) are
@@ -91,6 +91,7 @@ class ResourceSpec:
     reason: str | None
     source: str
     line: int
+    fix: str | None = None  #: kind unknown: what the user does (``fix``); the message then names the partition kind
 
     def matches(self, resource: str) -> re.Match[str] | bool | None:
         return resource == self.name if self.name is not None else self.pattern.match(resource) if self.pattern else None
@@ -188,6 +189,7 @@ class Consumable:
     driver_gate: str | None
     min_driver: str | None
     source: str
+    helm_value: str | None = None  #: the driver chart's value that sets the shares per device (``helmValue``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +263,22 @@ class VendorProfile:
     runtime_hints: RuntimeHints | None
     kep5004_unmapped: tuple[tuple[re.Pattern[str], str], ...]
     path: str
+    #: ``ray.numGpus``: the resources KubeRay's autoscaler reads as a group's GPUs (GPU010)
+    ray_num_gpus: tuple[str, ...] = ()
+
+    @property
+    def attributes_cel(self) -> str:
+        """CEL for the driver's own attributes: ``device.attributes['<attributeDomain>']``."""
+        return f"device.attributes['{self.attribute_domain}']"
+
+    @property
+    def whole_class(self) -> str | None:
+        """``deviceClasses[role: whole].name``: the class whole devices are requested from."""
+        return next((c.name for c in self.device_classes if c.role == "whole"), None)
+
+    def label_rule(self, label: str) -> LabelRule | None:
+        """The ``nodeLabels`` row of ``label`` (exact label rows only)."""
+        return next((r for r in self.node_labels if r.label == label), None)
 
     def resource(self, name: str) -> ResourceSpec | None:
         """The first row that names or matches ``name`` (rows are tried in file order)."""
@@ -468,7 +486,7 @@ _TOP = {
     "attributes": True, "capacities": False, "resources": True, "partitions": False, "nodes": False,
     "nodeLabels": False, "labelFamilies": False, "cutoverLabels": False, "sharing": False,
     "opaqueConfig": False, "tolerations": True, "foreign": False, "annotationRequests": False,
-    "runtimeHints": False, "kep5004": False,
+    "runtimeHints": False, "kep5004": False, "ray": False,
 }
 
 # CEL references to the vendor's own attributes/capacities: device.attributes['<domain>'].<id>,
@@ -556,7 +574,8 @@ def _profile(doc: _Doc) -> VendorProfile:
     resources: list[ResourceSpec] = []
     for at, row in c.items(("resources",), top["resources"], allow_empty=False):
         r = c.obj(at, {"name": False, "pattern": False, "kind": True, "deviceClass": False, "selector": False,
-                       "profileFromResource": False, "nodeDependent": False, "reason": False, "source": True}, row)
+                       "profileFromResource": False, "nodeDependent": False, "reason": False, "fix": False,
+                       "source": True}, row)
         if ("name" in r) == ("pattern" in r):
             raise doc.fail(at, f"{c.name(at)} needs exactly one of name or pattern")
         res_name = c.opt_str(r, at, "name")
@@ -580,6 +599,8 @@ def _profile(doc: _Doc) -> VendorProfile:
                 raise doc.fail(at, f"{c.name(at)} (kind {kind}) is reported, not converted: no deviceClass or selector")
             if reason is None:
                 raise doc.fail(at, f"{c.name(at)} (kind {kind}) needs a reason (reported to the user)")
+        if "fix" in r and kind != "unknown":
+            raise doc.fail(at + ("fix",), f"{c.name(at)}.fix goes with kind unknown only")
         res_selector = c.opt_str(r, at, "selector")
         groups = set(pattern.groupindex) if pattern else set()
         if res_selector is not None:
@@ -596,7 +617,8 @@ def _profile(doc: _Doc) -> VendorProfile:
                 raise doc.fail(pat, f"{c.name(pat)} needs a pattern with a (?P<profile>...) group")
             repl = (c.regex(pat + ("replace",), p["replace"]).pattern, str(p["with"]))
         resources.append(ResourceSpec(res_name, pattern, kind, device_class, res_selector, repl,
-                                      c.flag(r, at, "nodeDependent", False), reason, c.source(r, at), doc.line(at) or 0))
+                                      c.flag(r, at, "nodeDependent", False), reason, c.source(r, at), doc.line(at) or 0,
+                                      c.opt_str(r, at, "fix")))
     if not any(x.kind == "whole" for x in resources):
         raise doc.fail(("resources",), "resources needs one row with kind: whole")
     for i, res in enumerate(resources):
@@ -794,6 +816,16 @@ def _profile(doc: _Doc) -> VendorProfile:
             unmapped.append((c.regex(at + ("pattern",), u["pattern"], anchored=True), c.text(at + ("why",), u["why"])))
         c.source(k, ka)
 
+    ray: tuple[str, ...] = ()
+    if "ray" in top:
+        ra = ("ray",)
+        rr = c.obj(ra, {"numGpus": True, "source": True})
+        ray = c.strs(ra + ("numGpus",), rr["numGpus"])
+        c.source(rr, ra)
+        for i, name in enumerate(ray):
+            if not any(x.name == name and x.kind == "whole" for x in resources):
+                raise doc.fail(ra + ("numGpus", i), f"ray.numGpus: {name!r} is not a resources name of kind whole")
+
     return VendorProfile(
         vendor=vendor, name=c.text(("name",), top["name"]), source=c.text(("source",), top["source"]), driver=driver,
         attribute_domain=domain, resource_prefixes=prefixes, triggers=c.strs(("triggers",), top["triggers"]),
@@ -801,7 +833,7 @@ def _profile(doc: _Doc) -> VendorProfile:
         resources=tuple(resources), partitions=partitions, nodes=nodes, node_labels=tuple(node_labels),
         label_families=families, cutover_labels=cutover, device_plugin_off=dp_off, dra_on=dra_on, sharing=sharing,
         opaque_config=opaque, tolerations=tolerations, foreign=tuple(foreign), annotation_requests=annotation_requests,
-        runtime_hints=hints, kep5004_unmapped=tuple(unmapped), path=doc.path,
+        runtime_hints=hints, kep5004_unmapped=tuple(unmapped), path=doc.path, ray_num_gpus=ray,
     )
 
 
@@ -844,12 +876,13 @@ def _sharing(c: _Check, v: Any, capacities: dict[str, Capacity]) -> Sharing:
     consumable = None
     if "consumable" in s:
         ca = sa + ("consumable",)
-        r = c.obj(ca, {"capacity": True, "request": True, "driverGate": False, "minDriver": False, "source": True})
+        r = c.obj(ca, {"capacity": True, "request": True, "driverGate": False, "minDriver": False, "helmValue": False,
+                       "source": True})
         cap = c.text(ca + ("capacity",), r["capacity"])
         if cap not in capacities or not capacities[cap].consumable:
             raise c.doc.fail(ca + ("capacity",), f"sharing.consumable.capacity {cap!r} is not a consumable capacity")
         consumable = Consumable(cap, c.text(ca + ("request",), str(r["request"])), c.opt_str(r, ca, "driverGate"),
-                                c.opt_str(r, ca, "minDriver"), c.source(r, ca))
+                                c.opt_str(r, ca, "minDriver"), c.source(r, ca), c.opt_str(r, ca, "helmValue"))
     return Sharing(tuple(labels), tuple(converted), consumable, c.opt_str(s, sa, "reported"))
 
 

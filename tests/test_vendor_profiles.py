@@ -266,12 +266,11 @@ def test_nvidia_opaque_sharing_matches_engine(nvidia):
     from migrator.dra import template_object
     from migrator.locate import K8sObject
     from migrator.model import DeviceRequest
-    from migrator.transforms.gpu011_sharing_opt_in import STRATEGY
 
     obj = K8sObject(0, None, "apps/v1", "Deployment", "w", "ns")  # type: ignore[arg-type]
     converted = {c.strategy: c for c in nvidia.sharing.converted}
-    assert {k: converted[k].parameters["strategy"] for k in converted} == STRATEGY
-    for flag, strategy in STRATEGY.items():
+    assert set(converted) == {"timeslicing", "mps"}  # the --sharing choices (GPU011 reads the strategy here)
+    for flag, strategy in ((k, c.parameters["strategy"]) for k, c in converted.items()):
         req = DeviceRequest("shared", nvidia.device_classes[0].name, 1, (), "nvidia.com/gpu")
         out = template_object(obj, None, [req], "resource.k8s.io/v1", sharing=strategy)
         (config,) = out["spec"]["devices"]["config"]
@@ -285,14 +284,14 @@ def test_nvidia_opaque_sharing_matches_engine(nvidia):
 @pytest.mark.parametrize("resource", ["nvidia.com/gpu", "nvidia.com/mig-1g.5gb", "nvidia.com/mig-2g.20gb.me",
                                       "nvidia.com/gpu.shared"])
 def test_nvidia_resource_regexes_in_code_agree(nvidia, resource):
-    """codemod.GPU_KEY and plan.model.GPU_RESOURCE spell the same resource set by hand."""
-    from migrator.codemod import GPU_KEY
+    """codemod.gpu_key (read from the profiles) and plan.model.GPU_RESOURCE (by hand) agree."""
+    from migrator.codemod import gpu_key
     from migrator.plan.model import GPU_RESOURCE
 
     row = nvidia.resource(resource)
     converts = row.kind in ("whole", "partition")
     assert bool(GPU_RESOURCE.match(resource)) == converts
-    assert bool(GPU_KEY.match(resource)) == converts
+    assert gpu_key(resource) == converts
     assert any(resource.startswith(p) for p in nvidia.resource_prefixes)
     assert resource in nvidia.tolerations.names or any(p.match(resource) for p in nvidia.tolerations.patterns)
 
@@ -350,6 +349,10 @@ BAD = [
     ("nvidia.yaml", "set", ("nodes", "resource"), "nvidia.com/gpu.shared", r"not a resources row of kind whole", "resource:"),
     ("nvidia.yaml", "set", ("cutoverLabels", "draOn"), "nvidia.com/dra-kubelet-plugin", r"must be key=value", "draOn:"),
     ("nvidia.yaml", "set", ("labelFamilies", "prefixes"), ["nvidia.com/gpu.", "nvidia.com/gpu."], r"listed twice", ""),
+    ("nvidia.yaml", "set", ("resources", 0, "fix"), "add it", r"fix goes with kind unknown only", "fix:"),
+    ("nvidia.yaml", "set", ("ray", "numGpus"), ["nvidia.com/gpu.shared"], r"not a resources name of kind whole", ""),
+    ("nvidia.yaml", "del", ("ray", "source"), None, r"needs a source", "ray:"),
+    ("nvidia.yaml", "set", ("sharing", "consumable", "helmValue"), "", r"must be a non-empty string", "helmValue:"),
     ("amd.yaml", "set", ("resources", 1, "selector"), "device.attributes['gpu.amd.com'].computePartition == '{gpu}'",
      r"uses \{gpu\}", "selector:"),
     ("amd.yaml", "set", ("nodeLabels", 0, "valueFormat"), "0x{id}", r"valueFormat uses \{id\}", "valueFormat:"),
@@ -587,14 +590,6 @@ INLINE = [
     ("migrator.dra", lambda p: f'"apiVersion": "{p.opaque_config.api_version}", "kind": "{p.opaque_config.sharing_kind}"'),
     ("migrator.dra", lambda p: f'"driver": "{p.opaque_config.driver}"'),
     ("migrator.engine", lambda p: f'"{p.runtime_hints.annotations[0]}"'),
-    ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.env[0][0]}"'),
-    ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.runtime_class_contains}" in'),
-    ("migrator.transforms.gpu007_runtime_hints", lambda p: f'"{p.runtime_hints.annotation_prefixes[0]}"'),
-    ("migrator.transforms.gpu011_sharing_opt_in",
-     lambda p: f'(("{p.sharing.consumable.capacity}", "{p.sharing.consumable.request}"),)'),
-    ("migrator.transforms.gpu011_sharing_opt_in",
-     lambda p: " ".join(f'"{c.driver_gate}"' for c in p.sharing.converted).replace(
-         '" "', '" if strategy == "TimeSlicing" else "')),
     ("migrator.selection", lambda p: f".replace('{p.node_labels[0].sanitize[0]}', '{p.node_labels[0].sanitize[1]}')"),
 ]
 

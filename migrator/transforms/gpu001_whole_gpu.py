@@ -43,9 +43,11 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
         rule = device_rule(ask.resource, ctx.tables)
         if rule is not None and rule.kind == "whole" and ask.count and app_or_sidecar(ctx, ask):
             yield from add_request(ctx, plan, ask)
-            if rule.node_dependent and rule.vendor != "nvidia" and ask.resource not in warned:
-                # NVIDIA's node-dependent meanings (MIG strategy, sharing) have their own rules; for
-                # the others the profile only says the name can mean less than a whole device
+            if rule.node_dependent and ctx.tables.strategy_profile(ask.resource) is None and \
+                    ask.resource not in warned:
+                # a resource whose nodes say what it is (nodes.strategy: MIG strategy, sharing) has
+                # its own rules; for the others the profile only says the name can mean less than a
+                # whole device
                 warned.add(ask.resource)
                 vendor = ctx.tables.vendors.by_vendor(rule.vendor).name
                 yield ctx.finding(CODE, Status.INFO, f"{ask.resource} can mean less than a whole device on some "

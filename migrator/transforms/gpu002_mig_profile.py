@@ -37,13 +37,13 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     for ask in ctx.asks:
         if ctx.tables.unknown_device.search(ask.resource) and device_rule(ask.resource, ctx.tables) is None:
             if ask.count:
-                vendor, why = next(((v, w) for p, v, w in ctx.tables.unknown_rows if p.search(ask.resource)),
-                                   ("", ""))
-                if vendor == "NVIDIA":
-                    text = (f"container {ask.container!r}: unknown MIG resource {ask.resource!r}; add its profile "
-                            "to rules/vendors/nvidia.yaml")
+                found = ctx.tables.unknown_row(ask.resource)
+                if found is not None and found[1].fix is not None:
+                    prof, row = found
+                    kind = prof.partitions.name if prof.partitions is not None else prof.name
+                    text = f"container {ask.container!r}: unknown {kind} resource {ask.resource!r}; {row.fix}"
                 else:
-                    text = f"container {ask.container!r}: {ask.resource!r}: {why}"
+                    text = f"container {ask.container!r}: {ask.resource!r}: {found[1].reason if found else ''}"
                 yield block(ctx.finding(CODE, Status.MANUAL, text, ask.container))
                 return
     if plan.blocked:

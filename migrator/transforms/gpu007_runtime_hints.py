@@ -20,7 +20,7 @@ No fix: reported as *needs manual action* (the pod's GPU requests are still conv
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from yaml.nodes import ScalarNode
 
@@ -34,6 +34,25 @@ SUMMARY = "NVIDIA_VISIBLE_DEVICES=all, runtimeClassName nvidia and CDI annotatio
 FIX = FixSafety.NONE
 
 
+_HINTS: dict[int, tuple[Any, Any]] = {}  # id(profiles) -> (profiles, merged runtimeHints)
+
+
+def _hints(ctx: PodContext) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], frozenset[str], tuple[str, ...]]:
+    """Every profile's ``runtimeHints``: (env pairs, runtimeClassContains, annotations, annotationPrefixes)."""
+    vendors = ctx.tables.vendors
+    kept = _HINTS.get(id(vendors))
+    if kept is None or kept[0] is not vendors:
+        hs = [p.runtime_hints for p in (vendors.profiles if vendors is not None else ()) if p.runtime_hints]
+        merged = (tuple(dict.fromkeys(e for h in hs for e in h.env)),
+                  tuple(dict.fromkeys(h.runtime_class_contains for h in hs if h.runtime_class_contains)),
+                  frozenset(a for h in hs for a in h.annotations),
+                  tuple(dict.fromkeys(x for h in hs for x in h.annotation_prefixes)))
+        if len(_HINTS) >= 4:  # a run has one set of profiles; tests load many
+            _HINTS.clear()
+        kept = _HINTS[id(vendors)] = (vendors, merged)
+    return kept[1]
+
+
 def has_claims(ctx: PodContext) -> bool:
     """The pod already asks DRA for devices (a converted pod, or one written for DRA)."""
     return bool(items(get(ctx.pod, "resourceClaims")))
@@ -41,26 +60,29 @@ def has_claims(ctx: PodContext) -> bool:
 
 def runtime_hints(ctx: PodContext) -> bool:
     """Any hint that bypasses requests, without building the messages (the engine's pre-filter)."""
+    env_hints, classes, _, _ = _hints(ctx)
     rc = get(ctx.pod, "runtimeClassName")
-    if isinstance(rc, ScalarNode) and "nvidia" in str(rc.value):
+    if isinstance(rc, ScalarNode) and any(x in str(rc.value) for x in classes):
         return True
-    return any(str_at(env, "name") == "NVIDIA_VISIBLE_DEVICES" and str_at(env, "value") == "all"
+    return any((str_at(env, "name"), str_at(env, "value")) in env_hints
                for c in ctx.containers for env in items(get(c.node, "env")))
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
+    env_hints, classes, annotations, prefixes = _hints(ctx)
     hints: list[str] = []
     named: set[str] = set()
     for c in ctx.containers:
         for env in items(get(c.node, "env")):
-            if str_at(env, "name") == "NVIDIA_VISIBLE_DEVICES" and str_at(env, "value") == "all":
-                hints.append(f"container {c.name!r} sets NVIDIA_VISIBLE_DEVICES=all")
+            pair = (str_at(env, "name"), str_at(env, "value"))
+            if pair in env_hints:
+                hints.append(f"container {c.name!r} sets {pair[0]}={pair[1]}")
                 named.add(c.name)
     container_hints = len(hints)
     rc = get(ctx.pod, "runtimeClassName")
-    if isinstance(rc, ScalarNode) and "nvidia" in str(rc.value):
+    if isinstance(rc, ScalarNode) and any(x in str(rc.value) for x in classes):
         hints.append(f"runtimeClassName: {rc.value}")
-    cdi = sorted(k for k in ctx.annotations if k.startswith("cdi.k8s.io/") or k == "management.nvidia.com/gpu")
+    cdi = sorted(k for k in ctx.annotations if k.startswith(prefixes) or k in annotations)
     hints += [f"CDI annotation {k}" for k in cdi]
     if not hints or not (plan.requests or cdi or has_claims(ctx)):
         return

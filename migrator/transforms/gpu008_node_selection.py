@@ -51,35 +51,44 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not plan.requests:
         return
-    # The label tables translate into NVIDIA's attributes: another vendor's request would get
-    # selectors its devices never match. Its node selection stays as written (placement unchanged).
+    from migrator.selection import A, families, label_rules, translate  # only for pods that get a claim
+
+    # The label tables translate into the attributes A names: a request of a profile with another
+    # attribute domain would get selectors its devices never match. Its node selection stays as
+    # written (placement unchanged).
     others = sorted({p.name for r in plan.requests if (p := ctx.tables.vendor_of(r.resource)) is not None
-                     and p.vendor != "nvidia"})
+                     and p.attributes_cel != A})
     if others:
         if ctx.node_selection:
             yield ctx.finding(CODE, Status.INFO, f"node selection kept as written: {', '.join(others)} node labels "
                               "are not translated into device selectors")
         return
-    from migrator.selection import families, label_rules, translate  # only for pods that get a claim
     rules = dict(label_rules(str(ctx.tables.source)))
     notes: list[str] = []
     dropped: list[str] = []  # reported below with their own reason
-    if any(r.device_class == "mig.nvidia.com" for r in plan.requests):
-        # a MIG device's memory is the slice's, not the card's that gpu.memory describes
+    # partitions.compareMemoryLabels false: a partition's memory is the slice's, not the card's that
+    # a memory label describes
+    sliced = {p.partitions.device_class: p.partitions.name for p in ctx.tables.vendors.profiles
+              if p.partitions is not None and not p.partitions.compare_memory_labels}
+    kind = next((sliced[r.device_class] for r in plan.requests if r.device_class in sliced), None)
+    if kind is not None:
         for label in [k for k, r in rules.items() if r.translate == "memory-mib"]:
             del rules[label]
             dropped.append(label)
             if any(lbl == label for lbl, _ in ctx.node_selection):
-                notes.append(f"{label}: a MIG request's memory is not compared with a node label")
+                notes.append(f"{label}: a {kind} request's memory is not compared with a node label")
     pod = to_python(ctx.pod)
-    if plan.mig_single:  # GPU009 already turned the -MIG- product into selectors
-        rules.pop("nvidia.com/gpu.product", None)
+    product: list[str] = []
+    if plan.mig_single:  # GPU009 already turned the partition product label into selectors
+        single = ctx.tables.single_partition_profile()
+        product = [single.nodes.partition_product.label]
+        rules.pop(product[0], None)
         yield SetField("remove_selector_keys", [k for k, v in (pod.get("nodeSelector") or {}).items()
-                                                if k == "nvidia.com/gpu.product" and not ctx.mode.keep_node_labels])
+                                                if k in product and not ctx.mode.keep_node_labels])
     fam = families(str(ctx.tables.source))
-    # GPU009 turned these into the MIG request's selectors; they stay (the product label for
+    # GPU009 turned these into the partition request's selectors; they stay (the product label for
     # single-strategy MIG nodes, GKE's partition size for its autoscaler)
-    handled = frozenset(["nvidia.com/gpu.product"] * plan.mig_single + [lbl for lbl, _ in fam.partitions] + dropped)
+    handled = frozenset(product + [lbl for lbl, _ in fam.partitions] + dropped)
     t = translate(pod, rules, ctx.mode.keep_node_labels,
                   allow_preferences=releases().gate("DRAPrioritizedList", ctx.mode.kube_version),
                   where=dotted(ctx.ref.path),

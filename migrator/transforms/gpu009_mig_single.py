@@ -46,6 +46,10 @@ def decide(ctx: PodContext) -> tuple[str, object] | None:
     from migrator.documents import to_python
     from migrator.selection import alternatives, families, mig_term
 
+    single = ctx.tables.single_partition_profile()
+    if single is None:
+        return None
+    part = single.partitions.name
     pod = to_python(ctx.pod)
     terms = [mig_term(alt, families(str(ctx.tables.source))) for alt in alternatives(pod)]
     if all(t.kind == "whole" for t in terms):
@@ -55,41 +59,53 @@ def decide(ctx: PodContext) -> tuple[str, object] | None:
         return "manual", unknown[0]
     if any(t.kind == "whole" for t in terms):
         # ORed terms: some nodes give a slice, others a whole GPU; no one device class says both
-        return "manual", "the node affinity terms mix MIG and whole-GPU nodes (no single device class)"
+        return "manual", f"the node affinity terms mix {part} and whole-GPU nodes (no single device class)"
     slices = frozenset().union(*(t.slices for t in terms))
     profiles = {p for _, p in slices}
     parents = {parent for parent, _ in slices}
     if len(profiles) != 1 or (None in parents and len(parents) > 1):
-        return "manual", f"the node selection names several MIG profiles or parents ({sorted(profiles)})"
+        return "manual", f"the node selection names several {part} profiles or parents ({sorted(profiles)})"
     return "mig", (sorted(p for p in parents if p), profiles.pop())
 
 
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
-    if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
+    prof = ctx.tables.single_partition_profile()
+    if prof is None:
+        return
+    resource = prof.nodes.resource
+    if not any(a.resource == resource and a.count for a in ctx.asks):
         return
     found = decide(ctx)
     if found is None:
         return
+    part = prof.partitions
     if found[0] == "manual":
-        yield block(ctx.finding(CODE, Status.MANUAL, f"single-strategy MIG: {found[1]}; "
-                                                          "choose the MIG profile by hand"))
+        yield block(ctx.finding(CODE, Status.MANUAL, f"single-strategy {part.name}: {found[1]}; "
+                                                     f"choose the {part.name} profile by hand"))
         return
     parents: list[str]
     profile: str
     parents, profile = found[1]  # type: ignore[misc]  # "mig": (parents, profile), as decide() says
-    from migrator.selection import A, q
+    from migrator.selection import q
 
-    selectors: tuple[str, ...] = (f"('profile' in {A} && {A}.profile == {q(profile)})",)
+    A = prof.attributes_cel
+    pa = part.profile_attribute
+    # the parent's product as the partition product label spells it (its nodeLabels row's sanitize)
+    product = prof.label_rule(prof.nodes.partition_product.label)
+    name = f"{A}.{product.attribute}"
+    if product.sanitize is not None:
+        name += f".replace({q(product.sanitize[0])}, {q(product.sanitize[1])})"
+    selectors: tuple[str, ...] = (f"({q(pa)} in {A} && {A}.{pa} == {q(profile)})",)
     if len(parents) == 1:
-        selectors += (f"('productName' in {A} && {A}.productName.replace(' ', '-') == {q(parents[0])})",)
+        selectors += (f"({q(product.attribute)} in {A} && {name} == {q(parents[0])})",)
     elif parents:
-        selectors += (f"('productName' in {A} && {A}.productName.replace(' ', '-') in "
+        selectors += (f"({q(product.attribute)} in {A} && {name} in "
                       f"[{', '.join(q(p) for p in parents)}])",)
     yield ReplaceRequests(tuple(
-        dataclasses.replace(r, device_class="mig.nvidia.com", selectors=r.selectors + selectors)
-        if r.device_class == "gpu.nvidia.com" else r for r in plan.requests))
+        dataclasses.replace(r, device_class=part.device_class, selectors=r.selectors + selectors)
+        if r.device_class == prof.whole_class else r for r in plan.requests))
     yield SetField("mig_single", True)
     of = f" of {' or '.join(parents)}" if parents else ""
-    kind = "single-strategy MIG" if parents else "GKE MIG partition"
-    yield ctx.finding(CODE, Status.INFO, f"{kind}: nvidia.com/gpu here is a {profile} slice{of}; "
-                                         f"requested from mig.nvidia.com")
+    kind = f"single-strategy {part.name}" if parents else f"GKE {part.name} partition"
+    yield ctx.finding(CODE, Status.INFO, f"{kind}: {resource} here is a {profile} slice{of}; "
+                                         f"requested from {part.device_class}")

@@ -38,8 +38,10 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     ref = ctx.ref
     if ref.obj.group != "ray.io" or ref.path[-2:] != ("template", "spec") or not plan.requests:
         return
+    # the resources KubeRay counts as GPUs: each profile's ray.numGpus
+    ray = {name for p in ctx.tables.vendors.profiles for name in p.ray_num_gpus}
     count = sum(a.count or 0 for a in ctx.asks if a.section == "containers" and a.index == 0
-                and a.resource == "nvidia.com/gpu")
+                and a.resource in ray)
     if not count:
         return
     group = ref.obj.node

@@ -53,13 +53,18 @@ SUMMARY = "--sharing: time-slicing/MPS replicas -> one shared ResourceClaim with
 FIX = FixSafety.UNSAFE  # what a pod gets changes (shares, not a GPU of its own): only with --sharing
 UNSAFE = FixSafety.UNSAFE
 
-STRATEGY = {"timeslicing": "TimeSlicing", "mps": "MPS"}
+
+def _labelled(ctx: PodContext) -> set[str]:
+    """The node-dependent resources whose sharing labels the table holds and whose profile says how
+    to convert shares (``sharing.converted``)."""
+    return {r for r, p in ctx.tables.sharing_nodes.items() if p.sharing.converted}
 
 
 def sharing_signal(ctx: PodContext) -> bool:
     if any(a.resource in ctx.tables.shared_resources and a.count for a in ctx.asks):
         return True
-    if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
+    labelled = _labelled(ctx)
+    if not any(a.resource in labelled and a.count for a in ctx.asks):
         return False
     # only selections that name a sharing value (In): "may include shared nodes" (NotIn, Exists, Gt)
     # is no reason to share one GPU between every replica; GPU103 reports those
@@ -70,32 +75,47 @@ def sharing_signal(ctx: PodContext) -> bool:
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not ctx.mode.sharing or not sharing_signal(ctx):
         return
-    asks = [a for a in ctx.asks if a.count and (a.resource == "nvidia.com/gpu" or
-                                                a.resource in ctx.tables.shared_resources)]
+    labelled = _labelled(ctx)
+    asks = [a for a in ctx.asks if a.count and (a.resource in labelled or a.resource in ctx.tables.shared_resources)]
+    profiles = {p.vendor: p for a in asks if (p := ctx.tables.vendor_of(a.resource)) is not None}
+    if len(profiles) != 1:  # one shared claim is one driver's device
+        yield block(ctx.finding(CODE, Status.MANUAL, "--sharing converts the shares of one vendor's devices only"))
+        return
+    (prof,) = profiles.values()
+    resource, whole_class = prof.nodes.resource if prof.nodes is not None else asks[0].resource, prof.whole_class
+    partition = prof.partitions.resource_prefix if prof.partitions is not None else None
+    part = prof.partitions.name if prof.partitions is not None else "partitions"
     if any(a.count != 1 for a in asks) or any(a.section == "initContainers" for a in asks) or \
-            any(a.count and a.resource.startswith("nvidia.com/mig-") for a in ctx.asks):
+            any(a.count and partition and a.resource.startswith(partition) for a in ctx.asks):
         yield block(ctx.finding(CODE, Status.MANUAL,
                                      "--sharing converts one shared replica per app container only; "
-                                     "this pod asks for more, for MIG, or in init containers"))
+                                     f"this pod asks for more, for {part}, or in init containers"))
         return
-    if ctx.mode.sharing == "timeslicing" and releases().gate("DRAConsumableCapacity", ctx.mode.kube_version):
-        yield from _shares(ctx, plan, asks)
+    if ctx.mode.sharing == "timeslicing" and prof.sharing.consumable is not None and \
+            releases().gate("DRAConsumableCapacity", ctx.mode.kube_version):
+        yield from _shares(ctx, plan, asks, prof)
         return
-    strategy = STRATEGY[ctx.mode.sharing]
+    conv = next((c for c in prof.sharing.converted if c.strategy == ctx.mode.sharing), None)
+    if conv is None:
+        yield block(ctx.finding(CODE, Status.MANUAL, f"--sharing {ctx.mode.sharing}: the {prof.name} profile has "
+                                                     "no such sharing.converted entry"))
+        return
+    strategy = conv.parameters["strategy"]
     yield SetField("sharing", strategy, UNSAFE)
-    yield AddRequest(DeviceRequest("shared", "gpu.nvidia.com", 1, (), "nvidia.com/gpu"), None, UNSAFE)
+    yield AddRequest(DeviceRequest("shared", whole_class, 1, (), resource), None, UNSAFE)
     for a in asks:
         yield WireRequests((a.section, a.index), tuple(plan.wiring.get((a.section, a.index), [])) + ("shared",),
                            UNSAFE)
         yield RemoveResource(a.section, a.index, a.resource, UNSAFE)
-    gate = "TimeSlicingSettings" if strategy == "TimeSlicing" else "MPSSupport"
+    gate = conv.driver_gate
     yield ctx.finding(CODE, Status.INFO,
-                      f"--sharing: one shared ResourceClaim with GpuConfig {strategy}; every replica "
-                      "shares one GPU on the node where the claim is allocated (at most 256 pods); "
+                      f"--sharing: one shared ResourceClaim with {prof.opaque_config.sharing_kind} {strategy}; "
+                      "every replica shares one GPU on the node where the claim is allocated (at most 256 pods); "
                       f"the DRA driver needs its alpha feature gate {gate}", warn=True)
 
 
-def _shares(ctx: PodContext, plan: PodPlan, asks: list[Any]) -> Iterable[Finding | Intent]:
+def _shares(ctx: PodContext, plan: PodPlan, asks: list[Any], prof: Any) -> Iterable[Finding | Intent]:
+    cons = prof.sharing.consumable
     yield SetField("shares", True, UNSAFE)
     per: dict[tuple[str, int], int] = {}
     for a in asks:
@@ -104,12 +124,15 @@ def _shares(ctx: PodContext, plan: PodPlan, asks: list[Any]) -> Iterable[Finding
         base = a.container if DNS_LABEL.match(a.container) else f"{a.section.lower()[:4]}-{a.index}"
         if per[(a.section, a.index)] > 1:
             base = f"{base}-{a.resource.split('/', 1)[1].replace('.', '-')}"
-        req = DeviceRequest(plan.unique_request_name(base), "gpu.nvidia.com", 1, (), a.resource,
-                            capacity=(("shares", "1"),))
+        req = DeviceRequest(plan.unique_request_name(base), prof.whole_class, 1, (), a.resource,
+                            capacity=((cons.capacity, cons.request),))
         yield AddRequest(req, (a.section, a.index), UNSAFE)
         yield RemoveResource(a.section, a.index, a.resource, UNSAFE)
+    # "v0.5.0 or later" reads as the minor release it is
+    since = cons.min_driver[:-2] if cons.min_driver and cons.min_driver.endswith(".0") else cons.min_driver
     yield ctx.finding(CODE, Status.INFO,
                       f"--sharing timeslicing on Kubernetes {ctx.mode.kube_version}: one consumable share of a GPU "
-                      "per container (capacity.requests.shares: 1), as a time-slicing replica; the DRA driver must "
-                      "publish shares: v0.5 or later with its feature gate ConsumableShares and the Helm value "
-                      "consumableShares set to the time-slicing replicas", warn=True)
+                      f"per container (capacity.requests.{cons.capacity}: {cons.request}), as a time-slicing replica; "
+                      f"the DRA driver must publish {cons.capacity}: {since} or later with its feature gate "
+                      f"{cons.driver_gate} and the Helm value {cons.helm_value} set to the time-slicing replicas",
+                      warn=True)

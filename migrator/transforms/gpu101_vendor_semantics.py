@@ -45,7 +45,12 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     hami_annotations = {k for k in ctx.annotations if k in ctx.tables.hami_annotations}
     hami = sorted({a.resource for a in hami_asks} | hami_annotations)
     if hami:
+        # the profile whose `foreign` rows list them: its node-dependent resource is what counts slots
+        names = set(hami)
+        prof = next((p for p in ctx.tables.vendors.profiles for f in p.foreign
+                     if names & (set(f.resources) | set(f.annotations))), None)
+        resource = prof.nodes.resource if prof is not None and prof.nodes is not None else "the device resource"
         yield block(ctx.finding(CODE, Status.SKIPPED,
-                                     "HAMi vGPU request (" + ", ".join(hami) + "): nvidia.com/gpu counts "
+                                     "HAMi vGPU request (" + ", ".join(hami) + f"): {resource} counts "
                                      "vGPU slots here, not whole devices; not converted",
                                      None if hami_annotations else ctx.only_container(hami_asks)))

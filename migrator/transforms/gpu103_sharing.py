@@ -44,13 +44,20 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     shared_asks = [a for a in ctx.asks if a.resource in ctx.tables.shared_resources and a.count]
     shared = sorted({a.resource for a in shared_asks})
     if shared:
+        # shared_resources are the shares of profiles with sharing.converted: opaqueConfig.sharingKind is set
+        kinds = sorted({p.opaque_config.sharing_kind for r in shared if (p := ctx.tables.vendor_of(r)) is not None
+                        and p.opaque_config is not None})
         yield block(ctx.finding(CODE, Status.MANUAL,
                                      f"{', '.join(shared)} is a time-slicing/MPS replica, not a device; "
-                                     "the DRA form is a shared claim with GpuConfig sharing",
+                                     f"the DRA form is a shared claim with {'/'.join(kinds)} sharing",
                                      ctx.only_container(shared_asks)))
         return
-    if not any(a.resource == "nvidia.com/gpu" and a.count for a in ctx.asks):
+    # the node-dependent resources the sharing labels (rules/resources.yaml) are about
+    resource = next((a.resource for a in ctx.asks if a.resource in ctx.tables.sharing_nodes and a.count), None)
+    if resource is None:
         return
+    strategy = ctx.tables.sharing_nodes[resource].nodes.strategy
+    strategy_label = strategy.label if strategy is not None else None
     from migrator.documents import to_python
     from migrator.selection import sharing_hits
     from migrator.transforms.gpu009_mig_single import decide
@@ -58,14 +65,14 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     pod = to_python(ctx.pod)
     mig = decide(ctx)
     for (label, op, values), rule in sharing_hits(pod, ctx.tables.sharing_labels):
-        if rule.mig and mig is not None and mig[0] == "mig" and (rule.label == "nvidia.com/mig.strategy" or op == "In"):
+        if rule.mig and mig is not None and mig[0] == "mig" and (rule.label == strategy_label or op == "In"):
             continue  # GPU009 converts it: every term names the profile
         if rule.mig and mig is not None and mig[0] == "manual" and op == "In":
             continue  # GPU009 reports it with the reason
         what = (f"{label}={values[0]}" if op == "In" and len(values) == 1
                 else f"{label} {op}" + (f" {list(values)}" if values else ""))
         yield block(ctx.finding(CODE, Status.MANUAL,
-                                     f"node selection {what} {'means' if op == 'In' else 'may mean'} nvidia.com/gpu is "
+                                     f"node selection {what} {'means' if op == 'In' else 'may mean'} {resource} is "
                                      f"{rule.meaning} on those nodes, not whole GPUs; choose the "
                                      "DRA form by hand"))
         return

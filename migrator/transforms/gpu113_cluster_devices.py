@@ -81,9 +81,13 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     snap = ctx.mode.cluster
     if snap is None or plan.sharing or plan.mig_single:
         return
-    whole = [r for r in plan.requests if r.resource == "nvidia.com/gpu" and r.device_class == "gpu.nvidia.com"]
+    # the requests for a resource whose nodes say what it is (nodes.strategy), made from the whole class
+    whole = [r for r in plan.requests if (p := ctx.tables.strategy_profile(r.resource)) is not None
+             and r.device_class == p.whole_class]
     if not whole:
         return
+    prof = ctx.tables.strategy_profile(whole[0].resource)
+    res, part = prof.nodes.resource, prof.partitions
     from migrator.documents import to_python
     from migrator.podspec import pod_needs as _need
     from migrator.nodes import MIG, WHOLE, mig_profiles, reachable
@@ -97,20 +101,20 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     reach = reachable(snap.nodes.values(), pod, _need(pod), gpu_of)
     src = f"cluster {snap.source}"
     if not reach:
-        yield ctx.finding(CODE, Status.INFO, f"{src}: no node serves this pod's nvidia.com/gpu; converted to "
+        yield ctx.finding(CODE, Status.INFO, f"{src}: no node serves this pod's {res}; converted to "
                                              "whole GPUs as without a snapshot", warn=True)
         return
     kinds = {g.kind for _, g in reach}
     if kinds == {WHOLE}:
-        yield ctx.finding(CODE, Status.INFO, f"{src}: nvidia.com/gpu is a whole GPU on all {len(reach)} node(s) "
+        yield ctx.finding(CODE, Status.INFO, f"{src}: {res} is a whole GPU on all {len(reach)} node(s) "
                                              "this pod may use")
         return
     profiles = {g.profiles for _, g in reach}
     if kinds == {MIG} and len(profiles) == 1 and len(next(iter(profiles))) == 1:
         (profile,), = profiles
         reached = {n.name for n, _ in reach}
-        # a mig.nvidia.com claim of that profile also takes slices the pod could not get before:
-        # those on nodes it may use where they are nvidia.com/mig-<p> (mixed strategy)
+        # a partition-class claim of that profile also takes slices the pod could not get before:
+        # those on nodes it may use where they are resources of their own (mixed strategy)
         from migrator.cluster import selects, tolerates
 
         also = [n for n in snap.nodes.values() if n.name not in reached and selects(pod, n) and tolerates(pod, n)
@@ -118,24 +122,27 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
         if not also:
             import dataclasses
 
-            from migrator.selection import A, q
+            from migrator.selection import q
 
-            sel = (f"('profile' in {A} && {A}.profile == {q(profile)})",)
-            yield ReplaceRequests(tuple(dataclasses.replace(r, device_class="mig.nvidia.com", selectors=r.selectors + sel)
+            A, pa = prof.attributes_cel, part.profile_attribute
+            sel = (f"({q(pa)} in {A} && {A}.{pa} == {q(profile)})",)
+            yield ReplaceRequests(tuple(dataclasses.replace(r, device_class=part.device_class,
+                                                            selectors=r.selectors + sel)
                                         if r in whole else r for r in plan.requests))
-            yield ctx.finding(CODE, Status.INFO, f"{src}: nvidia.com/gpu is a {profile} MIG slice on every node "
+            yield ctx.finding(CODE, Status.INFO, f"{src}: {res} is a {profile} {part.name} slice on every node "
                                                  f"this pod may use ({_names([n for n, _ in reach])}); requested "
-                                                 "from mig.nvidia.com")
+                                                 f"from {part.device_class}")
             return
         yield block(ctx.finding(CODE, Status.MANUAL, (
-            f"{src}: nvidia.com/gpu is a {profile} MIG slice on every node this pod may use "
+            f"{src}: {res} is a {profile} {part.name} slice on every node this pod may use "
             f"({_names([n for n, _ in reach])}), but {_names(also)} also offer(s) {profile} slices the pod "
-            "cannot get today (as nvidia.com/mig-*): a mig.nvidia.com claim would take them too; choose by hand")))
+            f"cannot get today (as {part.resource_prefix}*): a {part.device_class} claim would take them too; "
+            "choose by hand")))
         return
     groups: dict[str, list[Any]] = {}
     for node, gpu in reach:
         groups.setdefault(gpu.describe(), []).append(node)
     parts = [f"{_names(nodes)}: {what}" for what, nodes in sorted(groups.items(), key=lambda kv: kv[0])]
     yield block(ctx.finding(CODE, Status.MANUAL, (
-        f"{src}: nvidia.com/gpu is not a whole GPU on every node this pod may use ({'; '.join(parts)}); "
+        f"{src}: {res} is not a whole GPU on every node this pod may use ({'; '.join(parts)}); "
         "a claim for whole GPUs would change what it gets there; choose the DRA form by hand")))

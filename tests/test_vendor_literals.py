@@ -1,0 +1,160 @@
+"""The rule files and the Python codemod hold no vendor facts: they read them from the profiles.
+
+A scan of every string constant in ``migrator/transforms/*.py`` and ``migrator/codemod.py``
+(Python ``ast``; f-string parts included) for the values of ``rules/vendors/nvidia.yaml``.
+Docstrings, comments and a module's ``SUMMARY`` (the rule's one-line documentation) are
+documentation and may name NVIDIA objects; everything else must come from a profile, so that a
+profile with the same kinds of fields gets the same behaviour (issue 12 item 3).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from migrator.vendors import builtin_profiles
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = sorted((ROOT / "migrator" / "transforms").glob("*.py")) + [ROOT / "migrator" / "codemod.py"]
+
+
+def _documentation(tree: ast.Module) -> set[int]:
+    """ids of the docstring and SUMMARY constants (and the constants inside them)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "SUMMARY" for t in stmt.targets):
+            out |= {id(n) for n in ast.walk(stmt.value)}
+    return out
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = _documentation(tree)
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def _facts() -> tuple[list[str], list[re.Pattern[str]], set[str]]:
+    """(substrings, word patterns, whole constants) that spell an NVIDIA fact."""
+    p = builtin_profiles().by_vendor("nvidia")
+    assert p is not None
+    subs = {p.driver, p.attribute_domain, *p.resource_prefixes, *(c.name for c in p.device_classes),
+            *(r.name for r in p.resources if r.name)}
+    if p.opaque_config is not None:
+        subs |= {p.opaque_config.api_version, *p.opaque_config.kinds}
+    subs |= {c.driver_gate for c in p.sharing.converted if c.driver_gate}
+    if p.sharing.consumable is not None:
+        subs |= {x for x in (p.sharing.consumable.driver_gate, p.sharing.consumable.helm_value) if x}
+    if p.runtime_hints is not None:
+        subs |= {name for name, _ in p.runtime_hints.env} | set(p.runtime_hints.annotations)
+    words = [re.compile(r"(?i)nvidia")]
+    if p.partitions is not None:
+        words.append(re.compile(rf"\b{re.escape(p.partitions.name)}\b"))
+        subs.add(p.partitions.resource_prefix or p.partitions.device_class)
+    whole = {str(c.parameters["strategy"]) for c in p.sharing.converted if "strategy" in c.parameters}
+    if p.sharing.consumable is not None and p.sharing.consumable.min_driver:
+        whole.add(p.sharing.consumable.min_driver)
+    return sorted(s for s in subs if s), words, whole
+
+
+def test_the_scan_sees_the_facts():
+    """The scan would catch the literals the rules held before (a broken scan passes everything)."""
+    subs, words, whole = _facts()
+    for old in ['a.resource == "nvidia.com/gpu"', 'device_class="mig.nvidia.com"', '"TimeSlicingSettings"',
+                'STRATEGY = {"timeslicing": "TimeSlicing", "mps": "MPS"}', '"single-strategy MIG"',
+                'x = "GpuConfig sharing"']:
+        tree = ast.parse(old)
+        found = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                 and (any(s in n.value for s in subs) or any(w.search(n.value) for w in words) or n.value in whole)]
+        assert found, old
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_no_vendor_literal_outside_documentation(path):
+    subs, words, whole = _facts()
+    bad = [f"{path.name}:{line}: {text!r}" for line, text in _strings(path)
+           if any(s in text for s in subs) or any(w.search(text) for w in words) or text in whole]
+    assert not bad, "vendor facts belong in rules/vendors/*.yaml:\n" + "\n".join(bad)
+
+
+# ---- the same fields in another profile give the same behaviour ---------------------------------
+
+ACME = ROOT / "tests" / "vendors" / "acme" / "acme.yaml"
+EXTRA = """
+  - {pattern: '^acme\\.example/npu-', kind: unknown, reason: "an Acme NPU the profile does not know",
+     fix: add it to acme.yaml, source: fixture}
+ray: {numGpus: [acme.example/npu], source: fixture}
+runtimeHints: {env: [{name: ACME_VISIBLE_NPUS, value: all}], source: fixture}
+"""
+
+
+@pytest.fixture
+def acme(tmp_path: Path):
+    """The fictional vendor's profile with ray, runtimeHints and an unknown row with a fix."""
+    from migrator.tables import reset_vendor_files
+
+    text = ACME.read_text(encoding="utf-8").replace("tolerations:", EXTRA.lstrip("\n") + "tolerations:")
+    path = tmp_path / "acme.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        yield str(path)
+    finally:
+        reset_vendor_files()
+
+
+def _migrate(text: str, profile: str):
+    import textwrap
+
+    from migrator.engine import migrate_text
+    from migrator.mode import Mode
+
+    return migrate_text(textwrap.dedent(text), "t.yaml", Mode(vendor_files=(profile,)))
+
+
+def test_ray_num_gpus_follows_the_profile(acme):
+    result = _migrate("""
+    apiVersion: ray.io/v1
+    kind: RayCluster
+    metadata: {name: r}
+    spec:
+      headGroupSpec:
+        rayStartParams: {}
+        template:
+          spec:
+            containers: [{name: head, image: ray, resources: {limits: {acme.example/npu: 2}}}]
+    """, acme)
+    assert 'rayStartParams: {num-gpus: "2"}' in result.text
+    assert any(f.code == "GPU010" for f in result.findings)
+
+
+def test_runtime_hints_and_unknown_fix_follow_the_profile(acme):
+    result = _migrate("""
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: p}
+    spec:
+      containers:
+      - name: c
+        image: x
+        env: [{name: ACME_VISIBLE_NPUS, value: all}]
+        resources: {limits: {acme.example/npu: 1}}
+    """, acme)
+    (hint,) = [f for f in result.findings if f.code == "GPU007"]
+    assert "container 'c' sets ACME_VISIBLE_NPUS=all" in hint.message
+    result = _migrate("""
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: p}
+    spec:
+      containers: [{name: c, image: x, resources: {limits: {acme.example/npu-x: 1}}}]
+    """, acme)
+    (unknown,) = [f for f in result.findings if f.code == "GPU002"]
+    assert unknown.message.endswith("container 'c': unknown Acme resource 'acme.example/npu-x'; add it to acme.yaml")
