@@ -94,10 +94,39 @@ def parse(text: str, path: str, checked: bool = True) -> list[Document]:
     finally:
         loader.dispose()
     if checked:
+        # without a "*" in the text there is no alias: each node is one node, no bomb to count
+        check = check_document if "*" in text else check_keys
         for doc in docs:
             if doc.root is not None:
-                check_document(doc.root, path)
+                check(doc.root, path)
     return docs
+
+
+def _key_problem(k: Node, path: str) -> InvalidInput:
+    hint = " (an unquoted {{ placeholder }}?)"
+    return InvalidInput(path, k.start_mark.line + 1, "a mapping key that is itself a mapping or list is not valid "
+                        f"Kubernetes YAML{hint if getattr(k, 'flow_style', False) else ''}")
+
+
+def check_keys(root: Node, path: str) -> None:
+    """``check_document`` for a tree without aliases: the same key checks in the same order."""
+    stack: list[Node] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            seen: set[tuple[str, Any]] = set()
+            for k, v in node.value:
+                if not isinstance(k, ScalarNode):
+                    raise _key_problem(k, path)
+                if k.tag != MERGE_TAG:
+                    value = scalar_value(k)
+                    hashable = (type(value).__name__, value)
+                    if hashable in seen:
+                        raise InvalidInput(path, k.start_mark.line + 1, f"duplicate key {k.value!r}")
+                    seen.add(hashable)
+                stack.append(v)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)  # popped last first, as check_document visits them
 
 
 def check_document(root: Node, path: str) -> None:
@@ -131,10 +160,7 @@ def check_document(root: Node, path: str) -> None:
             seen: dict[Any, Node] = {}
             for k, v in node.value:
                 if not isinstance(k, ScalarNode):
-                    hint = " (an unquoted {{ placeholder }}?)"
-                    raise InvalidInput(path, k.start_mark.line + 1,
-                                       "a mapping key that is itself a mapping or list is not valid "
-                                       f"Kubernetes YAML{hint if k.flow_style else ''}")
+                    raise _key_problem(k, path)
                 if k.tag != MERGE_TAG:
                     value = scalar_value(k)
                     try:

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Layout
+from migrator.documents import Layout, detect_layout
 from migrator.errors import CannotEdit
 
 _RESOLVER = yaml.resolver.Resolver()
@@ -155,9 +155,9 @@ class Splice:
 class Patch:
     """Operations on the nodes of one file, rendered into the file's text on demand."""
 
-    def __init__(self, text: str, layout: Layout) -> None:
+    def __init__(self, text: str, layout: Layout | None = None) -> None:
         self.text = text
-        self.layout = layout
+        self._layout = layout
         self._ops: dict[int, _Ops] = {}
         self._nodes: dict[int, Node] = {}
         self._docs: list[tuple[Node, Any]] = []
@@ -166,6 +166,13 @@ class Patch:
         self._paths: dict[int, tuple[int, tuple[Any, ...]]] = {}
         self._journal: dict[int, _Ops | None] | None = None
         self._kept: dict[tuple[int, int | str], list[str]] = {}  #: (id of the node, item index or key)
+
+    @property
+    def layout(self) -> Layout:
+        """The file's layout, detected on first use: most files the engine parses get no edit."""
+        if self._layout is None:
+            self._layout = detect_layout(self.text)
+        return self._layout
 
     # -- recording -------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Document, detect_layout, get, items, parse, shared_nodes, str_at, to_python
+from migrator.documents import Document, get, items, parse, shared_nodes, str_at, to_python
 from migrator.dra import HELM4_FILENAME, annotate, krm_next_index, template_object
 from migrator.edit import Patch
 from migrator.errors import CannotEdit, InvalidInput, one_line
@@ -93,7 +93,7 @@ class _File:
 
 
 def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables: Tables) -> TextResult:
-    patch = Patch(text, detect_layout(text))
+    patch = Patch(text)
     findings: list[Finding] = []
     broken: list[tuple[int, tuple[Any, ...], Node, str]] = []
     all_objects = list(objects(docs, broken))
@@ -186,7 +186,8 @@ def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] |
     root = job.docs[obj.doc].root
     assert root is not None
     if obj.doc not in job.shared_cache:
-        job.shared_cache[obj.doc] = frozenset(shared_nodes(root))
+        # no "*" in the text, no alias: no node is reached twice
+        job.shared_cache[obj.doc] = frozenset(shared_nodes(root)) if "*" in job.patch.text else frozenset()
     metadata = _pod_metadata(obj, ref)
     ctx = build_context(job.path, ref, job.tables, job.mode, metadata)
     ctx = dataclasses.replace(ctx, shared=job.shared_cache[obj.doc], served_by_dra=job.served)

@@ -80,12 +80,20 @@ def _batch(items: list[Any], mode: Mode, writeback: WriteBack, scope: Scope | No
 
 def _slim(r: FileResult, writeback: WriteBack) -> FileResult:
     """What a worker sends back: texts only where the parent still needs them (diffs)."""
-    import dataclasses
-
     if r.error is not None or (writeback is WriteBack.DIFF and r.changed):
         return r
-    changed = r.changed
-    return dataclasses.replace(r, before="", after="1" if changed else "")
+    return _textless(r)
+
+
+def _textless(r: FileResult) -> FileResult:
+    """What the report keeps once the result was shown: its counts and findings, not the texts
+    (kept, every file's before and after made a serial run's memory grow with the repository)."""
+    if r.error is not None:
+        return r
+    import dataclasses
+
+    sides = tuple(dataclasses.replace(s, text="", before="") for s in r.extra_files)
+    return dataclasses.replace(r, before="", after="1" if r.changed else "", extra_files=sides)
 
 
 def _results(items: list[Any], mode: Mode, writeback: WriteBack, stdin: bytes | None,
@@ -132,9 +140,9 @@ def run(paths: list[str], mode: Mode, writeback: WriteBack, stdin: bytes | None 
             bar.advance()
         if writeback is WriteBack.WRITE and result.changed:
             report.written += 1
-        report.add(result)
         if on_result is not None:
             on_result(result)
+        report.add(_textless(result))
 
     for result in _results(items, mode, writeback, stdin, jobs, Scope.of(paths, follow_symlinks)):
         add(result)
