@@ -28,8 +28,8 @@ _COMPLETE_VAR = "_DRA_MIGRATE_COMPLETE"
 def _hook_args(args: list[str]) -> tuple[list[str], dict[str, Any]] | None:
     """(paths, flags) when ``args`` is ``rewrite`` with only _HOOK_FLAGS and paths (at least one,
     none starting with ``-``: that is stdin or an option); None otherwise."""
-    if not args or args[0] != "rewrite" or os.environ.get(_COMPLETE_VAR):
-        return None
+    if not args or args[0] != "rewrite" or os.environ.get(_COMPLETE_VAR) or not all(isinstance(a, str) for a in args):
+        return None  # (tests may pass paths as Path objects: click takes them as their str())
     paths: list[str] = []
     given: dict[str, Any] = {}
     for a in args[1:]:
