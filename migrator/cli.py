@@ -1,839 +1,96 @@
-"""Command line (typer). Thin: flags -> Mode/WriteBack -> runner -> Report.return_code.
+"""Command line entry point: ``main``. The commands are the typer app of migrator/commands.py.
 
-Heavy libraries (kubernetes, libcst, the CEL engine) are imported only inside
-the commands that need them: the pre-commit hook runs this on every commit.
+The pre-commit hooks (.pre-commit-hooks.yaml) run ``rewrite --write`` or ``rewrite --check --diff``
+on every commit, mostly on files without GPUs: importing typer was then most of the run. An
+argument list of only those flags and plain paths runs the same ``rewrite`` body
+(migrator/flags.py) without typer; every other one (help, another flag, stdin, a usage error,
+shell completion) goes to typer, so their behaviour is typer's alone. The typer releases that fit
+(0.26 to 0.28; 0.29 is slower to import still) all cost as much: a lighter one does not exist.
 """
 
 from __future__ import annotations
 
-import enum
+import os
 import sys
-from typing import Annotated
+from typing import Any
 
-import typer
-from typer.core import TyperCommand, TyperGroup
-
-from migrator import __version__
+from migrator import flags
 from migrator.errors import MigratorError
 
-# One line per code (\b: click's help formatter keeps the lines of this paragraph as they are).
-EXIT_CODES = """\b
-Exit codes:
-  0  success, or nothing to do
-  1  changes needed (rewrite --check); a finding at --fail-on (scan);
-     devices differ (verify); the proof fails or a workload is blocked (plan)
-  2  some inputs could not be processed (each gets a one-line error naming
-     the file; the others are still processed and written), or a usage error"""
-
-
-class _Help:
-    """The usage line as click writes it (``PATH...``), on every typer release.
-
-    Typer 0.27 and later write a required argument as ``{paths}...``, which reads like a choice.
-    """
-
-    def collect_usage_pieces(self, ctx):  # type: ignore[no-untyped-def]
-        pieces = [self.options_metavar] if self.options_metavar else []  # type: ignore[attr-defined]
-        for p in self.get_params(ctx):  # type: ignore[attr-defined]  # mixed into a click Command
-            if p.param_type_name == "argument":
-                name = p.metavar or (p.name or "").upper() + ("..." if p.nargs != 1 else "")
-                pieces.append(name if p.required else f"[{name}]")
-        if hasattr(self, "subcommand_metavar"):
-            pieces.append(self.subcommand_metavar)
-        return pieces
-
-
-class _Command(_Help, TyperCommand):
-    def invoke(self, ctx):  # type: ignore[no-untyped-def]
-        # Every command ends with typer.Exit(exit_code(...)) (migrator/report.py decides them all);
-        # one that returns instead forgot its exit code: a bug, not a silent 0 (pre-commit's
-        # dispatch does the same).
-        super().invoke(ctx)
-        raise RuntimeError(f"command {ctx.command_path!r} ended without an exit code (report.exit_code)")
-
-
-class _Group(_Help, TyperGroup):
-    pass
-
-
-app = typer.Typer(
-    name="dra-migrate",
-    cls=_Group,
-    help="Move GPU workloads from the NVIDIA device plugin (nvidia.com/gpu) to DRA "
-         "(resource.k8s.io ResourceClaimTemplates).\n\n" + EXIT_CODES,
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    # click's plain help, not typer's rich panels: those squeeze the help text into a narrow column
-    # at 80 columns, and their metavars change from one typer release to the next
-    rich_markup_mode=None,
-)
-rules_app = typer.Typer(cls=_Group, help="The rules: list them, or explain one.", no_args_is_help=True,
-                        rich_markup_mode=None)
-app.add_typer(rules_app, name="rules")
-
-
-# ---- the shared options ---------------------------------------------------------------------------
-# Each concept is defined once and every command that rewrites takes it under the same name.
-# Choices are enums so that completion offers them and a bad value is a usage error listing them.
-
-def _kube_versions() -> dict[str, str]:
-    from migrator.mode import KUBE_VERSIONS  # one list for the flag and the config file
-
-    return {"v" + v.replace(".", "_"): v for v in KUBE_VERSIONS}
-
-
-KubeVersion = enum.Enum("KubeVersion", _kube_versions(), type=str)  # type: ignore[misc]
-KUBE_DEFAULT = KubeVersion("1.35")
-
-
-# The choices are migrator/mode.py OPTIONS' (one table for the flags, the config file and KRM);
-# spelled out here so that completion and type checkers see them (tests/test_mode_builder.py
-# checks that they are the table's).
-class Templates(str, enum.Enum):
-    inline = "inline"
-    file = "file"
-
-
-class Sharing(str, enum.Enum):
-    timeslicing = "timeslicing"
-    mps = "mps"
-
-
-class MigrationPath(str, enum.Enum):
-    auto = "auto"
-    rewrite = "rewrite"
-    extended_resource = "extended-resource"
-
-
-class GpuOperator(str, enum.Enum):
-    # values: migrator/plan/topology.py CHOICES
-    auto = "auto"
-    clusterpolicy = "clusterpolicy"
-    gpucluster = "gpucluster"
-
-
-class GitOps(str, enum.Enum):
-    argocd = "argocd"
-    helm = "helm"
-    flux = "flux"
-
-
-class ScanFormat(str, enum.Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-
-
-class VerifyFormat(str, enum.Enum):
-    text = "text"
-    json = "json"
-
-
-class PreviewFormat(str, enum.Enum):
-    markdown = "markdown"
-    json = "json"
-
-
-class PlanFormat(str, enum.Enum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-def _choices(e: type[enum.Enum]) -> str:
-    return "[" + "|".join(str(m.value) for m in e) + "]"
-
-
-def _paths_callback(paths: list[str]) -> list[str]:
-    # '-' writes the migrated stream to stdout: with files too, a YAML stream and a diff would
-    # share one stdout
-    if "-" in paths and len(paths) > 1:
-        raise typer.BadParameter("'-' (stdin) cannot be combined with other paths")
-    return paths
-
-
-Paths = Annotated[list[str], typer.Argument(
-    metavar="PATH...", callback=_paths_callback,
-    help="Files or directories (recursive *.yaml/*.yml); '-' alone reads stdin.")]
-KubeVersionOpt = Annotated[KubeVersion, typer.Option(
-    "--kube-version", metavar="VERSION",
-    help=f"Target Kubernetes, {list(KubeVersion)[0].value} to {list(KubeVersion)[-1].value}: 1.34 and later get "
-         "resource.k8s.io/v1, 1.33 v1beta2, 1.32 v1beta1 (flat request shape).")]
-TemplatesOpt = Annotated[Templates, typer.Option(
-    "--templates", metavar=_choices(Templates),
-    help="inline: each ResourceClaimTemplate right after its workload; file: in "
-         "<name>-claim-templates.yaml beside the input.")]
-ConvertUnknownOpt = Annotated[bool, typer.Option(
-    "--convert-unknown",
-    help="Also convert pod specs found by shape in kinds missing from rules/workloads.yaml "
-         "(their controller must keep resourceClaims).")]
-KeepNodeLabelsOpt = Annotated[bool, typer.Option(
-    "--keep-node-labels",
-    help="Keep GPU node labels in the node selection after moving them into the claim's selectors "
-         "(default: remove them; GFD may not label DRA nodes).")]
-SharingOpt = Annotated[Sharing | None, typer.Option(
-    "--sharing", metavar=_choices(Sharing),
-    help="Opt in to converting time-slicing/MPS pods into one shared ResourceClaim with the driver's "
-         "GpuConfig sharing. This changes where pods land: all replicas share one GPU on one node; "
-         "the driver needs an alpha feature gate.")]
-MigrationPathOpt = Annotated[MigrationPath, typer.Option(
-    "--migration-path", metavar=_choices(MigrationPath),
-    help="extended-resource: leave pods that a DeviceClass with extendedResourceName serves unchanged "
-         "(KEP-5004: nodes switch, manifests stay) and rewrite the rest; rewrite: rewrite every pod; "
-         "auto (default): leave them only when the target turns DRAExtendedResource on by default (1.36+) "
-         "and the input or the cluster snapshot holds the mapping DeviceClass.")]
-GitOpsOpt = Annotated[GitOps | None, typer.Option(
-    "--gitops", metavar=_choices(GitOps),
-    help="Make templates apply before the workloads that name them: argocd and helm annotate them "
-         "(Argo CD sync wave -1, Helm pre-install and pre-upgrade hook); flux needs a Kustomization "
-         "of their own.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also list converted pods and notes.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")]
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=0,
-                                      help="Worker processes (0: one per core for big batches).")]
-VendorFileOpt = Annotated[list[str] | None, typer.Option(
-    "--vendor-file", metavar="FILE",
-    help="A vendor profile of your own (rules/vendors/README.md): another device plugin's resources and what they "
-         "become under DRA, checked with the shipped NVIDIA, AMD and Intel ones (repeatable).")]
-FollowSymlinksOpt = Annotated[bool, typer.Option(
-    "--follow-symlinks", help="Follow symlinks (to files and directories) that point outside the given directories.")]
-ClusterOpt = Annotated[str | None, typer.Option(
-    "--cluster", metavar="FILE",
-    help="Snapshot (kubectl get nodes,resourceslices,deviceclasses -o yaml): its nodes say what nvidia.com/gpu "
-         "is where each pod may land (whole GPU, MIG slice, share); pods on MIG, shared or unknown nodes are "
-         "reported or requested as MIG slices instead of whole GPUs.")]
-ContextOpt = Annotated[str | None, typer.Option(
-    "--context", metavar="NAME", help="As --cluster, read live (read-only) from this kubeconfig context.")]
-ColorOpt = Annotated[bool | None, typer.Option(
-    "--color/--no-color", show_default=False,
-    help="Colour the output (default: only on a terminal, and not when NO_COLOR is set).")]
-
-
-_CONFIG = None  # the project's config (set by main)
-
-
-def _config():  # type: ignore[no-untyped-def]
-    global _CONFIG
-    if _CONFIG is None:
-        from migrator.config import load_config
-
-        _CONFIG = load_config()
-    return _CONFIG
-
-
-def _mode(kube_version: KubeVersion = KUBE_DEFAULT, placement: Templates = Templates.inline,  # type: ignore[no-untyped-def]
-          convert_unknown: bool = False, keep_node_labels: bool = False, sharing: Sharing | None = None,
-          gitops: GitOps | None = None,
-          migration_path: MigrationPath = MigrationPath.auto):
-    """The Mode of the shared options (typer has checked each against its choices)."""
-    from migrator.mode import build_mode
-    from migrator.tables import active_vendor_files
-
-    return build_mode({"kube_version": _value(kube_version), "placement": _value(placement),
-                       "convert_unknown": convert_unknown, "keep_node_labels": keep_node_labels,
-                       "sharing": _value(sharing) if sharing else None, "gitops": _value(gitops) if gitops else None,
-                       "migration_path": _value(migration_path)}, namespaces=tuple(_config().namespaces),
-                      vendor_files=active_vendor_files())
-
-
-def _use_vendors(files: list[str] | None, config: bool = True) -> None:
-    """``--vendor-file`` and the config file's ``vendor-files``: the user's profiles join the shipped
-    ones for this run (checked now: a bad or duplicate one is one line naming the file and line,
-    exit 2). ``config=False`` for the commands that never read the config file (codemod)."""
-    from migrator.tables import use_vendor_files
-
-    use_vendor_files((tuple(_config().vendor_files) if config else ()) + tuple(files or ()))
-
-
-def _value(choice: object) -> str:
-    return str(choice.value if isinstance(choice, enum.Enum) else choice)
-
-
-def _defaults():  # type: ignore[no-untyped-def]
-    """The config's flag defaults; none when it is broken (the commands that read it report it)."""
-    from migrator.config import default_map
-
-    try:
-        return default_map(_config())
-    except MigratorError:
-        return {}
-
-
-def _read_inputs(paths: list[str], follow_symlinks: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
-    """(path, text) of every input (``-`` is stdin) and one-line errors for the unreadable ones."""
-    from migrator.errors import InvalidInput
-    from migrator.sources import discover, read
-
-    files: list[tuple[str, str]] = []
-    errors: list[str] = []
-    for item in discover(paths, _config().selected, follow_symlinks):
-        if isinstance(item, InvalidInput):
-            errors.append(str(item))
-        elif not isinstance(item, str):
-            sys.stderr.write(item.message() + "\n")
-        else:
-            try:
-                files.append((item, read(item, _stdin([item]) if item == "-" else None).text))
-            except InvalidInput as exc:
-                errors.append(str(exc))
-    return files, errors
-
-
-def _snapshot(cluster: str | None, context: str | None = None):  # type: ignore[no-untyped-def]
-    """The validated cluster snapshot (a file, or live from a kubeconfig context); the objects it
-    reports and leaves out (e.g. a DeviceClass whose CEL does not compile) go to stderr here."""
-    if cluster is not None:
-        from migrator.cluster import load_snapshot
-
-        snap = load_snapshot(cluster)
-    else:
-        from migrator.live import snapshot_from_context
-
-        snap = snapshot_from_context(context or "")
-    for line in snap.warnings:
-        sys.stderr.write(f"dra-migrate: warning: {line}\n")
-    return snap
-
-
-def _stdin(paths: list[str]) -> bytes | None:
-    from migrator.sources import read_stdin
-
-    return read_stdin() if "-" in paths else None
-
-
-@app.command()
-def rewrite(
-    paths: Paths,
-    write: bool = typer.Option(False, "--write", help="Write changed files in place (atomically)."),
-    check: bool = typer.Option(False, "--check", help="Print a summary; exit 1 if any file would change "
-                               "(with --diff: print the diff too)."),
-    diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
-    kube_version: KubeVersionOpt = KUBE_DEFAULT,
-    templates: TemplatesOpt = Templates.inline,
-    convert_unknown: ConvertUnknownOpt = False,
-    keep_node_labels: KeepNodeLabelsOpt = False,
-    sharing: SharingOpt = None,
-    migration_path: MigrationPathOpt = MigrationPath.auto,
-    gitops: GitOpsOpt = None,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    jobs: JobsOpt = 0,
-    color: ColorOpt = None,
-    follow_symlinks: FollowSymlinksOpt = False,
-    vendor_file: VendorFileOpt = None,
-    cluster: ClusterOpt = None,
-    context: ContextOpt = None,
-) -> None:
-    """Rewrite device-plugin GPU requests into DRA claims. Default: print a diff, touch nothing.
-
-    '-' reads a stream on stdin and writes the migrated stream to stdout (with --diff, a diff).
-    """
-    _use_vendors(vendor_file)
-    from migrator.mode import WriteBack
-    from migrator.output import finding_line, shown_by_default, unified_diff
-    from migrator.runner import run
-    from migrator.term import painter
-
-    wb = WriteBack.from_flags(write=write, check=check, diff=diff)
-    mode = _mode(kube_version, templates, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
-    if cluster is not None and context is not None:
-        raise MigratorError("give at most one of --cluster SNAPSHOT or --context NAME")
-    if cluster is not None or context is not None:
-        import dataclasses
-
-        mode = dataclasses.replace(mode, cluster=_snapshot(cluster, context))
-    out, err = sys.stdout, sys.stderr
-    paint_out, paint_err = painter(out, color), painter(err, color)
-    if mode.gitops == "flux" and not quiet:
-        from migrator.plan.gitops import gitops_notes
-
-        err.write("".join(f"note: {n}\n" for n in gitops_notes("flux")))
-
-    def show(result):  # type: ignore[no-untyped-def]
-        if result.error:
-            err.write(result.error + "\n")
-            return
-        for f in result.findings:
-            if verbose or shown_by_default(f):
-                err.write(finding_line(f, paint_err) + "\n")
-        if result.path == "-" and wb is not WriteBack.CHECK and not diff:
-            out.write(result.after or "")
-            return
-        if wb is WriteBack.DIFF or (wb is WriteBack.CHECK and diff):
-            if result.changed:
-                out.write(paint_out.diff(unified_diff(result.before or "", result.after or "", result.path)))
-            for side in result.extra_files:
-                new = side.mtime_ns is None  # a new side file: its diff comes from /dev/null
-                out.write(paint_out.diff(unified_diff(None if new else side.before, side.text, side.path)))
-        if wb is WriteBack.CHECK and (result.changed or result.extra_files):
-            err.write(f"would rewrite {result.path}\n")
-
-    report = run(list(paths), mode, wb, _stdin(list(paths)), on_result=show, selected=_config().selected,
-                 progress=not quiet and sys.stderr.isatty(), jobs=jobs, follow_symlinks=follow_symlinks)
-    if not quiet:
-        err.write(report.summary() + "\n")
-    raise typer.Exit(report.return_code)
-
-
-@app.command(short_help="List what each workload gets (converted, skipped, manual); writes nothing.")
-def scan(
-    paths: Paths,
-    format: ScanFormat = typer.Option(ScanFormat.text, "--format", metavar=_choices(ScanFormat),
-                                      help="text, json, sarif (SARIF 2.1.0) or github (workflow-command "
-                                           "annotations)."),
-    fail_on: str = typer.Option("manual", "--fail-on", metavar="[manual|skipped|any]",
-                                help="Exit 1 when a selected finding is at least: manual (needs manual "
-                                     "action), skipped (or left alone), any (any finding, converted pods "
-                                     "included)."),
-    select: list[str] | None = typer.Option(None, "--select", metavar="CODES",
-                                               help="Only these rule codes or prefixes (GPU1 = GPU1xx; "
-                                                    "comma-separated or repeated; ALL)."),
-    ignore: list[str] | None = typer.Option(None, "--ignore", metavar="CODES",
-                                               help="Leave out these codes or prefixes (the longer prefix "
-                                                    "wins over --select; a tie ignores)."),
-    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings fail --fail-on "
-                                   "(2 still means some input could not be processed)."),
-    statistics: bool = typer.Option(False, "--statistics", help="Print a count per rule code instead of "
-                                    "the findings (text or json)."),
-    kube_version: KubeVersionOpt = KUBE_DEFAULT,
-    convert_unknown: ConvertUnknownOpt = False,
-    keep_node_labels: KeepNodeLabelsOpt = False,
-    sharing: SharingOpt = None,
-    migration_path: MigrationPathOpt = MigrationPath.auto,
-    quiet: QuietOpt = False,
-    jobs: JobsOpt = 0,
-    follow_symlinks: FollowSymlinksOpt = False,
-    vendor_file: VendorFileOpt = None,
-) -> None:
-    """List, per workload: converted, skipped (reason), needs manual action (reason). Writes nothing.
-
-    Exit 0 when no selected finding fails --fail-on (default: manual), 1 when one does, 2 when some
-    input could not be processed.
-    """
-    _use_vendors(vendor_file)
-    from migrator import output
-    from migrator.mode import WriteBack
-    from migrator.report import RuleFilter, fail_statuses
-    from migrator.runner import run
-    from migrator.transforms import BY_CODE
-
-    if statistics and format not in ("text", "json"):
-        raise MigratorError(f"--statistics: expected --format text or json, not {_value(format)}")
-    failing = fail_statuses(fail_on)
-    rules = RuleFilter.parse(select, ignore, BY_CODE)
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, None, migration_path)
-    report = run(list(paths), mode, WriteBack.DIFF, _stdin(list(paths)), selected=_config().selected,
-                 progress=not quiet and sys.stderr.isatty(), jobs=jobs,
-                 follow_symlinks=follow_symlinks).filtered(rules)
-    code = report.scan_code(fail_on, exit_zero)
-    if statistics:
-        sys.stdout.write(output.statistics_json(report) if format == "json" else output.statistics_text(report))
-    elif format == "json":
-        sys.stdout.write(output.json_report(report, code, fail_on))
-    elif format == "sarif":
-        sys.stdout.write(output.sarif_report(report))
-    elif format == "github":
-        sys.stdout.write(output.github_annotations(report, frozenset() if exit_zero else failing))
-    else:
-        sys.stdout.write(output.text_listing(report))
-    if format == "text" and not quiet:
-        sys.stderr.write(report.summary() + report.gate_summary(fail_on, exit_zero) + "\n")
-    raise typer.Exit(code)
-
-
-@app.command(short_help="Prove on a cluster snapshot that migrated pods get the same devices.")
-def verify(
-    paths: Paths,
-    cluster: str | None = typer.Option(None, "--cluster", metavar="FILE",
-                                          help="Snapshot: kubectl get nodes,resourceslices,deviceclasses -o yaml"),
-    context: str | None = typer.Option(None, "--context", metavar="NAME", help="Read the same objects live "
-                                          "(read-only) from this kubeconfig context."),
-    format: VerifyFormat = typer.Option(VerifyFormat.text, "--format", metavar=_choices(VerifyFormat),
-                                        help="text or json"),
-    kube_version: KubeVersionOpt = KUBE_DEFAULT,
-    convert_unknown: ConvertUnknownOpt = False,
-    keep_node_labels: KeepNodeLabelsOpt = False,
-    sharing: SharingOpt = None,
-    migration_path: MigrationPathOpt = MigrationPath.auto,
-    extended_resource_toleration: bool = typer.Option(
-        True, "--extended-resource-toleration/--no-extended-resource-toleration",
-        help="Model the ExtendedResourceToleration admission plugin (on in GKE and EKS) for the "
-             "device-plugin pods."),
-    quiet: QuietOpt = False,
-    follow_symlinks: FollowSymlinksOpt = False,
-    vendor_file: VendorFileOpt = None,
-) -> None:
-    """Prove on a cluster snapshot that each migrated pod can get exactly the devices it could before.
-
-    Exit 0 when every converted workload reaches the same (non-empty) set of devices; 1 when any
-    differs or has nothing to compare (no device reachable before or after: nothing is proven);
-    2 on bad input.
-    """
-    _use_vendors(vendor_file)
-    import json
-
-    from migrator.equivalence import DIFFERENT, EQUIVALENT, NOTHING, Prover, prove_text
-    from migrator.errors import InvalidInput
-
-    if (cluster is None) == (context is None):
-        raise MigratorError("give exactly one of --cluster SNAPSHOT or --context NAME")
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, None, migration_path)
-    snap = _snapshot(cluster, context)
-    prover = Prover(snap, extended_resource_toleration)
-    results = []
-    files, errors = _read_inputs(list(paths), follow_symlinks)
-    for item, text in files:
-        try:
-            results += [(item, o) for o in prove_text(text, item, snap, mode, prover)]
-        except InvalidInput as exc:
-            errors.append(str(exc))
-    counts = {r: sum(o.result == r for _, o in results) for r in (EQUIVALENT, DIFFERENT, NOTHING)}
-    if format == "json":
-        sys.stdout.write(json.dumps({"workloads": [
-            {"file": f, "workload": o.workload, "podSpec": o.where, "equivalent": o.equal, "result": o.result,
-             "details": o.lines} for f, o in results],
-            "summary": {"checked": len(results), "equivalent": counts[EQUIVALENT], "different": counts[DIFFERENT],
-                        "nothingToCompare": counts[NOTHING]},
-            "errors": errors}, indent=2) + "\n")
-    else:
-        for f, o in results:
-            mark = {EQUIVALENT: "OK  ", DIFFERENT: "DIFF", NOTHING: "NONE"}[o.result]
-            sys.stdout.write(f"{mark} {f}: {o.workload} {o.where}\n")
-            for line in o.lines:
-                sys.stdout.write(f"       {line}\n")
-        for e in errors:
-            sys.stderr.write(e + "\n")
-        if not quiet:
-            sys.stderr.write(f"{len(results)} workload(s) checked: {counts[EQUIVALENT]} with the same devices, "
-                             f"{counts[DIFFERENT]} with different devices, {counts[NOTHING]} with nothing to "
-                             "compare\n")
-    raise typer.Exit(exit_code(errors, counts[DIFFERENT] or counts[NOTHING]))
-
-
-@app.command(short_help="Rewrite Python that builds pod specs with nvidia.com/gpu.")
-def codemod(
-    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Python files or directories (recursive *.py)."),
-    write: bool = typer.Option(False, "--write", help="Rewrite the files and write <module>-claim-templates.yaml."),
-    check: bool = typer.Option(False, "--check", help="Exit 1 if a file would change (with --diff: show it)."),
-    diff: bool = typer.Option(False, "--diff", help="Print a unified diff (the default); modify nothing."),
-    kube_version: KubeVersionOpt = KUBE_DEFAULT,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    color: ColorOpt = None,
-    follow_symlinks: FollowSymlinksOpt = False,
-    vendor_file: VendorFileOpt = None,
-) -> None:
-    """Rewrite Python that builds pod specs with nvidia.com/gpu (kubernetes client models, plain dicts).
-
-    Values it cannot resolve statically are reported with file:line, not guessed.
-    """
-    _use_vendors(vendor_file, config=False)
-    from migrator.codemod import run_codemod, side_file
-    from migrator.errors import InvalidInput
-    from migrator.mode import WriteBack
-    from migrator.mode import api_version_for
-    from migrator.output import finding_line, unified_diff
-    from migrator.sources import STDIN, NotFollowed, Write, discover, encode, read, write_together
-    from migrator.term import painter
-
-    wb = WriteBack.from_flags(write=write, check=check, diff=diff)
-    api_version = api_version_for(_value(kube_version))
-    paint_out, paint_err = painter(sys.stdout, color), painter(sys.stderr, color)
-    seen = 0
-    failed = changed = 0
-    # the same inputs as the YAML commands: regular files, bounded reads, no symlink out of a
-    # given directory (reported), only *.py under a directory
-    for item in discover(paths, follow_symlinks=follow_symlinks, suffixes=(".py",)):
-        if isinstance(item, NotFollowed):
-            sys.stderr.write(item.message() + "\n")
+#: What the hooks and their users pass, by the rewrite parameter each sets (a flag given twice, a
+#: short-flag cluster such as -qv or ``--``: typer's).
+_HOOK_FLAGS = {"--write": "write", "--check": "check", "--diff": "diff", "--quiet": "quiet", "-q": "quiet",
+               "--verbose": "verbose", "-v": "verbose"}
+#: click's shell-completion request (``_{PROG}_COMPLETE``): typer answers it
+_COMPLETE_VAR = "_DRA_MIGRATE_COMPLETE"
+
+
+def _hook_args(args: list[str]) -> tuple[list[str], dict[str, Any]] | None:
+    """(paths, flags) when ``args`` is ``rewrite`` with only _HOOK_FLAGS and paths (at least one,
+    none starting with ``-``: that is stdin or an option); None otherwise."""
+    if not args or args[0] != "rewrite" or os.environ.get(_COMPLETE_VAR) or not all(isinstance(a, str) for a in args):
+        return None  # (tests may pass paths as Path objects: click takes them as their str())
+    paths: list[str] = []
+    given: dict[str, Any] = {}
+    for a in args[1:]:
+        if not a.startswith("-"):
+            paths.append(a)
             continue
+        name = _HOOK_FLAGS.get(a)
+        if name is None or name in given:
+            return None
+        given[name] = True
+    return (paths, given) if paths else None
+
+
+def _run_hook(paths: list[str], given: dict[str, Any]) -> int:
+    """``rewrite`` as typer runs it: the config's defaults (click's default_map), the command's
+    body, and click's handling of Ctrl-D and a closed pipe (typer/core.py ``_main``)."""
+    import errno
+
+    try:
+        return flags.run_rewrite(paths, **flags._defaults().get("rewrite", {}), **given)
+    except EOFError:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+        from migrator.report import INTERRUPTED
+
+        return INTERRUPTED
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        sys.stdout = _Pacified(sys.stdout)
+        sys.stderr = _Pacified(sys.stderr)
+        sys.exit(1)
+
+
+class _Pacified:
+    """click's PacifyFlushWrapper: after a closed pipe, the interpreter's last flush stays quiet."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped = wrapped
+
+    def flush(self) -> None:
+        import errno
+
         try:
-            if isinstance(item, InvalidInput):
-                raise item
-            if item == STDIN:
-                raise InvalidInput("<stdin>", None, "codemod rewrites files, not stdin")
-            f = item
-            src = read(f)
-            seen += 1
-            res = run_codemod(src.text, f, api_version)
-            for finding in res.findings:
-                if verbose or finding.status.value != "converted":
-                    sys.stderr.write(finding_line(finding, paint_err) + "\n")
-            if res.after == res.before:
-                continue
-            side = side_file(f, res.templates)  # InvalidInput when it is not ours: neither is written
-        except InvalidInput as exc:
-            sys.stderr.write(str(exc) + "\n")
-            failed += 1
-            continue
-        changed += 1
-        if wb is WriteBack.WRITE:
-            # templates first: a run killed between the two renames leaves templates nothing
-            # names yet (the next run finds them ours and complete), never code that names
-            # templates that do not exist; a failure of the second write takes the first back
-            writes = [Write(f, encode(res.after, src.bom), src.mtime_ns, encode(src.text, src.bom))]
-            if side.after != side.before:
-                writes.insert(0, Write(side.path, encode(side.after, side.bom), side.mtime_ns,
-                                       None if side.before is None else encode(side.before, side.bom)))
-            try:
-                write_together(writes)
-            except InvalidInput as exc:
-                sys.stderr.write(f"{exc} (nothing written)\n")
-                failed += 1
-        elif wb is WriteBack.DIFF or diff:
-            sys.stdout.write(paint_out.diff(unified_diff(res.before, res.after, f)))
-            sys.stdout.write(paint_out.diff(unified_diff(side.before, side.after, side.path)))
-        if wb is WriteBack.CHECK:
-            sys.stderr.write(f"would rewrite {f}\n")
-    if not quiet:
-        verb = "rewritten" if wb is WriteBack.WRITE else "would be rewritten"
-        sys.stderr.write(f"{changed} file(s) {verb}, {max(seen - changed - failed, 0)} unchanged"
-                         + (f", {failed} could not be processed" if failed else "") + "\n")
-    raise typer.Exit(exit_code(failed, wb is WriteBack.CHECK and changed))
+            self.wrapped.flush()
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.wrapped, attr)
 
 
-@app.command(short_help="KRM function: a ResourceList on stdin, the migrated one on stdout.")
-def krm() -> None:
-    """KRM function: a config.kubernetes.io/v1 ResourceList on stdin, the migrated one on stdout.
+def __getattr__(name: str) -> Any:
+    """The typer app and its parts (``app``, ``_Command``, the choice enums), as this module had
+    them: imported on first use, never by the hook's path."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from migrator import commands
 
-    Use with kustomize (--enable-alpha-plugins --enable-exec) or kpt (fn eval --exec).
-    """
-    from migrator.errors import InvalidInput
-    from migrator.krm import Problem, failure, run_krm
-    from migrator.sources import decode, read_stdin
-
-    # The specification reserves stdout for a ResourceList and reads a non-zero exit as failure:
-    # every input we cannot process becomes error results in one, exit 1, and a line on stderr.
-    try:
-        text, _ = decode(read_stdin(), "<stdin>")
-        res = run_krm(text)
-        out, code, errors = res.text, res.code, list(res.errors)
-    except MigratorError as exc:
-        p = Problem(exc.message, line=exc.line) if isinstance(exc, InvalidInput) else Problem(str(exc))
-        out, code, errors = failure([p]), exit_code(unmet=True), [p.line_text]
-    except Exception as exc:  # a bug of ours: still a ResourceList, so the orchestrator can say why
-        p = Problem(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
-        out, code, errors = failure([p]), exit_code(unmet=True), [p.line_text]
-    for e in errors:
-        sys.stderr.write(f"dra-migrate krm: {e}\n")
-    sys.stdout.write(out)
-    raise typer.Exit(code)
-
-
-@app.command("post-render", short_help="Helm post-renderer: rendered stream in, migrated stream out.")
-def post_render(
-    kube_version: KubeVersionOpt = KUBE_DEFAULT,
-    convert_unknown: ConvertUnknownOpt = False,
-    keep_node_labels: KeepNodeLabelsOpt = False,
-    sharing: SharingOpt = None,
-    migration_path: MigrationPathOpt = MigrationPath.auto,
-    gitops: GitOpsOpt = None,
-    vendor_file: VendorFileOpt = None,
-) -> None:
-    """Helm post-renderer: the rendered stream on stdin, the migrated stream (with templates) on stdout.
-
-    \b
-    Helm 3: helm install ... --post-renderer dra-migrate \\
-                --post-renderer-args post-render
-    Helm 4: install the plugin in helm-plugin/, then
-            helm install ... --post-renderer dra-migrate
-
-    Templates go right before the first workload that names them (Helm 3 creates them first);
-    under Helm 4 add --gitops helm. What it did and found is appended to
-    ~/.cache/dra-migrate/post-render.log (Helm hides a post-renderer's stderr).
-    Exit 2 (and no output) when the stream cannot be processed.
-    """
-    from migrator.errors import InvalidInput
-    from migrator.helm import error_line, render, summary, write_log
-    from migrator.sources import decode, read_stdin
-
-    text = ""
-    try:
-        _use_vendors(vendor_file)
-        mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
-        text, _ = decode(read_stdin(), "<stdin>")
-        rendered = render(text, mode)
-    except InvalidInput as exc:
-        line = error_line(text, exc)
-        write_log([f"error: {line}"])
-        raise MigratorError(line) from None
-    except MigratorError as exc:
-        write_log([f"error: {exc}"])
-        raise
-    lines = summary(rendered, gitops)
-    write_log(lines)
-    for line in lines[1:]:
-        sys.stderr.write(line + "\n")
-    sys.stdout.write(rendered.text)
-    raise typer.Exit(exit_code())
-
-
-@app.command(short_help="Describe the migration for a pull request comment.")
-def preview(
-    paths: Paths,
-    format: PreviewFormat = typer.Option(PreviewFormat.markdown, "--format", metavar=_choices(PreviewFormat),
-                                         help="markdown (a PR comment) or json"),
-    cluster: str | None = typer.Option(None, "--cluster", metavar="FILE",
-                                          help="Snapshot: adds the planner's rollout risks."),
-    full_report: str | None = typer.Option(None, "--full-report", metavar="FILE",
-                                              help="Also write the untruncated markdown here (named in the comment)."),
-    full_report_name: str | None = typer.Option(
-        None, "--full-report-name", metavar="NAME",
-        help="How the comment names the full report when it is cut (markdown; default: the --full-report "
-             "path, else the job's step summary)."),
-    max_chars: int = typer.Option(65_536, "--max-chars", metavar="N", help="Size limit of the comment (GitHub: "
-                                  "65,536; at least 1,000)."),
-    kube_version: KubeVersionOpt = KUBE_DEFAULT,
-    convert_unknown: ConvertUnknownOpt = False,
-    keep_node_labels: KeepNodeLabelsOpt = False,
-    sharing: SharingOpt = None,
-    migration_path: MigrationPathOpt = MigrationPath.auto,
-    gitops: GitOpsOpt = None,
-    follow_symlinks: FollowSymlinksOpt = False,
-    vendor_file: VendorFileOpt = None,
-) -> None:
-    """Describe the migration for a pull request: summary, per-workload semantic and unified diffs.
-
-    Writes nothing but --full-report. Exit 0, or 2 when some inputs could not be processed.
-    """
-    _use_vendors(vendor_file)
-    import dataclasses
-    import json
-
-    from migrator.markdown import code
-    from migrator.preview import MIN_CHARS, build_preview, to_json, to_markdown
-
-    if max_chars < MIN_CHARS:
-        raise MigratorError(f"--max-chars {max_chars}: the summary and the truncation note need at least "
-                            f"{MIN_CHARS:,} characters")
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
-    files, errors = _read_inputs(list(paths), follow_symlinks)
-    result = build_preview(files, mode)
-    result = dataclasses.replace(result, errors=tuple(errors) + result.errors)
-    if cluster:
-        from migrator.plan.build import build_plan
-
-        plan_ = build_plan(files, _snapshot(cluster), mode)
-        risks = [f"{d.workload.key}: stalls without a plan ({d.reason}); run `dra-migrate plan`"
-                 for d in plan_.decisions if d.deadlock_without_plan]
-        if plan_.proof and not plan_.proof.ok:
-            risks += [f"plan proof fails: {p}" for p in plan_.proof.problems[:5]]
-        result = dataclasses.replace(result, risks=tuple(risks))
-    if format == "json":
-        sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
-    else:
-        if full_report:
-            from migrator.sources import write_atomic
-
-            write_atomic(full_report, to_markdown(result, limit=None).encode())
-        name = full_report_name or (code(full_report) if full_report else None)
-        sys.stdout.write(to_markdown(result, max_chars, name))
-    raise typer.Exit(exit_code(result.errors))
-
-
-@app.command(short_help="Plan a switch-over that cannot deadlock, proven by simulation.")
-def plan(
-    paths: Paths,
-    cluster: str | None = typer.Option(None, "--cluster", metavar="FILE",
-                                          help="Snapshot: the output of kubectl get -A -o yaml for nodes, resourceslices, "
-                                               "deviceclasses, pods, resourceclaims and poddisruptionbudgets."),
-    context: str | None = typer.Option(None, "--context", metavar="NAME", help="Read the same objects live (read-only) from "
-                                          "this kubeconfig context."),
-    format: PlanFormat = typer.Option(PlanFormat.text, "--format", metavar=_choices(PlanFormat),
-                                      help="text, markdown or json"),
-    explain: bool = typer.Option(False, "--explain", help="Print the simulation trace of the proof."),
-    gpu_operator: GpuOperator = typer.Option(
-        GpuOperator.auto, "--gpu-operator", metavar=_choices(GpuOperator),
-        help="The GPU Operator install the nodes end on: auto (the one the snapshot shows), clusterpolicy (the DRA "
-             "driver chart beside the ClusterPolicy, nodes switched one at a time) or gpucluster (GPU Operator 26.7's "
-             "GPUCluster: one cluster-wide cut-over)."),
-    gitops: GitOpsOpt = None,
-    kube_version: KubeVersionOpt = KUBE_DEFAULT,
-    convert_unknown: ConvertUnknownOpt = False,
-    keep_node_labels: KeepNodeLabelsOpt = False,
-    sharing: SharingOpt = None,
-    migration_path: MigrationPathOpt = MigrationPath.auto,
-    follow_symlinks: FollowSymlinksOpt = False,
-    vendor_file: VendorFileOpt = None,
-) -> None:
-    """Plan the switch: template, node cut-over and workload order that cannot deadlock, proven by simulation.
-
-    PATH holds today's (device-plugin) manifests; the rewrite is computed here. Exit 0 when the
-    proof holds, 1 when it does not or a workload is blocked (the cluster cannot run it on DRA
-    devices in any order), 2 on bad input.
-    """
-    _use_vendors(vendor_file)
-    import json
-
-    from migrator.plan.build import build_plan
-    from migrator.plan.output import to_json, to_markdown, to_text
-
-    if (cluster is None) == (context is None):
-        raise MigratorError("give exactly one of --cluster SNAPSHOT or --context NAME")
-    # the same Mode as rewrite (flags, then the config file's defaults): the runbook applies the
-    # manifests rewrite writes. Where templates go does not change what is planned: the runbook
-    # applies them from the side file `rewrite --templates file` writes.
-    mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
-    snap = _snapshot(cluster, context)
-    texts, errors = _read_inputs(list(paths), follow_symlinks)
-    result = build_plan(texts, snap, mode, explain, gpu_operator=gpu_operator.value)
-    errors += result.errors  # inputs that could not be read as manifests (the others are planned)
-    if gitops:
-        from migrator.plan.gitops import gitops_notes
-
-        result.notes += gitops_notes(_value(gitops))
-    if format == "json":
-        sys.stdout.write(json.dumps(to_json(result, explain), indent=2) + "\n")
-    elif format == "markdown":
-        sys.stdout.write(to_markdown(result, explain))
-    else:
-        sys.stdout.write(to_text(result, explain))
-    for e in errors:
-        sys.stderr.write(e + "\n")
-    ok = result.proof is not None and result.proof.ok and not any(d.blocked for d in result.decisions)
-    raise typer.Exit(exit_code(errors, not ok))
-
-
-@rules_app.command("list")
-def rules_list() -> None:
-    """One line per rule: code, name, fix safety, summary."""
-    from migrator.transforms import BY_CODE
-
-    for rule in sorted(BY_CODE.values(), key=lambda r: r.CODE):
-        sys.stdout.write(f"{rule.CODE}  {rule.NAME:<22} fix={rule.FIX.value:<5} {rule.SUMMARY}\n")
-    raise typer.Exit(exit_code())
-
-
-@rules_app.command("explain")
-def rules_explain(code: str = typer.Argument(..., metavar="CODE", help="A rule code such as GPU001, or its name.")) -> None:
-    """Print a rule's documentation."""
-    from migrator.transforms import BY_CODE
-
-    rules = BY_CODE
-    rule = rules.get(code.upper()) or next((r for r in rules.values() if r.NAME == code), None)
-    if rule is None:
-        raise MigratorError(f"unknown rule {code!r}; see 'dra-migrate rules list'")
-    sys.stdout.write((rule.__doc__ or "").strip() + "\n")
-    raise typer.Exit(exit_code())
-
-
-@app.callback(invoke_without_command=True)
-def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    if version:
-        sys.stdout.write(f"dra-migrate {__version__}\n")
-        raise typer.Exit(exit_code())
-
-
-def _finish(*typers: typer.Typer) -> None:
-    for t in typers:
-        for info in t.registered_commands:
-            if info.cls in (None, TyperCommand):  # typer fills in its default at decoration
-                info.cls = _Command
-
-
-_finish(app, rules_app)
+    return getattr(commands, name)
 
 
 def _usage_error(exc: Exception) -> int | None:
@@ -842,6 +99,8 @@ def _usage_error(exc: Exception) -> int | None:
     Their classes are click's, which typer vendors from 0.26 on (typer._click) and earlier
     imports as click: they are found from typer.BadParameter, public on every release.
     """
+    import typer
+
     base = next((c for c in type(typer.BadParameter("")).__mro__ if c.__name__ == "ClickException"), None)
     if base is None or not isinstance(exc, base):
         return None
@@ -858,13 +117,6 @@ def _usage_error(exc: Exception) -> int | None:
     return code
 
 
-def exit_code(failed: object = False, unmet: object = False) -> int:
-    """migrator.report.exit_code, imported when a command ends (start-up stays light)."""
-    from migrator.report import exit_code as decide
-
-    return decide(bool(failed), bool(unmet))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it directly)."""
     import gc
@@ -873,21 +125,29 @@ def main(argv: list[str] | None = None) -> int:
     # make full collections scan the growing heap again and again (quadratic time on big repos
     # and plans; see BENCHMARKS.md). Collect rarely instead.
     gc.set_threshold(200_000, 100, 100)
-    global _CONFIG
-    _CONFIG = None
-    loaded = sys.modules.get("migrator.tables")  # not imported yet: nothing to reset (start-up stays light)
-    if loaded is not None:
-        loaded.reset_vendor_files()
+    flags.reset()
+    hook = _hook_args(sys.argv[1:] if argv is None else list(argv))
     try:
-        rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=_defaults())
-        return rv if isinstance(rv, int) else 0
-    except typer.Exit as exc:
-        return int(exc.exit_code)
+        if hook is not None:
+            return _run_hook(*hook)
+        import typer
+
+        from migrator.commands import app
+
+        try:
+            rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=flags._defaults())
+            return rv if isinstance(rv, int) else 0
+        except typer.Exit as exc:
+            return int(exc.exit_code)
+        except typer.Abort:
+            from migrator.report import INTERRUPTED
+
+            return INTERRUPTED
     except MigratorError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per error
             sys.stderr.write(f"dra-migrate: {line}\n")
-        return exit_code(failed=True)
-    except (KeyboardInterrupt, typer.Abort):
+        return flags.exit_code(failed=True)
+    except KeyboardInterrupt:
         from migrator.report import INTERRUPTED
 
         return INTERRUPTED

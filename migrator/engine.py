@@ -24,6 +24,7 @@ from migrator.mode import Mode
 from migrator.model import Finding, ObjectRef, Status
 from migrator.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, active_vendor_files, is_placeholder, load_tables, use_vendor_files
+from migrator.tables import might_matter as _might_matter
 from migrator.tables import triggers as trigger_strings
 from migrator.transforms import (OBJECT_RULES, REGISTRY, gpu000_converted, gpu007_runtime_hints,
                                  gpu107_outside_pod_spec, gpu108_served_by_dra, gpu900_not_processed)
@@ -44,11 +45,6 @@ def might_matter(text: str, tables: Tables, mode: Mode | None = None) -> bool:
     """Cheap pre-filter: no trigger string, nothing to do (and no need to parse). A target older
     than 1.34 cannot read resource.k8s.io/v1 objects: those files matter too (GPU012 reports them)."""
     return _might_matter(text, tables.triggers, mode)
-
-
-def _might_matter(text: str, triggers: tuple[str, ...], mode: Mode | None) -> bool:
-    return any(t in text for t in triggers) or (
-        mode is not None and mode.api_version != "resource.k8s.io/v1" and "resource.k8s.io/v1" in text)
 
 
 def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None) -> TextResult:

@@ -92,7 +92,10 @@ def releases() -> Releases:
 
     from migrator.tables import rules_dir  # rules/ beside the source tree, or packaged as migrator/_rules
 
-    data = yaml.safe_load((rules_dir() / "kubernetes.yaml").read_text(encoding="utf-8"))
+    # libyaml's parser, as for the other tables: every rewrite builds its Mode from this file (the
+    # pre-commit hook too), and the pure-Python one took most of a commit's start-up
+    data = yaml.load((rules_dir() / "kubernetes.yaml").read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     apis = []
     for name, a in data["apis"].items():
         apis.append(Api(name, _minor(a["introduced"]), _minor(a["deprecated"]) if a.get("deprecated") else None,

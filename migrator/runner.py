@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator
 
-from migrator.edit import block_entries
-from migrator.documents import detect_layout
-from migrator.engine import migrate_text
 from migrator.errors import InvalidInput
 from migrator.mode import Mode, WriteBack
 from migrator.model import FileResult, SideFile
@@ -15,6 +12,7 @@ from migrator.report import Report
 from migrator.model import Finding, Status
 from migrator.sources import (STDIN, NotFollowed, Pending, Scope, commit, discard, discover, encode, prepare,
                               read, side_file, write_atomic)
+from migrator.tables import needs_rules
 
 
 def templates_path(path: str) -> str:
@@ -27,6 +25,10 @@ def templates_path(path: str) -> str:
 def process_one(path: str, mode: Mode, stdin: bytes | None = None, scope: Scope | None = None) -> FileResult:
     try:
         src = read(path, stdin)
+        if not needs_rules(src.text, mode):  # engine.migrate_text's own first test, before importing it
+            return FileResult(path, src.text, src.text, (), None, (), src.mtime_ns, src.bom)
+        from migrator.engine import migrate_text
+
         result = migrate_text(src.text, path if path != STDIN else "<stdin>", mode)
     except InvalidInput as exc:
         return FileResult(path, None, None, (), str(exc))
@@ -41,6 +43,9 @@ def process_one(path: str, mode: Mode, stdin: bytes | None = None, scope: Scope 
             target, side = side_file(templates_path(path), scope or Scope(), path)
         except InvalidInput as exc:
             return FileResult(path, src.text, None, result.findings, f"{exc}; {path} not rewritten")
+        from migrator.documents import detect_layout
+        from migrator.edit import block_entries
+
         existing = side.text if side is not None else ""
         layout = detect_layout(src.text)
         chunks = [existing] if existing else []

@@ -162,6 +162,22 @@ def triggers() -> tuple[str, ...]:
     return _triggers(files)
 
 
+def might_matter(text: str, triggers: tuple[str, ...], mode: Any = None) -> bool:
+    """Cheap pre-filter: no trigger string, nothing to do (and no need to parse). A target older
+    than 1.34 (``mode``: a mode.Mode) cannot read resource.k8s.io/v1 objects: those files matter
+    too (GPU012 reports them)."""
+    return any(t in text for t in triggers) or (
+        mode is not None and mode.api_version != "resource.k8s.io/v1" and "resource.k8s.io/v1" in text)
+
+
+def needs_rules(text: str, mode: Any) -> bool:
+    """engine.migrate_text's first test, before the tables are loaded or the engine is imported
+    (runner.py asks this first: a commit of files without GPUs imports neither)."""
+    if mode.vendor_files != _ACTIVE_VENDOR_FILES:  # a worker process: the run's --vendor-file
+        use_vendor_files(mode.vendor_files)
+    return might_matter(text, triggers(), mode)
+
+
 @functools.cache
 def _triggers(vendor_files: tuple[str, ...]) -> tuple[str, ...]:
     base = rules_dir()

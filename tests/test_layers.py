@@ -27,6 +27,9 @@ LAYERS: list[set[str]] = [
     # what is built on the engine
     {"pairing", "equivalence", "runner", "output", "krm", "helm", "preview", "codemod"},
     {"plan", "plan.topology", "plan.model", "plan.planner", "plan.gitops", "plan.build", "plan.output"},
+    # the command line: the shared values and rewrite body, the typer app, the entry point
+    {"flags"},
+    {"commands"},
     {"cli", "__main__"},
 ]
 

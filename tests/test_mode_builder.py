@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrator import cli, config, krm
+from migrator import flags as cli_flags  # the run's config lives there (the typer app's module imports it)
 from migrator.documents import parse
 from migrator.mode import OPTIONS, Mode
 
@@ -48,19 +49,19 @@ def _krm(v: dict[str, Any]) -> Mode:
 @settings(max_examples=80, deadline=None)
 @given(VALUES)
 def test_every_front_end_builds_the_same_mode(v: dict[str, Any]) -> None:
-    cli._CONFIG = config.Config()  # no project file around (main() reads it again on each run)
+    cli_flags._CONFIG = config.Config()  # no project file around (main() reads it again on each run)
     try:
         from_cli = _cli(v)
     finally:
-        cli._CONFIG = None
+        cli_flags._CONFIG = None
     flags = _config(v)
     assert flags == {o.config: v[o.field] for o in OPTIONS if v[o.field] is not None}
-    cli._CONFIG = config.Config()
+    cli_flags._CONFIG = config.Config()
     try:
         from_config = _cli({o.field: flags.get(o.config, v[o.field] if o.kind == "bool" else o.default)
                             for o in OPTIONS})
     finally:
-        cli._CONFIG = None
+        cli_flags._CONFIG = None
     assert from_config == from_cli
     from_krm = _krm(v)  # KRM has no templates or gitops option: those keep their defaults
     want = dataclasses.replace(from_cli, krm=True, placement="inline", gitops=None)
