@@ -40,6 +40,9 @@ class VendorError(MigratorError):
     """A vendor profile that cannot be used: ``<file>:<line>: <what>``."""
 
     def __init__(self, path: str, line: int | None, message: str) -> None:
+        # one line whatever the profile holds: a key or value quoted in the message may carry a line
+        # break (YAML reads NEL, LS and PS as breaks) or a control character
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         self.path, self.line, self.message = path, line, message
         super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
 

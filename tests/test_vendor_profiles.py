@@ -601,3 +601,13 @@ def test_inline_nvidia_literals_are_the_profile_values(nvidia, module, spelled):
 
     source = inspect.getsource(importlib.import_module(module))
     assert spelled(nvidia) in source, spelled(nvidia)
+
+
+@pytest.mark.parametrize("key", ["\x85\x85", "a\u2028b", "tab\there", "nul\x00"])
+def test_a_line_break_in_a_profile_key_stays_one_line(tmp_path, key) -> None:
+    """YAML reads NEL, LS and PS as line breaks: quoted back in the error they must not split it
+    (the CLI prints one line per line of an error)."""
+    d = _data("amd.yaml")
+    _set(d, ("capacities",), {key: 0})
+    err = _error([_write(tmp_path, "amd.yaml", d)])
+    assert len(str(err).splitlines()) == 1 and "capacities" in str(err), str(err)
