@@ -47,7 +47,9 @@ def might_matter(text: str, tables: Tables, mode: Mode | None = None) -> bool:
     return _might_matter(text, tables.triggers, mode)
 
 
-def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None) -> TextResult:
+def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None,
+                 keep: Any = None) -> TextResult:
+    """``keep`` (a verify.Parsed): filled with the documents parsed on the way, for the caller."""
     if mode.vendor_files != active_vendor_files():  # a worker process: the run's --vendor-file
         use_vendor_files(mode.vendor_files)
     if tables is None and not _might_matter(text, trigger_strings(), mode):
@@ -57,7 +59,9 @@ def migrate_text(text: str, path: str, mode: Mode, tables: Tables | None = None)
         return TextResult(text, ())
     try:
         docs = parse(text, path)
-        return _migrate_docs(text, docs, path, mode, tables)
+        if keep is not None:
+            keep.before = docs
+        return _migrate_docs(text, docs, path, mode, tables, keep)
     except InvalidInput:
         raise
     except Exception as exc:  # the last backstop: one line for this file, the batch goes on
@@ -88,7 +92,8 @@ class _File:
     shared_cache: dict[int, frozenset[int]]
 
 
-def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables: Tables) -> TextResult:
+def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables: Tables,
+                  keep: Any = None) -> TextResult:
     patch = Patch(text)
     findings: list[Finding] = []
     broken: list[tuple[int, tuple[Any, ...], Node, str]] = []
@@ -117,7 +122,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
     new_text = patch.render()
     from migrator.verify import check_rendered
 
-    problem = check_rendered(new_text, docs, patch, path)
+    problem = check_rendered(new_text, docs, patch, path, keep)
     if problem is not None:
         failed = [dataclasses.replace(f, code="GPU900", status=Status.MANUAL, message=f"not converted: {problem}")
                   if f.status == Status.CONVERTED else f for f in findings]

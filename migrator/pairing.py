@@ -12,11 +12,12 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from migrator.documents import Document, parse, to_python
+from migrator.documents import Document, check_document, parse, to_python
 from migrator.engine import TextResult, migrate_text
 from migrator.errors import InvalidInput
 from migrator.model import Finding, ObjectRef, Status
 from migrator.podspec import as_dict, claim_index, objects_of, pod_at
+from migrator.verify import Parsed
 
 
 def key_of(obj: dict[str, Any]) -> ObjectRef:
@@ -51,8 +52,9 @@ class Migrated:
     """The rewrite's result, with both sides parsed on first use (a file the rewrite left alone
     costs no parse unless its objects are asked for)."""
 
-    def __init__(self, path: str, text: str, result: TextResult) -> None:
+    def __init__(self, path: str, text: str, result: TextResult, parsed: Parsed | None = None) -> None:
         self.path, self.text, self.result = path, text, result
+        self._parsed = parsed or Parsed()  #: what the rewrite parsed already (not parsed again)
         self._by_key: dict[str, dict[ObjectRef, dict[str, Any]]] = {}
 
     @property
@@ -61,6 +63,11 @@ class Migrated:
 
     @functools.cached_property
     def _before(self) -> tuple[tuple[Document, ...], list[Any], InvalidInput | None]:
+        kept = self._parsed
+        if kept.before is not None:
+            docs = tuple(kept.before)
+            return docs, [kept.data_before[i] if i in kept.data_before else to_python(d.root)
+                          for i, d in enumerate(docs)], None
         try:
             docs = tuple(parse(self.text, self.path))
         except InvalidInput as exc:  # the rewrite passed it by unparsed (no trigger word, e.g. a Helm template)
@@ -78,7 +85,15 @@ class Migrated:
 
     @functools.cached_property
     def docs_after(self) -> tuple[Document, ...]:
-        return self.docs_before if not self.changed else tuple(parse(self.result.text, self.path))
+        if not self.changed:
+            return self.docs_before
+        kept = self._parsed.after
+        if kept is None:
+            return tuple(parse(self.result.text, self.path))
+        for d in kept:  # the rewrite's check parsed it unchecked: the checks parse() would make
+            if d.root is not None:
+                check_document(d.root, self.path)
+        return tuple(kept)
 
     @functools.cached_property
     def before(self) -> tuple[dict[str, Any], ...]:
@@ -90,7 +105,9 @@ class Migrated:
         """The rewritten file's objects (side-file templates not included)."""
         if not self.changed:
             return self.before
-        return tuple(objects_of([to_python(d.root) for d in self.docs_after]))
+        done = self._parsed.data_after if self._parsed.after is not None else {}
+        return tuple(objects_of([done[i] if i in done else to_python(d.root)
+                                 for i, d in enumerate(self.docs_after)]))
 
     def claims(self) -> dict[str, dict[str, Any]]:
         """ResourceClaims and ResourceClaimTemplates after the rewrite, side-file ones included."""
@@ -119,4 +136,5 @@ class Migrated:
 
 def migrate(text: str, path: str, mode: Any) -> Migrated:
     """The rewrite of ``text`` (InvalidInput when the rewrite raises it), both sides on demand."""
-    return Migrated(path, text, migrate_text(text, path, mode))
+    parsed = Parsed()
+    return Migrated(path, text, migrate_text(text, path, mode, keep=parsed), parsed)

@@ -7,12 +7,28 @@ is checked by the tests (and by ``rewrite`` on itself: the output has nothing le
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from migrator.documents import Document, parse, to_python
 from migrator.edit import Patch
 from migrator.errors import InvalidInput
 
 
-def check_rendered(new_text: str, docs: list[Document], patch: Patch, path: str) -> str | None:
+@dataclass
+class Parsed:
+    """What a rewrite parsed on its way, for a caller that needs the same documents again (``plan``
+    pairs both sides: parsing them once more cost as much as the rewrite's own parse). Nothing
+    here is mutated after it is kept."""
+
+    before: list[Document] | None = None  #: today's documents (parse, checked)
+    after: list[Document] | None = None  #: the rendered text's, once it passed the check (unchecked parse)
+    data_before: dict[int, Any] = field(default_factory=dict)  #: to_python of touched documents, by index
+    data_after: dict[int, Any] = field(default_factory=dict)  #: the same documents after the rewrite
+
+
+def check_rendered(new_text: str, docs: list[Document], patch: Patch, path: str,
+                   keep: Parsed | None = None) -> str | None:
     """None when ``new_text`` means exactly what the patch intended, else what went wrong.
 
     Documents the patch did not touch are byte-identical in the new text (splices never cross
@@ -24,15 +40,22 @@ def check_rendered(new_text: str, docs: list[Document], patch: Patch, path: str)
         return f"internal check failed: the edited text does not parse ({exc.message})"
     touched = patch.touched_documents()
     old = [to_python(d.root) if d.index in touched else _UNTOUCHED for d in docs]
-    expected = patch.apply_data(old)
+    expected = patch.apply_data(old)  # copies: ``old`` stays as parsed
     if len(expected) != len(new_docs):
         return "internal check failed: the edited text has a different number of documents"
+    got_data: dict[int, Any] = {}
     try:
-        for want, got in zip(expected, new_docs):
-            if want is not _UNTOUCHED and want != to_python(got.root):
-                return "internal check failed: the edited text does not mean what was intended"
+        for i, (want, got) in enumerate(zip(expected, new_docs)):
+            if want is not _UNTOUCHED:
+                got_data[i] = to_python(got.root)
+                if want != got_data[i]:
+                    return "internal check failed: the edited text does not mean what was intended"
     except RecursionError:
         return "internal check failed: recursive data"
+    if keep is not None:
+        keep.after = new_docs
+        keep.data_before = {i: d for i, d in enumerate(old) if d is not _UNTOUCHED}
+        keep.data_after = got_data
     return None
 
 

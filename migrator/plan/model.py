@@ -27,11 +27,12 @@ active workloads and pending pods cost, not the size of the cluster.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from migrator.matcher import DeviceMatcher
 from migrator.cluster import Device, Taint, selects, tolerates
@@ -187,6 +188,12 @@ class Model:
         #: a pod that did not fit is not retried until then
         self.epoch = 0
         self._failed: dict[tuple[Any, ...], int] = {}
+        #: the DRA nodes that may have a free device, sorted (a superset: a full one is dropped when
+        #: a scan meets it, put back when a pod releases devices there), so a placement scans the
+        #: nodes with room, not every DRA node; None until first used
+        self._dra_room: list[str] | None = None
+        #: likewise, device-plugin nodes that may hold no device-plugin pod (cut-over candidates)
+        self._dp_empty: list[str] | None = None
 
     def clone(self) -> Model:
         m = Model({k: v.copy() for k, v in self.nodes.items()}, self.matcher)
@@ -245,6 +252,10 @@ class Model:
         if pod.node is None or pod.state == "pending":
             return
         node = self.nodes[pod.node]
+        if pod.devs and self._dra_room is not None and _has(self.dra_names, pod.node):
+            _insort(self._dra_room, pod.node)
+        if pod.dp and node.dp_pods == 1 and self._dp_empty is not None:
+            _insort(self._dp_empty, pod.node)
         self.epoch += 1
         bound = self.on_node.get(pod.node)
         if bound is not None and pod in bound:
@@ -273,7 +284,41 @@ class Model:
         node.dra_on, node.expected = True, False
         if name not in self.dra_names:
             self.dra_names = sorted(self.dra_names + [name])
+        if self._dra_room is not None:
+            _insort(self._dra_room, name)
         self.epoch += 1
+
+    def dra_with_room(self) -> Iterator[str]:
+        """``dra_names`` less the nodes whose devices are all held, in the same order. Lazy: a full
+        node met on the way is dropped from the index; nothing may release devices meanwhile."""
+        room = self._dra_room
+        if room is None:
+            room = self._dra_room = list(self.dra_names)
+        i = 0
+        while i < len(room):
+            node = self.nodes[room[i]]
+            if len(node.devs_used) >= len(node.devices):
+                del room[i]
+                continue
+            yield room[i]
+            i += 1
+
+    def dp_empty(self) -> Iterator[str]:
+        """Nodes with devices on the device plugin only that hold no device-plugin pod, by name
+        (cordoned ones included): the cut-overs that evict nothing. Lazy, as ``dra_with_room``."""
+        empty = self._dp_empty
+        if empty is None:
+            empty = self._dp_empty = sorted(self.nodes)
+        i = 0
+        while i < len(empty):
+            node = self.nodes[empty[i]]
+            # a node leaves for good once off the device plugin or on DRA (neither is undone), and
+            # until its last device-plugin pod is released when it holds some (_release puts it back)
+            if not node.devices or not node.dp_on or node.dra_on or node.dp_pods:
+                del empty[i]
+                continue
+            yield empty[i]
+            i += 1
 
     def hazard(self, text: str) -> None:
         self.hazard_log.append(f"t={self.tick_count}: {text}")
@@ -366,7 +411,7 @@ class Model:
 
     def new_capacity(self, w: Workload, want: int) -> int:
         """How many new pods of ``w`` fit on DRA nodes now (stops counting at ``want``)."""
-        return self._pack(w, (n for n in map(self.nodes.__getitem__, self.dra_names) if not n.cordoned),
+        return self._pack(w, (n for n in map(self.nodes.__getitem__, self.dra_with_room()) if not n.cordoned),
                           want, fresh=False)
 
     # ---- one tick ----------------------------------------------------------------------------
@@ -555,7 +600,7 @@ class Model:
                     continue
                 sig = w.signature
                 if sig not in full or p.pinned:
-                    for n in ([p.pinned] if p.pinned else self.dra_names):
+                    for n in ([p.pinned] if p.pinned else self.dra_with_room()):
                         node = self.nodes[n]
                         if len(node.devs_used) >= len(node.devices):
                             continue
@@ -588,7 +633,7 @@ class Model:
         mapping DeviceClass where the node's allocatable has none of the resource (kubernetes
         v1.37.2 extendeddynamicresources.go filterExtendedResources); it then holds devices, not
         device-plugin GPUs."""
-        for n in ([p.pinned] if p.pinned else self.dra_names):
+        for n in ([p.pinned] if p.pinned else self.dra_with_room()):
             node = self.nodes[n]
             if node.dp_on or len(node.devs_used) >= len(node.devices):
                 continue  # a node with device-plugin capacity serves the resource itself
@@ -614,3 +659,14 @@ class Model:
 
     def both_managers(self) -> list[str]:
         return [n.name for n in self.nodes.values() if n.dp_on and n.dra_on]
+
+
+def _insort(names: list[str], name: str) -> None:
+    i = bisect.bisect_left(names, name)
+    if i == len(names) or names[i] != name:
+        names.insert(i, name)
+
+
+def _has(names: list[str], name: str) -> bool:
+    i = bisect.bisect_left(names, name)
+    return i < len(names) and names[i] == name

@@ -19,6 +19,8 @@ by both managers (I1), and no pod is ever created from a template that does not 
 
 from __future__ import annotations
 
+import collections
+import heapq
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -359,6 +361,16 @@ class _VendorStack:
     resources: tuple[str, ...] = ()
 
 
+class _Later:
+    """``key in later``: a workload planned after the current one (the counts _run keeps)."""
+
+    def __init__(self, counts: collections.Counter[str]) -> None:
+        self.counts = counts
+
+    def __contains__(self, key: object) -> bool:
+        return self.counts.get(key, 0) > 0  # type: ignore[call-overload]
+
+
 class Planner:
     def __init__(self, initial: Model, preflight: list[str],
                  template_files: dict[str, tuple[tuple[str, bool], ...]] | None = None,
@@ -377,7 +389,7 @@ class Planner:
         #: one the plan uncordons for its DRA devices is cordoned again when the plan ends
         self.cordoned_before = {n for n, node in initial.nodes.items() if node.cordoned}
         self.uncordoned: list[str] = []
-        self.later: set[str] = set()  #: workloads planned after the current one (run() keeps it)
+        self.later: Any = set()  #: workloads planned after the current one (run() keeps it; ``in`` only)
         self.protected: set[str] = set()  #: workloads whose pods no last-resort cut-over may evict
         self.forced: dict[str, str] = {}  #: workloads blocked because their rollout did not complete: why
         self.evicted: set[str] = set()  #: workloads whose pods a last-resort cut-over evicted (this pass)
@@ -442,6 +454,20 @@ class Planner:
         node, then a cordoned node that needs only an uncordon (DRA already) or an empty one that
         the user cordoned (the runbook says so and cordons it again at the end), then a busy node
         whose other pods fit elsewhere (they are evicted), ``w``'s own pods last."""
+        # Tier 0 without ranking every node: the first empty, uncordoned device-plugin node (by name)
+        # that can serve ``w``. ``useful`` is asked of the same nodes in the same order as the loop
+        # below asks it (its device matching records selector errors in the order found, which the
+        # plan reports), and is cached: asking again there changes nothing.
+        m = self.m
+        tier1 = sorted(n for n in self.cordoned_before if m.nodes[n].devices and m.nodes[n].dra_on
+                       and m.nodes[n].cordoned and not m.nodes[n].dp_on)
+        first = None
+        for name in heapq.merge(m.dp_empty(), tier1):
+            node = m.nodes[name]
+            if self.useful(node, w) and first is None and not node.dra_on and not node.cordoned:
+                first = name
+        if first is not None:
+            return first
         ranked: list[tuple[int, int, int, str]] = []  #: (tier, other pods evicted, own pods evicted, node)
         for name in self.m.names:
             node = self.m.nodes[name]
@@ -696,8 +722,16 @@ class Planner:
                 self.emit([s for s in steps if s.op[0] != "dra_on"])  # DRA is on already: turn the plugin off
         self._templates(decisions)
         order = sorted(decisions, key=lambda d: (d.workload.gpus, d.workload.key))
-        for i, d in enumerate(order):
-            self.later = {o.workload.key for o in order[i + 1:] if not o.blocked}
+        # the keys of the decisions after the current one that are not blocked, kept as counts: a
+        # set rebuilt per workload made big plans quadratic (nothing decides another's ``blocked``)
+        remaining = collections.Counter(d.workload.key for d in order if not d.blocked)
+        later = _Later(remaining)
+        for d in order:
+            if not d.blocked:
+                remaining[d.workload.key] -= 1
+                if not remaining[d.workload.key]:
+                    del remaining[d.workload.key]
+            self.later = later
             self._workload_or_block(d)
         self.later = set()
         self._extended_path()
