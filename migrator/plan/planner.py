@@ -143,7 +143,7 @@ class Executor:
 
     def tick(self) -> None:
         self.m.tick()
-        for key in self.m.active:
+        for key in sorted(self.m.active):  # the order the runbook lists losses in: never the hash seed's
             w = self.m.workloads[key]
             if w.kind == "DaemonSet":
                 lost = len([p for p in self.m.pods(key) if p.state != "running"])
