@@ -152,12 +152,11 @@ def leaving_labels(ctx: Any, plan: Any) -> list[str]:
     t = plan.translation
     if t is None and not plan.remove_selector_keys:
         return []
-    from migrator.documents import to_python
     from migrator.selection import all_reqs, families, label_rules
 
     rules = label_rules(str(ctx.tables.source))
     fam = families(str(ctx.tables.source))
-    out = sorted({key for key, _, _ in all_reqs(to_python(ctx.pod))
+    out = sorted({key for key, _, _ in all_reqs(ctx.pod_data())
                   if (key in rules or fam.is_gpu_label(key)) and (key not in rules or rules[key].remove)})
     out += sorted(set(plan.remove_selector_keys) - set(out))
     if not out and t is not None and t.kept:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Protocol
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from migrator import shape
-from migrator.documents import get, items, pairs, scalar_value
+from migrator.documents import get, items, pairs, scalar_value, to_python
 from migrator.locate import PodSpecRef
 from migrator.mode import Mode
 from migrator.model import DeviceRequest, Finding, FixSafety, Status
@@ -76,10 +76,18 @@ class PodContext:
     served_by_dra: frozenset[str] = frozenset()
     #: the first field the rules, verify or plan read whose type the API would reject
     shape: shape.Problem | None = None
+    #: the pod spec as plain data, built on first use (several rules read it; none may mutate it)
+    _data: list[Any] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @property
     def pod(self) -> MappingNode:
         return self.ref.node
+
+    def pod_data(self) -> Any:
+        """``to_python(self.pod)``, shared by every rule of this pod: read it, never change it."""
+        if not self._data:
+            self._data.append(to_python(self.ref.node))
+        return self._data[0]
 
     def finding(self, code: str, status: Status, message: str, container: str | None = None,
                 warn: bool = False) -> Finding:

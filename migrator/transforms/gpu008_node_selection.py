@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable
 
-from migrator.documents import to_python
 from migrator.kube import releases
 from migrator.model import Finding, FixSafety, Status
 from migrator.shape import dotted
@@ -77,7 +76,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
             dropped.append(label)
             if any(lbl == label for lbl, _ in ctx.node_selection):
                 notes.append(f"{label}: a {kind} request's memory is not compared with a node label")
-    pod = to_python(ctx.pod)
+    pod = ctx.pod_data()
     product: list[str] = []
     if plan.mig_single:  # GPU009 already turned the partition product label into selectors
         single = ctx.tables.single_partition_profile()

@@ -43,14 +43,13 @@ FIX = FixSafety.SAFE
 
 def decide(ctx: PodContext) -> tuple[str, object] | None:
     """None: no MIG here; ("manual", why); or ("mig", (parents, profile)), decided per affinity term."""
-    from migrator.documents import to_python
     from migrator.selection import alternatives, families, mig_term
 
     single = ctx.tables.single_partition_profile()
     if single is None:
         return None
     part = single.partitions.name
-    pod = to_python(ctx.pod)
+    pod = ctx.pod_data()
     terms = [mig_term(alt, families(str(ctx.tables.source))) for alt in alternatives(pod)]
     if all(t.kind == "whole" for t in terms):
         return None

@@ -58,11 +58,10 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
         return
     strategy = ctx.tables.sharing_nodes[resource].nodes.strategy
     strategy_label = strategy.label if strategy is not None else None
-    from migrator.documents import to_python
     from migrator.selection import sharing_hits
     from migrator.transforms.gpu009_mig_single import decide
 
-    pod = to_python(ctx.pod)
+    pod = ctx.pod_data()
     mig = decide(ctx)
     for (label, op, values), rule in sharing_hits(pod, ctx.tables.sharing_labels):
         if rule.mig and mig is not None and mig[0] == "mig" and (rule.label == strategy_label or op == "In"):

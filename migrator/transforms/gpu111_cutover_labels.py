@@ -37,12 +37,11 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not any(a.count for a in ctx.gpu_asks()) and not any(
             a.count and a.resource in ctx.tables.shared_resources for a in ctx.asks):
         return
-    from migrator.documents import to_python
     from migrator.selection import alternatives, families
 
     cutover = families(str(ctx.tables.source)).cutover
     # required selection only: a preference for such nodes strands nothing (GPU008 reports it)
-    keys = sorted({key for alt in alternatives(to_python(ctx.pod)) for key, _, _ in alt if key in cutover})
+    keys = sorted({key for alt in alternatives(ctx.pod_data()) for key, _, _ in alt if key in cutover})
     if keys:
         yield block(ctx.finding(CODE, Status.MANUAL,
                                      f"node selection on {', '.join(keys)}: the migration changes this "

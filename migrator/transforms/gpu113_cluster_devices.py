@@ -88,12 +88,11 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
         return
     prof = ctx.tables.strategy_profile(whole[0].resource)
     res, part = prof.nodes.resource, prof.partitions
-    from migrator.documents import to_python
     from migrator.podspec import pod_needs as _need
     from migrator.nodes import MIG, WHOLE, mig_profiles, reachable
     from migrator.tolerations import admission_tolerations
 
-    pod = to_python(ctx.pod)
+    pod = ctx.pod_data()
     # the ExtendedResourceToleration plugin's tolerations (on in GKE and EKS: verify's default);
     # with them the pod may reach more nodes, so more are checked
     pod = dict(pod, tolerations=admission_tolerations(pod))
