@@ -559,6 +559,7 @@ def plan(
     migration_path: MigrationPathOpt = MigrationPath.auto,
     follow_symlinks: FollowSymlinksOpt = False,
     vendor_file: VendorFileOpt = None,
+    jobs: JobsOpt = 0,
 ) -> None:
     """Plan the switch: template, node cut-over and workload order that cannot deadlock, proven by simulation.
 
@@ -580,7 +581,7 @@ def plan(
     mode = _mode(kube_version, Templates.inline, convert_unknown, keep_node_labels, sharing, gitops, migration_path)
     snap = _snapshot(cluster, context)
     texts, errors = _read_inputs(list(paths), follow_symlinks)
-    result = build_plan(texts, snap, mode, explain, gpu_operator=gpu_operator.value)
+    result = build_plan(texts, snap, mode, explain, gpu_operator=gpu_operator.value, jobs=jobs)
     errors += result.errors  # inputs that could not be read as manifests (the others are planned)
     if gitops:
         from migrator.plan.gitops import gitops_notes

@@ -138,3 +138,71 @@ def migrate(text: str, path: str, mode: Any) -> Migrated:
     """The rewrite of ``text`` (InvalidInput when the rewrite raises it), both sides on demand."""
     parsed = Parsed()
     return Migrated(path, text, migrate_text(text, path, mode, keep=parsed), parsed)
+
+
+@dataclass(frozen=True)
+class Detached:
+    """What ``plan`` reads of one file's migration (``Migrated``'s answers, computed), as plain data:
+    it comes back from a worker process."""
+
+    path: str
+    text: str
+    result: TextResult
+    unreadable: str | None
+    before_by_key: dict[ObjectRef, dict[str, Any]]
+    after: tuple[dict[str, Any], ...]
+
+    def by_key(self, which: str) -> dict[ObjectRef, dict[str, Any]]:
+        if which != "before":
+            raise ValueError("a detached migration keeps today's objects by key only")
+        return self.before_by_key
+
+
+def _detach(path: str, text: str, mode: Any) -> Detached | str:
+    try:
+        m = migrate(text, path, mode)
+    except InvalidInput as exc:
+        return str(exc)
+    if m.unreadable is not None:
+        return Detached(path, text, m.result, str(m.unreadable), {}, ())
+    return Detached(path, text, m.result, None, m.by_key("before"), m.after)
+
+
+def _detach_batch(items: list[tuple[str, str]], mode: Any) -> list[Detached | str]:
+    return [_detach(path, text, mode) for path, text in items]
+
+
+#: ``migrate_all`` uses worker processes from this much text that passes the pre-filter on (a
+#: worker's start and the data sent back cost about what migrating 40 KiB of manifests does)
+PARALLEL_BYTES = 512 * 1024
+
+
+def migrate_all(paths: list[tuple[str, str]], mode: Any, jobs: int = 0) -> Iterator[Migrated | Detached | str]:
+    """``migrate`` of each (path, text), in order; a str for a file whose rewrite raised InvalidInput.
+
+    ``jobs``: worker processes (0: one per core once the texts the pre-filter lets through reach
+    PARALLEL_BYTES; 1: none). Files are independent, so workers change nothing but the time.
+    """
+    import os
+
+    from migrator.tables import might_matter, triggers
+
+    workers = jobs
+    if jobs == 0:
+        t = triggers()
+        heavy = sum(len(text) for _, text in paths if might_matter(text, t, mode))
+        workers = (os.cpu_count() or 1) if heavy >= PARALLEL_BYTES else 1
+    if workers <= 1 or len(paths) < 2:
+        for path, text in paths:
+            try:
+                yield migrate(text, path, mode)
+            except InvalidInput as exc:
+                yield str(exc)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(1, min(16, len(paths) // (workers * 4) or 1))
+    batches = [paths[i:i + size] for i in range(0, len(paths), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for batch in pool.map(_detach_batch, batches, [mode] * len(batches)):
+            yield from batch

@@ -60,6 +60,9 @@ class SharingLabel:
     exists: bool = False  #: open: the label is only set on sharing nodes (Exists admits only them)
 
 
+_MEMO_MAX = 65_536
+
+
 @dataclass(frozen=True, slots=True)
 class Tables:
     workloads: dict[tuple[str, str], WorkloadKind]
@@ -84,6 +87,35 @@ class Tables:
     #: ``nodes.resource`` -> its profile, for the profiles whose ``sharing.labels`` are all rows of
     #: ``sharing_labels``: those labels say what that resource is on a node (GPU011, GPU103)
     sharing_nodes: dict[str, Any] = field(default_factory=dict)
+    #: memo of ``device_rule`` and ``is_gpu_name`` by text (bounded: texts come from the input)
+    _memo: dict[tuple[int, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def device_rule(self, resource: str) -> Any:
+        """The ``devices`` row naming or matching ``resource`` (None: none), first match wins."""
+        key = (0, resource)
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        hit = None
+        for rule in self.devices:
+            if rule.name == resource or (rule.pattern is not None and rule.pattern.match(resource)):
+                hit = rule
+                break
+        if len(memo) < _MEMO_MAX:
+            memo[key] = hit
+        return hit
+
+    def is_gpu_name(self, text: str) -> bool:
+        """A GPU resource name: a device row's, a shared one, or one the unknown-device pattern matches."""
+        key = (1, text)
+        memo = self._memo
+        got = memo.get(key)
+        if got is None:
+            got = self.device_rule(text) is not None or text in self.shared_resources or \
+                bool(self.unknown_device.search(text))
+            if len(memo) < _MEMO_MAX:
+                memo[key] = got
+        return got
 
     def _profiles(self) -> tuple[Any, ...]:
         return self.vendors.profiles if self.vendors is not None else ()

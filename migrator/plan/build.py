@@ -8,10 +8,9 @@ from typing import Any
 
 from migrator.matcher import DeviceMatcher
 from migrator.cluster import PDB, Device, Node, Pod, Snapshot, selects, tolerates
-from migrator.pairing import finding_key, key_of, migrate
+from migrator.pairing import finding_key, key_of, migrate_all
 from migrator.podspec import (alternatives, as_dict, as_list, capacity_requests, claim_index, claim_requests, count_of,
                               label_of, objects_of, pod_needs, pod_at, selector_exprs)
-from migrator.errors import InvalidInput
 from migrator.kube import releases
 from migrator.shape import ShapeError
 from migrator.mode import Mode
@@ -162,9 +161,10 @@ def _replicas(spec: dict[str, Any]) -> int:
 
 
 def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain: bool = False,
-               gpu_operator: str = "auto") -> Plan:
+               gpu_operator: str = "auto", jobs: int = 0) -> Plan:
     """``paths``: (file name, text) of today's manifests. ``gpu_operator``: the install the nodes
-    end on (migrator/plan/topology.py: ``auto`` keeps the one the snapshot shows)."""
+    end on (migrator/plan/topology.py: ``auto`` keeps the one the snapshot shows). ``jobs``: worker
+    processes for the rewrite of the files (pairing.migrate_all; 0: automatic)."""
     from migrator.kep5004 import mapping_classes
     from migrator.plan.topology import detect
 
@@ -190,11 +190,9 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     readable: list[tuple[str, str]] = []
     cp_version, cp_how = snap.control_plane_version()
     sts_gate = bool(cp_version) and releases().gate("MaxUnavailableStatefulSet", cp_version)
-    for path, text in paths:
-        try:
-            migrated = migrate(text, path, mode)
-        except InvalidInput as exc:  # this file is reported; the others are planned
-            errors.append(str(exc))
+    for (path, text), migrated in zip(paths, migrate_all(paths, mode, jobs), strict=True):
+        if isinstance(migrated, str):  # the rewrite's InvalidInput: this file is reported, the others planned
+            errors.append(migrated)
             continue
         if migrated.unreadable is not None:
             # migrate_text passed it by without parsing (no GPU word in it, e.g. a Helm template):

@@ -268,10 +268,7 @@ def dns_label(text: str, fallback: str = "gpu") -> str:
 
 
 def device_rule(resource: str, tables: Tables):  # type: ignore[no-untyped-def]
-    for rule in tables.devices:
-        if rule.name == resource or (rule.pattern is not None and rule.pattern.match(resource)):
-            return rule
-    return None
+    return tables.device_rule(resource)
 
 
 def resolve_device(resource: str, tables: Tables) -> tuple[str, tuple[str, ...]] | None:

@@ -30,7 +30,7 @@ from migrator.documents import walk
 from migrator.locate import K8sObject
 from migrator.model import Finding, FixSafety, Status
 from migrator.tables import Tables
-from migrator.transforms.base import device_rule, EditObject, ObjectContext
+from migrator.transforms.base import EditObject, ObjectContext
 
 CODE = "GPU107"
 NAME = "outside-pod-spec"
@@ -39,8 +39,7 @@ FIX = FixSafety.NONE
 
 
 def _is_gpu_name(text: str, tables: Tables) -> bool:
-    return device_rule(text, tables) is not None or text in tables.shared_resources or \
-        bool(tables.unknown_device.search(text))
+    return tables.is_gpu_name(text)
 
 
 def mentions_gpu(node: Node | None, tables: Tables) -> bool:
