@@ -26,6 +26,7 @@ Stdlib only: this is on the rewrite path (start-up time).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -148,6 +149,20 @@ def extended_count(value: Any, tag: str | None = None) -> Count:
     Floats go through float64 in sigs.k8s.io/yaml as in PyYAML, and Go prints them in the
     shortest form that round-trips, as ``repr`` does: the quantity is the same number.
     """
+    if value.__class__ is int and 0 <= value <= _INT64_MAX and tag is None:
+        return Count(value)  # the common case, without the exact-fraction arithmetic below
+    try:
+        return _extended_count(value, tag)  # manifests repeat the same few counts
+    except TypeError:  # an unhashable value (data, not a YAML scalar): not a quantity either way
+        return _uncached_count(value, tag)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: 1, 1.0 and True are three answers
+def _extended_count(value: Any, tag: str | None) -> Count:
+    return _uncached_count(value, tag)
+
+
+def _uncached_count(value: Any, tag: str | None) -> Count:
     if tag is not None:
         return Count(None, f"carries the YAML tag {tag} (not a number until what reads that tag replaces it)")
     if isinstance(value, bool):

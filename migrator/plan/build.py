@@ -114,9 +114,9 @@ def nodes_from(snap: Snapshot) -> dict[str, PNode]:
     return nodes
 
 
-def _requests(template: dict[str, Any], snap: Snapshot) -> list[Request]:
+def _requests(template: dict[str, Any], snap: Snapshot, reqs: list[dict[str, Any]] | None = None) -> list[Request]:
     out: list[Request] = []
-    for req in claim_requests(template):
+    for req in claim_requests(template) if reqs is None else reqs:
         alts = alternatives(req)
         lists: list[list[str]] = []
         for a in alts:
@@ -230,15 +230,17 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             refs = [c.get("resourceClaimTemplateName") or c.get("resourceClaimName") for c in new_pod.get("resourceClaims") or []]
             mine = [claims[r] for r in refs if r in claims]
             requests: list[Request] = []
+            reqs_of: dict[int, list[dict[str, Any]]] = {}  # each template's requests, its shape checked once
             for t in list(mine):
                 try:
-                    requests += _requests(t, snap)
+                    reqs_of[id(t)] = claim_requests(t)
+                    requests += _requests(t, snap, reqs_of[id(t)])
                 except ShapeError as exc:
                     mine.remove(t)
                     unreadable.append((f"{label_of(t)} ({exc})", f.workload))
             prefers = False
             for t in mine:
-                for req in claim_requests(t):
+                for req in reqs_of[id(t)]:
                     prefers |= "firstAvailable" in req
                     for a in alternatives(req):
                         classes_used.add(a.get("deviceClassName") or "")
@@ -251,7 +253,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             strategy = dict(as_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy")))
             modelled = kind in MODELLED and f.where == "/spec/template/spec"
             # consumable shares (several claims on one device) are not in the device ledger
-            consumable = any(capacity_requests(a) for t in mine for req in _claim_reqs(t) for a in alternatives(req))
+            consumable = any(capacity_requests(a) for t in mine for req in reqs_of[id(t)] for a in alternatives(req))
             if consumable:
                 modelled = False
             template_meta = as_dict(as_dict(spec.get("template")).get("metadata"))
@@ -673,15 +675,6 @@ def _deadlock_without_plan(planner: Planner, d: WorkloadDecision) -> None:
                     f"and stay Pending: {lost} replica(s) down")
     else:
         d.reason = "pods on device-plugin nodes cannot use DRA devices: Pending until each node is cut over"
-
-
-def _claim_reqs(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    from migrator.shape import ShapeError
-
-    try:
-        return claim_requests(obj)
-    except ShapeError:
-        return []
 
 
 def statefulset_budget(spec: dict[str, Any], replicas: int, gate_on: bool) -> tuple[int, bool]:
