@@ -69,7 +69,11 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
             root = os.path.realpath(p)
             entered = {root}  # real paths of the directories walked: a link cycle is walked once
             skipped: list[NotFollowed] = []
+            # per found file: (is a link, its real path); a file that is not a link is its real
+            # directory's entry, so realpath (an lstat per path component) runs once per directory
+            info: dict[str, tuple[bool, str]] = {}
             for dirpath, dirnames, filenames in os.walk(p, followlinks=follow_symlinks):
+                real_dir: str | None = None
                 kept = []
                 for d in sorted(dirnames):
                     sub = os.path.join(dirpath, d)
@@ -92,26 +96,33 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                 dirnames[:] = kept
                 for name in filenames:
                     if name.endswith(suffixes):
-                        found.append(os.path.join(dirpath, name))
+                        f = os.path.join(dirpath, name)
+                        if os.path.islink(f):
+                            info[f] = (True, os.path.realpath(f))
+                        else:
+                            if real_dir is None:
+                                real_dir = os.path.realpath(dirpath)
+                            info[f] = (False, os.path.join(real_dir, name))
+                        found.append(f)
             yield from skipped
             # a link to a file that is also found by its own name is that file: read and written once
-            plain = {os.path.realpath(f) for f in found if not os.path.islink(f)}
+            plain = {info[f][1] for f in found if not info[f][0]}
             # a file reached through several followed links: its shortest name (a diff path git applies)
             # (file links are handled below: the file's own name wins over a link to it)
             shortest: dict[str, str] = {}
             for f in found:
-                key = os.path.realpath(f)
-                if not os.path.islink(f) and (key not in shortest or
-                                              (f.count(os.sep), f) < (shortest[key].count(os.sep), shortest[key])):
+                link, key = info[f]
+                if not link and (key not in shortest or
+                                 (f.count(os.sep), f) < (shortest[key].count(os.sep), shortest[key])):
                     shortest[key] = f
-            found = [f for f in found if os.path.islink(f) or shortest[os.path.realpath(f)] == f]
+            found = [f for f in found if info[f][0] or shortest[info[f][1]] == f]
             for f in sorted(found):
                 if not keep(f):
                     continue
-                if os.path.islink(f) and os.path.realpath(f) in plain:
+                link, real = info[f]
+                if link and real in plain:
                     continue
-                if os.path.islink(f):
-                    real = os.path.realpath(f)
+                if link:
                     if not follow_symlinks and os.path.commonpath([root, real]) != root:
                         yield NotFollowed(f, real)
                         continue
@@ -120,7 +131,7 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                         yield bad
                         continue
                     f = real
-                key = os.path.realpath(f)
+                key = real
                 if key not in seen:
                     seen.add(key)
                     yield f
