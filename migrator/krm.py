@@ -22,14 +22,16 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import detect_layout, get, parse, scalar_value, to_python
+from migrator.documents import Document, detect_layout, get, parse, scalar_value, to_python
 from migrator.edit import Patch
 from migrator.dra import INDEX_KEYS, PATH_KEYS, krm_annotations
 from migrator.engine import migrate_text
+from migrator.locate import objects
+from migrator.pairing import finding_key, ref_key
 from migrator.report import exit_code
 from migrator.errors import CannotEdit, InvalidInput, MigratorError
 from migrator.mode import KUBE_VERSIONS, OPTIONS as MODE_OPTIONS, Mode, api_version_for, build_mode
-from migrator.model import Finding, Status
+from migrator.model import Finding, ObjectRef, Status
 
 SEVERITY = {Status.MANUAL: "warning", Status.SKIPPED: "info", Status.INFO: "info"}
 #: The ResourceList versions of the specification's schema (x-kubernetes-group-version-kind).
@@ -99,11 +101,6 @@ def _ref(obj: Node | None) -> dict[str, str] | None:
     if ns := _string(get(meta, "namespace")):
         out["namespace"] = ns
     return out
-
-
-def _items(root: Node | None) -> list[MappingNode]:
-    seq = get(root, "items")
-    return [i for i in seq.value if isinstance(i, MappingNode)] if isinstance(seq, SequenceNode) else []
 
 
 # ---- the envelope -----------------------------------------------------------------------------
@@ -240,10 +237,11 @@ def mode_from_config(config: Node | None) -> tuple[Mode, list[Problem]]:
 
 # ---- results ----------------------------------------------------------------------------------
 
-def _result(f: Finding, items: dict[str, MappingNode], api: str) -> dict[str, Any]:
+def _result(f: Finding, items: dict[ObjectRef, MappingNode], api: str) -> dict[str, Any]:
     # read from the nodes (never the whole item as Python data: a deeply nested item would
     # exhaust the recursion of a plain-data conversion)
-    obj = items.get(f.workload or "")
+    key = finding_key(f)
+    obj = items.get(key) if key is not None else None
     out: dict[str, Any] = {"message": f"{f.code}: {f.message}", "severity": SEVERITY.get(f.status, "info")}
     ref = _ref(obj)
     if ref:
@@ -346,12 +344,9 @@ def run_krm(text: str) -> KrmOutput:
         return _failed([Problem(str(exc))], api, text, root)
     out_root = parse(result.text, STDIN, checked=False)[0].root
     assert isinstance(out_root, MappingNode)
-    items: dict[str, MappingNode] = {}
-    for item in _items(out_root):
-        meta = get(item, "metadata")
-        ns = _string(get(meta, "namespace"))
-        name = _string(get(meta, "name")) or _string(get(meta, "generateName"))
-        items[f"{_string(get(item, 'kind'))} {ns + '/' if ns else ''}{name}"] = item
+    # the rewritten items by the reference their findings carry (the pairing's key, from the same
+    # walk of the objects that made the findings)
+    items = {ref_key(o.ref): o.node for o in objects([Document(0, out_root)]) if o.list_node is not None}
     results = [_result(f, items, api) for f in result.findings if f.status in (Status.MANUAL, Status.SKIPPED)]
     if not results:
         return KrmOutput(result.text, exit_code())

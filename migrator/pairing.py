@@ -32,8 +32,13 @@ def key_of(obj: dict[str, Any]) -> ObjectRef:
     return ObjectRef(str(obj.get("kind")), text("name") or text("generateName") or None, text("namespace") or None)
 
 
+def ref_key(ref: ObjectRef) -> ObjectRef:
+    """``ref`` without its apiVersion: the key of the object in every pairing."""
+    return ObjectRef(ref.kind, ref.name, ref.namespace)
+
+
 def finding_key(f: Finding) -> ObjectRef | None:
-    return None if f.obj is None else ObjectRef(f.obj.kind, f.obj.name, f.obj.namespace)
+    return None if f.obj is None else ref_key(f.obj)
 
 
 @dataclass(frozen=True)

@@ -238,3 +238,27 @@ def test_deeply_nested_items_are_processed(depth: int) -> None:
     assert res.code == 0 and not res.errors
     (result,) = yaml.safe_load(res.text[res.text.index("\nresults:"):])["results"]  # PyYAML's own constructor recurses
     assert result["resourceRef"]["name"] == "p" and result["message"].startswith("GPU102")
+
+
+def test_results_name_the_item_their_finding_is_about() -> None:
+    """Findings find their item by the pairing's key (kind, namespace, name), as the rewrite read
+    it: an item named only by generateName (no resourceRef: the specification needs a name) still
+    gets its file, and two items of one name in two namespaces each get their own."""
+    def pod(ns: str, index: int, ephemeral_gpu: bool, name: str = "name") -> dict[str, Any]:
+        spec: dict[str, Any] = {"containers": [{"name": "c", "image": "i",
+                                                "resources": {"limits": {"nvidia.com/gpu": 1}}}]}
+        if ephemeral_gpu:
+            spec["ephemeralContainers"] = [{"name": "dbg", "image": "i",
+                                            "resources": {"limits": {"nvidia.com/gpu": 1}}}]
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {name: "same", "namespace": ns, "annotations": {
+                    "config.kubernetes.io/path": f"{ns}/pod.yaml", "config.kubernetes.io/index": str(index)}},
+                "spec": spec}
+
+    text = yaml.safe_dump({"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList",
+                           "items": [pod("a", 0, True), pod("b", 3, True), pod("c", 5, True, "generateName")]})
+    results = [r for r in yaml.safe_load(run_krm(text).text)["results"] if r["message"].startswith("GPU112")]
+    assert [(r.get("resourceRef"), r["file"]) for r in results] == [
+        ({"apiVersion": "v1", "kind": "Pod", "name": "same", "namespace": "a"}, {"path": "a/pod.yaml", "index": 0}),
+        ({"apiVersion": "v1", "kind": "Pod", "name": "same", "namespace": "b"}, {"path": "b/pod.yaml", "index": 3}),
+        (None, {"path": "c/pod.yaml", "index": 5})]
