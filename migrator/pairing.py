@@ -4,6 +4,7 @@
 rewrite's result, today's objects and the rewritten ones as data, and for each converted pod spec
 its two versions. They get them here, keyed by one typed reference (``key_of``: the object's kind,
 namespace and name, as ``K8sObject.ref`` reads them, so a finding's ``obj`` finds its object).
+``krm`` uses the same key (``ref_key``) to attach each result to the item it is about.
 """
 
 from __future__ import annotations
