@@ -301,7 +301,8 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
                 could.append((key, w.dp_need))
     _place_pods(model, snap, notes)
     notes += _could_keep(could, known, mode)
-    preflight = _topology_preflight(topology) + _preflight(snap, nodes, classes_used, uses_first_available, mode)
+    preflight = _topology_preflight(topology) if _operator_in_play(topology, model, classes_used) else []
+    preflight += _preflight(snap, nodes, classes_used, uses_first_available, mode)
     preflight += _extended_preflight(extended, snap, mode)
     missing = _missing_templates(readable, snap, results)
     preflight += [f"{t} named by {who} cannot be read: its devices are not modelled (fix it first)"
@@ -346,6 +347,19 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
         plan.proof.ok = False
         plan.proof.problems += blockers
     return plan
+
+
+def _operator_in_play(topology: Any, model: Model, classes_used: set[str]) -> bool:
+    """The GPU Operator (rules/gpu-operator.yaml) installs NVIDIA's device plugin and DRA driver only:
+    its lines belong in a plan whose nodes or classes are NVIDIA's (or none is known), or in a cluster
+    that shows the operator. An AMD or Intel cluster's runbook names no NVIDIA label or step."""
+    if topology.shown != "unknown":
+        return True
+    t = load_tables()
+    vendors = {p.vendor for n in model.nodes.values() for r in n.dp_alloc if (p := t.vendor_of(r)) is not None}
+    vendors |= {p.vendor for p in (t.vendors.profiles if t.vendors is not None else ())
+                for d in p.device_classes if d.name in classes_used}
+    return not vendors or "nvidia" in vendors  # the operator's vendor, as Planner.stack_for reads it
 
 
 def _topology_preflight(topology: Any) -> list[str]:
