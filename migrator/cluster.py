@@ -63,7 +63,7 @@ class Device:
     def key(self) -> tuple[str, str, str, str]:
         return (self.node, self.driver, self.pool, self.name)
 
-    def attr(self, name: str, domain: str = "gpu.nvidia.com") -> Any:
+    def attr(self, name: str, domain: str) -> Any:
         return self.attributes.get(domain, {}).get(name)
 
 

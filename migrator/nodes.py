@@ -38,11 +38,13 @@ class NodeGpu:
     profiles: tuple[str, ...] = ()  #: MIG: the slices' profiles (empty: not named on the node)
 
     def describe(self) -> str:
+        part = node_profile().partitions.name
         if self.kind == MIG:
-            what = f"a MIG {' or '.join(self.profiles)} slice" if self.profiles else "a MIG slice of an unnamed profile"
+            what = f"a {part} {' or '.join(self.profiles)} slice" if self.profiles else \
+                f"a {part} slice of an unnamed profile"
         else:
             what = {WHOLE: "a whole exclusive GPU", SHARED: "a time-slicing/MPS share of a GPU",
-                    UNKNOWN: "not known (a whole GPU, a MIG slice or a share)", NONE: "not served"}[self.kind]
+                    UNKNOWN: f"not known (a whole GPU, a {part} slice or a share)", NONE: "not served"}[self.kind]
         return f"{what} ({self.reason})"
 
 
@@ -67,6 +69,26 @@ def node_facts(directory: str) -> NodeFacts:
                      tuple(r["label"] for r in data["wholeEvidence"]))
 
 
+_PROFILE: dict[int, tuple[Any, Any]] = {}  #: id(tables) -> (tables, its node profile)
+
+
+def node_profile(tables: Any = None) -> Any:
+    """The vendor profile of the resource this module reads off a node: the one whose
+    ``nodes.resource`` is rules/nodes.yaml's ``resource`` (with ``nodes.strategy`` and
+    ``partitions``: rules/vendors/*.yaml). Its driver, device types, partition attributes and
+    resource names are what a node's devices and labels are read with."""
+    if tables is None:
+        from migrator.tables import load_tables
+
+        tables = load_tables()
+    hit = _PROFILE.get(id(tables))
+    if hit is None or hit[0] is not tables:
+        if len(_PROFILE) >= 8:  # a run loads one set of tables; tests load many
+            _PROFILE.clear()
+        hit = _PROFILE[id(tables)] = (tables, tables.strategy_profile(node_facts(str(tables.source)).resource))
+    return hit[1]
+
+
 def _says(rule: Any, value: str) -> bool:
     """Does a node's ``value`` of a sharingLabels row (tables.SharingLabel) mean a share or a slice?"""
     if rule.domain == "integer":
@@ -76,21 +98,29 @@ def _says(rule: Any, value: str) -> bool:
 
 
 def mig_parents(node: Node) -> set[str]:
-    """UUIDs of GPUs the node publishes MIG devices of (their parents are MIG-partitioned)."""
-    return {str(d.attr("parentUUID")) for d in node.devices if d.attr("type") == "mig" and d.attr("parentUUID")}
+    """Identities of the devices the node publishes partitions of (their parents are partitioned):
+    the node profile's ``partitions.parentAttribute`` of its partition devices."""
+    p = node_profile()
+    dom, parent = p.attribute_domain, p.partitions.parent_attribute
+    kind = p.device_types.attribute
+    return {str(d.attr(parent, dom)) for d in node.devices
+            if d.attr(kind, dom) == p.device_types.partition and d.attr(parent, dom)}
 
 
-def _nvidia(d: Device) -> bool:
-    return d.driver == "gpu.nvidia.com"
+def _typed(d: Device, p: Any, kind: str | None) -> bool:
+    """A device of the profile's driver whose ``deviceTypes.attribute`` is ``kind``."""
+    return d.driver == p.driver and d.attr(p.device_types.attribute, p.attribute_domain) == kind
 
 
 def classify(node: Node, tables: Any = None) -> NodeGpu:
     """What ``nvidia.com/gpu`` is on ``node`` (see the module docstring)."""
-    from migrator.selection import MIG_PRODUCT, families
+    from migrator.selection import families
     from migrator.tables import load_tables
 
     tables = tables or load_tables()
     facts = node_facts(str(tables.source))
+    p = node_profile(tables)
+    part = p.partitions.name
     labels = node.labels
     fam = families(str(tables.source))
 
@@ -103,8 +133,8 @@ def classify(node: Node, tables: Any = None) -> NodeGpu:
 
     served = facts.resource in node.allocatable
     advertised = allocatable_count(node, facts.resource) if served else 0
-    migs = [d for d in node.devices if _nvidia(d) and d.attr("type") == "mig"]
-    gpus = [d for d in node.devices if _nvidia(d) and d.attr("type") == "gpu"]
+    migs = [d for d in node.devices if _typed(d, p, p.device_types.partition)]
+    gpus = [d for d in node.devices if _typed(d, p, p.device_types.whole)]
 
     # single-strategy MIG: the strategy label, GFD's -MIG-<profile> product, a cloud partition label
     single: list[str] = []
@@ -113,7 +143,7 @@ def classify(node: Node, tables: Any = None) -> NodeGpu:
     if strategy == facts.strategy_single:
         single.append(f"{facts.strategy_label}={strategy}")
     product = labels.get(facts.product_label, "")
-    m = MIG_PRODUCT.match(product) if "-MIG-" in product else None
+    m = p.partitions.product_pattern.match(product) if p.partitions.product_pattern is not None else None
     if m:
         single.append(f"{facts.product_label}={product}")
         profiles.add(m.group("profile"))
@@ -124,7 +154,8 @@ def classify(node: Node, tables: Any = None) -> NodeGpu:
                 profiles.add(labels[label])
     if single:
         if not profiles:  # the slices the node publishes say which (dra-api.md §4.2 `profile`)
-            profiles = {str(d.attr("profile")) for d in migs if d.attr("profile")}
+            pa = p.partitions.profile_attribute
+            profiles = {str(d.attr(pa, p.attribute_domain)) for d in migs if d.attr(pa, p.attribute_domain)}
         return NodeGpu(MIG, ", ".join(single), tuple(sorted(profiles)))
 
     for label in facts.count_labels:
@@ -136,7 +167,7 @@ def classify(node: Node, tables: Any = None) -> NodeGpu:
         return NodeGpu(WHOLE, f"{facts.strategy_label}={strategy}")
     evidence = [label for label in facts.whole_evidence if label in labels]
     if evidence:
-        return NodeGpu(WHOLE, f"{evidence[0]}={labels[evidence[0]]} and no MIG or sharing label")
+        return NodeGpu(WHOLE, f"{evidence[0]}={labels[evidence[0]]} and no {part} or sharing label")
     for label in facts.count_labels:
         count = labels.get(label, "")
         if served and count.isdigit() and advertised == int(count):
@@ -145,11 +176,12 @@ def classify(node: Node, tables: Any = None) -> NodeGpu:
         # the DRA driver publishes whole GPUs as type gpu (dra-api.md §4.2); a share or a slice is
         # a device-plugin notion no label here records
         return NodeGpu(WHOLE, "its ResourceSlices publish whole GPUs only")
-    if served or gpus or migs or labels.get("nvidia.com/gpu.present") == "true":
+    present = p.nodes.present_label
+    if served or gpus or migs or (present is not None and labels.get(present) == "true"):
         have = (f"{advertised} {facts.resource} allocatable" if served else
-                "MIG devices but no MIG strategy label" if migs else "NVIDIA GPUs")
+                f"{part} devices but no {part} strategy label" if migs else f"{p.name} GPUs")
         return NodeGpu(UNKNOWN, f"it has {have}; no GFD or cloud label says what they are")
-    return NodeGpu(NONE, "no NVIDIA GPU")
+    return NodeGpu(NONE, f"no {p.name} GPU")
 
 
 def device_resource(dev: Device, parents: set[str], single: bool = False) -> str | None:
@@ -160,15 +192,20 @@ def device_resource(dev: Device, parents: set[str], single: bool = False) -> str
     ``mig-partitioned-gpu``: older drivers publish such parents as whole GPUs too
     (kubernetes-sigs/dra-driver-nvidia-gpu#719), the device plugin never served them whole.
     """
-    if dev.driver != "gpu.nvidia.com":
+    p = node_profile()
+    if dev.driver != p.driver:
         return other_vendor_resource(dev)
-    t = dev.attr("type")
-    if t == "mig":
+    part, dom = p.partitions, p.attribute_domain
+    t = dev.attr(p.device_types.attribute, dom)
+    if t == p.device_types.partition:
         if single:
-            return "nvidia.com/gpu"
-        return "nvidia.com/mig-" + str(dev.attr("profile") or "?").replace("+", ".")
-    if t == "gpu":
-        return "mig-partitioned-gpu" if dev.attr("uuid") in parents else "nvidia.com/gpu"
+            return p.nodes.resource
+        name = str(dev.attr(part.profile_attribute, dom) or "?")
+        if part.resource_from_profile is not None:
+            name = name.replace(*part.resource_from_profile)
+        return f"{part.resource_prefix or ''}{name}"
+    if t == p.device_types.whole:
+        return "mig-partitioned-gpu" if dev.attr(part.identity_attribute or "", dom) in parents else p.nodes.resource
     return None
 
 
@@ -225,7 +262,7 @@ def offered(node: Node, gpu: NodeGpu, resource: str) -> int:
 
 
 def serving(node: Node, gpu: NodeGpu) -> int:
-    return offered(node, gpu, "nvidia.com/gpu")
+    return offered(node, gpu, node_profile().nodes.resource)
 
 
 def reachable(nodes: Any, pod: dict[str, Any], need: dict[str, int],
@@ -235,7 +272,7 @@ def reachable(nodes: Any, pod: dict[str, Any], need: dict[str, int],
     needs; each with what its ``nvidia.com/gpu`` is. Empty when the pod asks for none."""
     from migrator.cluster import selects, tolerates
 
-    if not need.get("nvidia.com/gpu"):
+    if not need.get(node_profile().nodes.resource):
         return []
     gpu_of = gpu_of or classify
     out = []
@@ -252,8 +289,17 @@ def mig_profiles(node: Node) -> set[str]:
     (``nvidia.com/mig-<p>``, '+' written as '.': dra-api.md §5.1)."""
     import re
 
-    out = {str(d.attr("profile")) for d in node.devices if _nvidia(d) and d.attr("type") == "mig" and d.attr("profile")}
+    p = node_profile()
+    part, dom = p.partitions, p.attribute_domain
+    out = {str(d.attr(part.profile_attribute, dom)) for d in node.devices
+           if _typed(d, p, p.device_types.partition) and d.attr(part.profile_attribute, dom)}
+    prefix = part.resource_prefix
+    if not prefix:
+        return out
+    # the partition row's profileFromResource turns a resource suffix back into the profile
+    row = next((r for r in p.resources if r.kind == "partition" and r.device_class == part.device_class), None)
+    undo = row.profile_replace if row is not None else None
     for name in node.allocatable:
-        if name.startswith("nvidia.com/mig-") and allocatable_count(node, name):
-            out.add(re.sub(r"^(.*?gb)\.", r"\1+", name[len("nvidia.com/mig-"):]))
+        if name.startswith(prefix) and allocatable_count(node, name):
+            out.add(re.sub(undo[0], undo[1], name[len(prefix):]) if undo else name[len(prefix):])
     return out

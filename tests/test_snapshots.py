@@ -413,8 +413,8 @@ def test_valid_snapshots_read_every_kind() -> None:
     assert snap.nodes["dp-1"].taints == (cluster.Taint("nvidia.com/gpu", "present", "NoSchedule"),)
     assert snap.nodes["dp-2"].unschedulable and snap.nodes["dp-2"].allocatable == {"nvidia.com/gpu": "1"}
     dra2 = snap.nodes["dra-2"].devices[0]  # v1beta1 "basic"
-    assert dra2.attr("driverVersion") == ("version", "580.126.20") and dra2.attr("index") == 0
-    assert dra2.attr("multiProcessor") is False and dra2.capacity == {"gpu.nvidia.com": {"memory": "15Gi"}}
+    assert dra2.attr("driverVersion", "gpu.nvidia.com") == ("version", "580.126.20") and dra2.attr("index", "gpu.nvidia.com") == 0
+    assert dra2.attr("multiProcessor", "gpu.nvidia.com") is False and dra2.capacity == {"gpu.nvidia.com": {"memory": "15Gi"}}
     assert snap.nodes["dra-1"].devices[0].attr("pciBusID", "resource.kubernetes.io") == "0000:00:04.0"
     assert {p.name: p.gpus for p in snap.pods} == {"web-5d4-abcde": {"nvidia.com/gpu": 1},
                                                    "notebook": {"nvidia.com/gpu": 1}}

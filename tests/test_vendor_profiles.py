@@ -576,16 +576,7 @@ def test_mutated_shipped_profile_never_crashes(tmp_path, data):
 # Inline literals the code holds today (rules/vendors/INVENTORY.md): each profile value must still be
 # spelled where the inventory says. When the rewire reads them from the profile, a row here goes.
 INLINE = [
-    ("migrator.nodes", lambda p: f'"{p.partitions.resource_prefix}"'),
-    ("migrator.nodes",
-     lambda p: f'.replace("{p.partitions.resource_from_profile[0]}", "{p.partitions.resource_from_profile[1]}")'),
-    ("migrator.nodes", lambda p: f'"{p.nodes.present_label}"'),
-    ("migrator.nodes", lambda p: f'd.driver == "{p.driver}"'),
-    ("migrator.nodes", lambda p: f'attr("{p.device_types.attribute}") == "{p.device_types.partition}"'),
-    ("migrator.nodes", lambda p: f'attr("{p.partitions.parent_attribute}")'),
-    ("migrator.nodes", lambda p: f'attr("{p.partitions.identity_attribute}")'),
     ("migrator.plan.build", lambda p: f'{{"{p.device_types.attribute}": "{p.device_types.whole}"}}'),
-    ("migrator.cluster", lambda p: f'domain: str = "{p.attribute_domain}"'),
     ("migrator.validate", lambda p: f'device_value("{p.driver}"'),
     ("migrator.dra", lambda p: f'"apiVersion": "{p.opaque_config.api_version}", "kind": "{p.opaque_config.sharing_kind}"'),
     ("migrator.dra", lambda p: f'"driver": "{p.opaque_config.driver}"'),
