@@ -102,7 +102,8 @@ class Pod:
     node: str | None  #: spec.nodeName (None: not scheduled)
     phase: str
     owner: tuple[str, str] | None  #: (kind, name) of the controller
-    gpus: dict[str, int]  #: nvidia.com/* the pod holds (the device plugin's per-pod arithmetic)
+    #: the node profile's resources (its resourcePrefixes) the pod holds (the device plugin's per-pod arithmetic)
+    gpus: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -696,6 +697,10 @@ def _device_class(o: _Obj, name: str, ns: str | None) -> DeviceClass:
 
 def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
     from migrator.podspec import pod_needs as _need
+    from migrator.tables import load_tables
+
+    # the resources of the profile whose node-dependent resource the planner reads off nodes
+    prefixes = load_tables().node_profile().resource_prefixes
 
     owner = None
     for path, _ref in o.objects(("metadata", "ownerReferences")):
@@ -713,7 +718,7 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
             for which in ("requests", "limits"):
                 for k, v in o.keys(path + ("resources", which)):
                     q = o.quantity(path + ("resources", which, k), v)
-                    if q is None or not k.startswith("nvidia.com/"):
+                    if q is None or not k.startswith(prefixes):
                         continue
                     n = _whole(q)
                     if n is None:

@@ -69,9 +69,6 @@ def node_facts(directory: str) -> NodeFacts:
                      tuple(r["label"] for r in data["wholeEvidence"]))
 
 
-_PROFILE: dict[int, tuple[Any, Any]] = {}  #: id(tables) -> (tables, its node profile)
-
-
 def node_profile(tables: Any = None) -> Any:
     """The vendor profile of the resource this module reads off a node: the one whose
     ``nodes.resource`` is rules/nodes.yaml's ``resource`` (with ``nodes.strategy`` and
@@ -81,12 +78,7 @@ def node_profile(tables: Any = None) -> Any:
         from migrator.tables import load_tables
 
         tables = load_tables()
-    hit = _PROFILE.get(id(tables))
-    if hit is None or hit[0] is not tables:
-        if len(_PROFILE) >= 8:  # a run loads one set of tables; tests load many
-            _PROFILE.clear()
-        hit = _PROFILE[id(tables)] = (tables, tables.strategy_profile(node_facts(str(tables.source)).resource))
-    return hit[1]
+    return tables.node_profile()
 
 
 def _says(rule: Any, value: str) -> bool:

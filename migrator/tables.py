@@ -140,6 +140,15 @@ class Tables:
         return next((p for p in self._profiles() if p.nodes is not None and p.nodes.resource == resource
                      and p.nodes.strategy is not None and p.partitions is not None), None)
 
+    def node_profile(self) -> Any:
+        """The profile of the resource whose meaning a node's labels and devices say
+        (migrator/nodes.py): ``strategy_profile`` of rules/nodes.yaml's ``resource``."""
+        key = (2, "")
+        memo = self._memo
+        if key not in memo:
+            memo[key] = self.strategy_profile(str(_load(self.source / "nodes.yaml")["resource"]))
+        return memo[key]
+
     def single_partition_profile(self) -> Any:
         """The profile whose whole resource is a partition on nodes whose ``nodes.partitionProduct``
         label matches ``partitions.productPattern`` (GPU009, GPU008), with its product label's
