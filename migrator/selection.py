@@ -24,8 +24,25 @@ from typing import Any
 
 import yaml
 
-A = "device.attributes['gpu.nvidia.com']"
-C = "device.capacity['gpu.nvidia.com']"
+def cel_domain(directory: str) -> tuple[str, str]:
+    """(attributes, capacity) CEL of the profile rules/selection.yaml's ``vendor`` names:
+    ``device.attributes['<attributeDomain>']``, ``device.capacity['<attributeDomain>']``."""
+    p = _profile(directory)
+    return p.attributes_cel, f"device.capacity['{p.attribute_domain}']"
+
+
+@functools.cache
+def _profile(directory: str) -> Any:
+    """The vendor profile whose devices the labels of ``directory``/selection.yaml describe."""
+    from migrator.vendors import builtin_profiles
+
+    base = Path(directory)
+    data = yaml.load((base / "selection.yaml").read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    p = builtin_profiles(str(base / "vendors")).by_vendor(str(data.get("vendor")))
+    if p is None:
+        raise ValueError(f"{base / 'selection.yaml'}: vendor {data.get('vendor')!r} has no profile in {base / 'vendors'}")
+    return p
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +56,11 @@ class LabelRule:
     source: str | None
     patterns: tuple[tuple[re.Pattern[str], Any], ...] = ()
     inferred: dict[str, str] = field(default_factory=dict)  #: values whose mapping is not verified
+    a: str = ""  #: the profile's attributes CEL (``cel_domain``)
+    c: str = ""  #: the profile's capacity CEL
+    #: value patterns of the profile's ``sharing.labels`` on this label: a value one matches names
+    #: a slice or a share, not a whole-device product
+    not_whole: tuple[re.Pattern[str], ...] = ()
 
 
 @functools.cache
@@ -46,6 +68,8 @@ def label_rules(directory: str) -> dict[str, LabelRule]:
     base = Path(directory)
     files = [base / "selection.yaml"] + sorted((base / "clouds").glob("*.yaml"))
     rules: dict[str, LabelRule] = {}
+    a, c = cel_domain(directory)
+    sharing = _profile(directory).sharing.labels
     for f in files:
         if not f.is_file():
             continue
@@ -59,6 +83,7 @@ def label_rules(directory: str) -> dict[str, LabelRule]:
                 source=row.get("source"),
                 patterns=tuple((re.compile(p["match"]), p) for p in row.get("patterns") or []),
                 inferred=dict(row.get("inferred") or {}),
+                a=a, c=c, not_whole=tuple(s.value for s in sharing if s.label == row["label"]),
             )
     return rules
 
@@ -68,14 +93,15 @@ def q(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _has(attr: str, capacity: bool = False) -> str:
-    return f"{q(attr)} in {C if capacity else A}"
+def _has(rule: LabelRule, attr: str, capacity: bool = False) -> str:
+    return f"{q(attr)} in {rule.c if capacity else rule.a}"
 
 
-def _products(names: list[str]) -> str:
+def _products(rule: LabelRule, names: list[str]) -> str:
+    A = rule.a
     if len(names) == 1:
-        return f"({_has('productName')} && {A}.productName == {q(names[0])})"
-    return f"({_has('productName')} && {A}.productName in [{', '.join(q(n) for n in names)}])"
+        return f"({_has(rule, 'productName')} && {A}.productName == {q(names[0])})"
+    return f"({_has(rule, 'productName')} && {A}.productName in [{', '.join(q(n) for n in names)}])"
 
 
 def _normalize_version(v: str) -> str | None:
@@ -97,16 +123,16 @@ def _lookup(rule: LabelRule, value: str) -> Any:
 
 def atom(rule: LabelRule, value: str) -> str | None:
     """CEL that is true exactly for devices on nodes where ``label == value`` (None: unknown)."""
-    t = rule.translate
+    t, A, C = rule.translate, rule.a, rule.c
     if t == "product":
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value) or "-MIG-" in value or value.endswith("-SHARED"):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value) or any(p.search(value) for p in rule.not_whole):
             return None
-        return f"({_has('productName')} && {A}.productName.replace(' ', '-') == {q(value)})"
+        return f"({_has(rule, 'productName')} && {A}.productName.replace(' ', '-') == {q(value)})"
     if t == "products":
         row = _lookup(rule, value)
         if not row:
             return None
-        return _products(list(row["products"]))
+        return _products(rule, list(row["products"]))
     if t == "products-any":
         return "true" if _lookup(rule, value) is not None else None
     if t == "memory-mib":
@@ -114,20 +140,20 @@ def atom(rule: LabelRule, value: str) -> str | None:
             return None
         mib = int(value)
         # GFD writes floor(total / MiB); the driver publishes the total in bytes.
-        return (f"({_has('memory', True)} && {C}.memory.compareTo(quantity('{mib}Mi')) >= 0 && "
+        return (f"({_has(rule, 'memory', True)} && {C}.memory.compareTo(quantity('{mib}Mi')) >= 0 && "
                 f"{C}.memory.compareTo(quantity('{mib + 1}Mi')) < 0)")
     if t == "architecture":
         arch = rule.values.get(value)
-        return f"({_has('architecture')} && {A}.architecture == {q(arch)})" if arch else None
+        return f"({_has(rule, 'architecture')} && {A}.architecture == {q(arch)})" if arch else None
     if t == "version-part":
         if not value.isdigit():
             return None
-        return f"({_has(rule.attribute or '')} && {A}.{rule.attribute}.{rule.part}() == {int(value)})"
+        return f"({_has(rule, rule.attribute or '')} && {A}.{rule.attribute}.{rule.part}() == {int(value)})"
     if t == "version":
         v = _normalize_version(value)
         if v is None:
             return None
-        return f"({_has(rule.attribute or '')} && {A}.{rule.attribute}.compareTo(semver({q(v)})) == 0)"
+        return f"({_has(rule, rule.attribute or '')} && {A}.{rule.attribute}.compareTo(semver({q(v)})) == 0)"
     if t == "any-gpu":
         return "true"
     return None
@@ -137,19 +163,20 @@ def compare(rule: LabelRule, op: str, value: str) -> str | None:
     """CEL for ``Gt``/``Lt`` (label values compared as integers)."""
     if not value.lstrip("-").isdigit():
         return None
-    n = int(value)
+    n, A, C = int(value), rule.a, rule.c
     if rule.translate == "memory-mib":
         if op == "Gt":  # floor(total/MiB) > n  <=>  total >= (n+1) MiB
-            return f"({_has('memory', True)} && {C}.memory.compareTo(quantity('{n + 1}Mi')) >= 0)"
-        return f"({_has('memory', True)} && {C}.memory.compareTo(quantity('{n}Mi')) < 0)"
+            return f"({_has(rule, 'memory', True)} && {C}.memory.compareTo(quantity('{n + 1}Mi')) >= 0)"
+        return f"({_has(rule, 'memory', True)} && {C}.memory.compareTo(quantity('{n}Mi')) < 0)"
     if rule.translate == "version-part":
         sign = ">" if op == "Gt" else "<"
-        return f"({_has(rule.attribute or '')} && {A}.{rule.attribute}.{rule.part}() {sign} {n})"
+        return f"({_has(rule, rule.attribute or '')} && {A}.{rule.attribute}.{rule.part}() {sign} {n})"
     return None
 
 
 def requirement(rule: LabelRule, op: str, values: list[str]) -> str | None:
     """CEL for one node-selector requirement on a GPU label (None when it cannot be translated)."""
+    A = rule.a
     if op in ("In", "NotIn") and rule.translate in ("product", "products") and len(values) > 1:
         names: list[str] = []
         for v in values:
@@ -163,7 +190,7 @@ def requirement(rule: LabelRule, op: str, values: list[str]) -> str | None:
                     return None
                 names += [n for n in row["products"] if n not in names]
         prop = f"{A}.productName.replace(' ', '-')" if rule.translate == "product" else f"{A}.productName"
-        body = f"({_has('productName')} && {prop} in [{', '.join(q(n) for n in names)}])"
+        body = f"({_has(rule, 'productName')} && {prop} in [{', '.join(q(n) for n in names)}])"
         return body if op == "In" else f"!{body}"
     if op in ("In", "NotIn"):
         atoms = [atom(rule, v) for v in values]
@@ -174,10 +201,10 @@ def requirement(rule: LabelRule, op: str, values: list[str]) -> str | None:
             return "true" if op == "In" else "false"
         return body if op == "In" else f"!{body}"
     if op in ("Exists", "DoesNotExist"):
-        guard = {"product": _has("productName"), "products": _has("productName"),
-                 "memory-mib": _has("memory", True), "architecture": _has("architecture"),
+        guard = {"product": _has(rule, "productName"), "products": _has(rule, "productName"),
+                 "memory-mib": _has(rule, "memory", True), "architecture": _has(rule, "architecture"),
                  "any-gpu": "true", "products-any": "true"}.get(rule.translate) or (
-            _has(rule.attribute) if rule.attribute else None)
+            _has(rule, rule.attribute) if rule.attribute else None)
         if guard is None:
             return None
         return guard if op == "Exists" else f"!({guard})"
@@ -337,6 +364,13 @@ class Families:
     prefixes: tuple[str, ...]
     cutover: frozenset[str]
     partitions: tuple[tuple[str, re.Pattern[str]], ...]  #: (label, profile pattern)
+    #: the profile's partition product (``nodes.partitionProduct.label``, ``partitions.productPattern``,
+    #: ``partitions.name``) and the ``sharing.labels`` patterns (``mig: true``) of a value that claims
+    #: to be one; None: the profile has none
+    product_label: str | None = None
+    product_pattern: re.Pattern[str] | None = None
+    product_marks: tuple[re.Pattern[str], ...] = ()
+    partition: str = ""
 
     def is_gpu_label(self, key: str) -> bool:
         return key in self.cutover or any(key.startswith(p) for p in self.prefixes)
@@ -351,7 +385,13 @@ def families(directory: str) -> Families:
     for f in sorted((base / "clouds").glob("*.yaml")):
         for row in (load(f.read_text(encoding="utf-8")) or {}).get("migPartitions") or []:
             partitions.append((row["label"], re.compile(row["match"])))
-    return Families(tuple(data.get("families") or ()), frozenset(data.get("cutover") or ()), tuple(partitions))
+    p = _profile(directory)
+    label = p.nodes.partition_product.label if p.nodes is not None and p.nodes.partition_product is not None else None
+    part = p.partitions
+    return Families(tuple(data.get("families") or ()), frozenset(data.get("cutover") or ()), tuple(partitions),
+                    label, part.product_pattern if part is not None else None,
+                    tuple(s.value for s in p.sharing.labels if s.label == label and s.mig),
+                    part.name if part is not None else "")
 
 
 def _reqs(term: Any) -> list[Req]:
@@ -425,9 +465,6 @@ def sharing_hits(pod: dict[str, Any], sharing_labels: Any, mig: bool | None = No
     return out
 
 
-MIG_PRODUCT = re.compile(r"^(?P<parent>[A-Za-z0-9][A-Za-z0-9._-]*?)-MIG-(?P<profile>(?:\d+c\.)?\d+g\.\d+gb(?:[+-][a-z.]+)?)$")
-
-
 @dataclass(frozen=True, slots=True)
 class MigTerm:
     """What one alternative of the node selection says nvidia.com/gpu is there."""
@@ -440,13 +477,16 @@ class MigTerm:
 def mig_term(alt: list[Req], fam: Families) -> MigTerm:
     slices: set[tuple[str | None, str]] = set()
     whole = False
+    part, pattern_ = fam.partition, fam.product_pattern
     for key, op, values in alt:
-        if key == "nvidia.com/gpu.product" and op == "In":
-            migs = [MIG_PRODUCT.match(v) for v in values if "-MIG-" in v]
+        if key == fam.product_label and op == "In" and pattern_ is not None:
+            marked = [v for v in values if any(m.search(v) for m in fam.product_marks)]
+            migs = [pattern_.match(v) for v in marked]
             if any(m is None for m in migs):
-                return MigTerm("unknown", why=f"{key} names an unparseable -MIG- product")
+                mark = fam.product_marks[0].pattern
+                return MigTerm("unknown", why=f"{key} names an unparseable {mark} product")
             if migs and len(migs) < len(values):
-                return MigTerm("unknown", why=f"{key} In lists MIG and whole-GPU products")
+                return MigTerm("unknown", why=f"{key} In lists {part} and whole-GPU products")
             whole = whole or not migs
             slices |= {(m.group("parent"), m.group("profile")) for m in migs if m}
         for label, pattern in fam.partitions:
@@ -458,5 +498,5 @@ def mig_term(alt: list[Req], fam: Families) -> MigTerm:
                 return MigTerm("unknown",
                                why=f"{key} {op}{' ' + str(list(values)) if values else ''} does not name the partition size")
     if slices and whole:
-        return MigTerm("unknown", why="a term names both a MIG and a whole-GPU product")
+        return MigTerm("unknown", why=f"a term names both a {part} and a whole-GPU product")
     return MigTerm("mig", frozenset(slices)) if slices else MigTerm("whole")

@@ -219,7 +219,7 @@ def test_nvidia_classes_match_cluster_and_kep5004(nvidia):
 
 def test_nvidia_node_labels_match_selection(nvidia):
     from migrator.plan.build import FAMILY
-    from migrator.selection import MIG_PRODUCT, A, C, families, label_rules
+    from migrator.selection import cel_domain, families, label_rules
 
     rules = label_rules(str(ROOT / "rules"))
     clouds = {r["label"] for f in (ROOT / "rules" / "clouds").glob("*.yaml")
@@ -241,11 +241,13 @@ def test_nvidia_node_labels_match_selection(nvidia):
     product = mine["nvidia.com/gpu.product"]
     assert (product.attribute, product.sanitize) == ("productName", (" ", "-"))
     assert mine["nvidia.com/gpu.memory"].capacity == "memory"
+    A, C = cel_domain(str(ROOT / "rules"))
     assert A == f"device.attributes['{nvidia.attribute_domain}']" and C == f"device.capacity['{nvidia.attribute_domain}']"
     fam = families(str(ROOT / "rules"))
     assert set(nvidia.label_families) == {p for p in fam.prefixes if p.startswith("nvidia.com/")}
     assert set(nvidia.cutover_labels) == set(fam.cutover)
-    assert nvidia.partitions.product_pattern.pattern == MIG_PRODUCT.pattern
+    assert fam.product_pattern is nvidia.partitions.product_pattern and fam.product_label == "nvidia.com/gpu.product"
+    assert [m.pattern for m in fam.product_marks] == ["-MIG-"] and fam.partition == "MIG"
 
 
 def test_nvidia_nodes_and_runbook_match(nvidia):

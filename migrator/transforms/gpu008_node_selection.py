@@ -50,8 +50,9 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not plan.requests:
         return
-    from migrator.selection import A, families, label_rules, translate  # only for pods that get a claim
+    from migrator.selection import cel_domain, families, label_rules, translate  # only for pods that get a claim
 
+    A = cel_domain(str(ctx.tables.source))[0]
     # The label tables translate into the attributes A names: a request of a profile with another
     # attribute domain would get selectors its devices never match. Its node selection stays as
     # written (placement unchanged).
