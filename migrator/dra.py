@@ -8,6 +8,7 @@ v1beta1 (1.32) has the exact request's fields inline (dra-api.md §1).
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -69,19 +70,34 @@ def device_requests(requests: list[DeviceRequest], api_version: str) -> list[dic
     return reqs
 
 
+def _converted(requests: list[DeviceRequest], strategy: str) -> tuple[Any, Any]:
+    """(profile, its ``sharing.converted`` entry) of the requests' DeviceClass whose parameters'
+    strategy is ``strategy`` (GPU011 chose it from that profile)."""
+    from migrator.tables import load_tables
+
+    classes = {r.device_class for r in requests}
+    for p in load_tables().vendors.profiles:
+        if p.opaque_config is not None and any(c.name in classes for c in p.device_classes):
+            for conv in p.sharing.converted:
+                if conv.parameters.get("strategy") == strategy:
+                    return p, conv
+    raise ValueError(f"no vendor profile converts sharing {strategy!r} for {', '.join(sorted(classes))}")
+
+
 def template_object(obj: K8sObject, role: str | None, requests: list[DeviceRequest],
                     api_version: str, sharing: str | None = None) -> dict[str, Any]:
     """The ResourceClaimTemplate for a pod (or, with ``sharing``, the one shared ResourceClaim)."""
     devices: dict[str, Any] = {"requests": device_requests(requests, api_version)}
     if sharing:
         names = [f"{r.name}/{sub}" for r in requests for sub, _ in r.alternatives] or [r.name for r in requests]
-        gpu_sharing: dict[str, Any] = {"strategy": sharing}
-        if sharing == "TimeSlicing":
-            gpu_sharing["timeSlicingConfig"] = {"interval": "Default"}
-        # NVIDIA DRA driver v25.12 api/nvidia.com/resource/v1beta1 GpuConfig (decoded strictly);
-        # config for a firstAvailable request is matched by "<request>/<subrequest>".
-        devices["config"] = [{"requests": names, "opaque": {"driver": "gpu.nvidia.com", "parameters": {
-            "apiVersion": "resource.nvidia.com/v1beta1", "kind": "GpuConfig", "sharing": gpu_sharing}}}]
+        # the requests' profile's opaqueConfig (its sharingKind, decoded strictly by the driver) with
+        # the parameters of its sharing.converted entry (rules/vendors/*.yaml); config for a
+        # firstAvailable request is matched by "<request>/<subrequest>".
+        prof, conv = _converted(requests, sharing)
+        opaque = prof.opaque_config
+        devices["config"] = [{"requests": names, "opaque": {"driver": opaque.driver, "parameters": {
+            "apiVersion": opaque.api_version, "kind": opaque.sharing_kind,
+            "sharing": copy.deepcopy(conv.parameters)}}}]
         spec: dict[str, Any] = {"devices": devices}
         kind, name = "ResourceClaim", template_name(obj, f"{role}-shared" if role else "shared", spec)
     else:

@@ -266,14 +266,19 @@ def _pod_metadata(obj: K8sObject, ref: PodSpecRef) -> Node | None:
 
 def _interesting(ctx: PodContext) -> bool:
     t = ctx.tables
+    # a placeholder name holding the default profile's namespace (``resourcePrefixes`` without the
+    # '/') or "gpu" is a GPU name; other vendors' placeholders count through "gpu" or upper case
+    default = t.vendors.default if t.vendors is not None else None
+    spaces = tuple(x.rstrip("/") for x in default.resource_prefixes) if default is not None else ()
     for a in ctx.asks:
         if device_rule(a.resource, t) or a.resource in t.shared_resources or \
                 a.resource in t.hami_resources or t.unknown_device.search(a.resource) or \
-                ("nvidia.com" in a.resource or "gpu" in a.resource.lower()) and is_placeholder(a.resource, t) \
+                (any(x in a.resource for x in spaces) or "gpu" in a.resource.lower()) and is_placeholder(a.resource, t) \
                 or is_placeholder(a.resource, t) and a.resource.isupper():
             return True
-    if any(k in t.annotation_requests or k.startswith("cdi.k8s.io/") or
-           k == "management.nvidia.com/gpu" for k in ctx.annotations) or ephemeral_gpus(ctx):
+    _, _, hinted, hint_prefixes = gpu007_runtime_hints._hints(ctx)  # every profile's runtimeHints annotations
+    if any(k in t.annotation_requests or k.startswith(hint_prefixes) or k in hinted
+           for k in ctx.annotations) or ephemeral_gpus(ctx):
         return True
     # A converted pod keeps its runtime hints: GPU007 must still see it after --write.
     return gpu007_runtime_hints.has_claims(ctx) and gpu007_runtime_hints.runtime_hints(ctx)

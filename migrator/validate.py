@@ -151,16 +151,21 @@ def schema_errors(obj: dict[str, Any], kube_version: str | None = None) -> list[
 def selector_problems(obj: dict[str, Any], devices: list[dict[str, Any]] | None = None) -> list[str]:
     """Every CEL selector compiles, stays within the limits and never aborts allocation.
 
-    "Never aborts": evaluated against a device that has none of the NVIDIA attributes and
-    against ``devices`` (sample devices), it must return a bool: an unguarded reference to a
+    "Never aborts": evaluated against a device of each profile's driver that has none of the
+    profiles' attributes (rules/vendors/*.yaml ``driver``, ``attributeDomain``) and against
+    ``devices`` (sample devices), it must return a bool: an unguarded reference to a
     missing attribute is an evaluation error, and the scheduler then aborts allocation
     (dra-api.md §1.7). Cost: ``cel.cost_bound`` bounds the estimate of loop-free selectors (ours
     have no macros or regexes) and says so when it cannot.
     """
     from migrator.cel import Evaluator, device_value, static_problems
 
+    from migrator.tables import load_tables
+
     ev = Evaluator()
-    empty = device_value("gpu.nvidia.com", {"gpu.nvidia.com": {}}, {"gpu.nvidia.com": {}})
+    profiles = load_tables().vendors.profiles
+    domains: dict[str, dict[str, Any]] = {p.attribute_domain: {} for p in profiles}
+    empties = [device_value(p.driver, dict(domains), dict(domains)) for p in profiles]
     problems: list[str] = []
     requests = devices_of(obj).get("requests") or []
     for r in requests:
@@ -169,7 +174,7 @@ def selector_problems(obj: dict[str, Any], devices: list[dict[str, Any]] | None 
             for sel in body.get("selectors") or []:
                 expr = (sel.get("cel") or {}).get("expression", "")
                 problems += [f"request {r.get('name')!r}: {p}" for p in static_problems(expr)]
-                for dev in [empty] + list(devices or []):
+                for dev in empties + list(devices or []):
                     try:
                         ev.evaluate(expr, dev)
                     except RuntimeError as exc:

@@ -30,6 +30,11 @@ DOMAINS = ("closed", "integer", "open")
 MAX_BYTES = 1 << 20  #: a profile is a page of YAML; a bigger file is a mistake, not a profile
 MAX_DEPTH = 32  #: profiles nest about 6 deep; deeper input is refused before Python's recursion limit
 
+#: The one vendor id the code names: the profile that comes first where nothing else orders or
+#: chooses (its rows were the only ones before the profiles, and messages list its classes first).
+#: Profile loading's constant; everything else reads ``Profiles.default`` or orders by ``first``.
+DEFAULT_VENDOR = "nvidia"
+
 _ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # k8s.io/apimachinery IsDNS1123Subdomain (driver and DeviceClass names)
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -304,6 +309,15 @@ class Profiles:
 
     def by_vendor(self, vendor: str) -> VendorProfile | None:
         return next((p for p in self.profiles if p.vendor == vendor), None)
+
+    @property
+    def default(self) -> VendorProfile | None:
+        """The ``DEFAULT_VENDOR`` profile (None: not loaded)."""
+        return self.by_vendor(DEFAULT_VENDOR)
+
+    def first(self) -> list[VendorProfile]:
+        """The profiles with the default one first, then by file path (the order rows and messages use)."""
+        return sorted(self.profiles, key=lambda p: (p.vendor != DEFAULT_VENDOR, p.path))
 
 
 # ---- reading: YAML nodes with their lines --------------------------------------------------------

@@ -579,10 +579,6 @@ def test_mutated_shipped_profile_never_crashes(tmp_path, data):
 # spelled where the inventory says. When the rewire reads them from the profile, a row here goes.
 INLINE = [
     ("migrator.plan.build", lambda p: f'{{"{p.device_types.attribute}": "{p.device_types.whole}"}}'),
-    ("migrator.validate", lambda p: f'device_value("{p.driver}"'),
-    ("migrator.dra", lambda p: f'"apiVersion": "{p.opaque_config.api_version}", "kind": "{p.opaque_config.sharing_kind}"'),
-    ("migrator.dra", lambda p: f'"driver": "{p.opaque_config.driver}"'),
-    ("migrator.engine", lambda p: f'"{p.runtime_hints.annotations[0]}"'),
     ("migrator.selection", lambda p: f".replace('{p.node_labels[0].sanitize[0]}', '{p.node_labels[0].sanitize[1]}')"),
 ]
 
