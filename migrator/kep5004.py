@@ -71,10 +71,9 @@ _FACTS: dict[int, tuple[Any, Facts]] = {}  #: per loaded set of profiles (the ta
 
 
 def _facts(vendors: Any) -> Facts:
-    profiles = vendors.profiles
     classes: dict[str, VendorClass] = {}
     unmapped: list[tuple[re.Pattern[str], str]] = []
-    for p in sorted(profiles, key=lambda p: (p.vendor != "nvidia", p.path)):
+    for p in vendors.first():
         for c in p.device_classes:
             if c.extended_resource_name and c.kep5004 is not None:
                 classes[c.extended_resource_name] = VendorClass(
@@ -109,14 +108,18 @@ def decide(ctx: Any, plan: Any, known: dict[str, str] | None = None) -> Eligibil
         return Eligibility(False, reason, resources)
 
     if plan.sharing:
-        return no(f"sharing ({plan.sharing}): the rewrite writes a shared claim with the driver's GpuConfig; "
+        kind = next((p.opaque_config.sharing_kind for r in plan.requests
+                     if (p := ctx.tables.vendor_of(r.resource)) is not None and p.opaque_config is not None), None)
+        return no(f"sharing ({plan.sharing}): the rewrite writes a shared claim with the driver's {kind}; "
                   "a DeviceClass mapping gives each pod whole devices of its own and carries no per-workload config")
     if plan.shares:
         return no("sharing (consumable shares): the rewrite asks one share of a GPU per container; a DeviceClass "
                   "mapping gives each pod whole devices of its own (no capacity request)")
     if plan.mig_single:
-        return no("single-strategy MIG: nvidia.com/gpu is a MIG slice on the nodes it selects, and "
-                  "the class mapping nvidia.com/gpu serves whole GPUs")
+        single = ctx.tables.single_partition_profile()
+        part, res = single.partitions.name, single.nodes.resource
+        return no(f"single-strategy {part}: {res} is a {part} slice on the nodes it selects, and "
+                  f"the class mapping {res} serves whole GPUs")
     for res in counts:
         if res in known:
             continue

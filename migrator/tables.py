@@ -43,7 +43,7 @@ class DeviceRule:
     device_class: str
     selector: str | None
     profile_replace: tuple[str, str] | None
-    vendor: str = "nvidia"
+    vendor: str  #: the profile's ``vendor``
     kind: str = "whole"  #: whole | partition
     node_dependent: bool = False  #: what it is depends on the node (MIG strategy, sharing)
 
@@ -281,8 +281,8 @@ def _load_tables(directory: str | None, vendor_files: tuple[str, ...]) -> Tables
 
     profiles = builtin_profiles(str(base / "vendors")) if not vendor_files else \
         load_profiles(sorted((base / "vendors").glob("*.yaml")) + [Path(f) for f in vendor_files])
-    # NVIDIA first: its rows were the only ones, and messages list the classes in this order
-    ordered = sorted(profiles.profiles, key=lambda p: (p.vendor != "nvidia", p.path))
+    # the default profile first: its rows were the only ones, and messages list the classes in this order
+    ordered = profiles.first()
     devices: list[DeviceRule] = []
     unknown: list[str] = []
     unknown_rows: list[tuple[re.Pattern[str], str, str]] = []
