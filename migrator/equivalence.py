@@ -32,7 +32,8 @@ from migrator.matcher import DeviceMatcher, has_capacity
 from migrator.podspec import (alternatives, as_list, capacity_requests, claim_requests, count_of,
                               label_of, pod_needs, selector_exprs)
 from migrator.cluster import Device, Node, Snapshot, selects, tolerates
-from migrator.nodes import MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents, reachable
+from migrator.nodes import (MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents,
+                            node_profile, reachable)
 
 #: Outcome.result values
 EQUIVALENT, DIFFERENT, NOTHING = "equivalent", "different", "nothing-to-compare"
@@ -230,9 +231,10 @@ def _prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover 
         for r in sorted(set(b) | set(a)):
             only_b, only_a = b.get(r, set()) - a.get(r, set()), a.get(r, set()) - b.get(r, set())
             if r == "mig-partitioned-gpu" and only_a:
-                lines.append(f"could take {len(only_a)} MIG-partitioned GPU(s) as whole GPUs: "
-                             + ", ".join(f"{k[0]}/{k[3]}" for k in sorted(only_a))
-                             + " (dra-driver-nvidia-gpu#719)")
+                part = node_profile().partitions
+                ref = f" ({part.parents_published_whole_ref})" if part.parents_published_whole_ref else ""
+                lines.append(f"could take {len(only_a)} {part.name}-partitioned GPU(s) as whole GPUs: "
+                             + ", ".join(f"{k[0]}/{k[3]}" for k in sorted(only_a)) + ref)
                 continue
             if only_b:
                 lines.append(f"{r}: {len(only_b)} device(s) reachable before, not after: "
@@ -282,15 +284,17 @@ def _semantics(reached: list[tuple[Node, NodeGpu]], pod: dict[str, Any], claims:
         consumable = any(capacity_requests(alt) for req in reqs for alt in alternatives(req))
         shares = shares or bool(mine and consumable)
         shared = shared or bool(mine and (c.get("resourceClaimName") or consumable))
+    p = node_profile()
+    part = p.partitions
     gets = ("consumable shares of GPUs" if shares else "one shared claim's devices" if shared else
-            "MIG devices" if classes == {"mig.nvidia.com"} else
-            "whole exclusive GPUs" if classes <= {"gpu.nvidia.com"} else
+            f"{part.name} devices" if classes == {part.device_class} else
+            "whole exclusive GPUs" if classes <= {p.whole_class} else
             f"devices of {', '.join(sorted(classes))}")
     lines = []
     for node, gpu in reached:
         if (gpu.kind == SHARED and not shared) or (gpu.kind == WHOLE and shared) or \
-                (gpu.kind == MIG and not shared and "mig.nvidia.com" not in classes):
-            lines.append(f"{node.name}: nvidia.com/gpu there is {gpu.describe()}; the migrated pod gets {gets}")
+                (gpu.kind == MIG and not shared and part.device_class not in classes):
+            lines.append(f"{node.name}: {p.nodes.resource} there is {gpu.describe()}; the migrated pod gets {gets}")
     return lines
 
 

@@ -127,6 +127,8 @@ class Partitions:
     compare_memory_labels: bool
     parents_published_whole: bool
     source: str
+    #: ``parentsPublishedWholeRef``: the issue or document messages cite for ``parentsPublishedWhole``
+    parents_published_whole_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -659,7 +661,7 @@ def _profile(doc: _Doc) -> VendorProfile:
         pm = c.obj(pa, {"name": True, "deviceClass": True, "profileAttribute": True, "parentAttribute": False,
                        "identityAttribute": False, "resourcePrefix": False, "resourceFromProfile": False,
                        "productPattern": False, "compareMemoryLabels": False, "parentsPublishedWhole": False,
-                       "source": True})
+                       "parentsPublishedWholeRef": False, "source": True})
         dc = c.text(pa + ("deviceClass",), pm["deviceClass"])
         if dc not in class_names:
             raise doc.fail(pa + ("deviceClass",), f"partitions.deviceClass {dc!r} is not in deviceClasses")
@@ -675,7 +677,8 @@ def _profile(doc: _Doc) -> VendorProfile:
             pm.get("identityAttribute"),
             c.opt_str(pm, pa, "resourcePrefix"), rfp,
             c.regex(pa + ("productPattern",), pm["productPattern"], anchored=True) if "productPattern" in pm else None,
-            c.flag(pm, pa, "compareMemoryLabels", True), c.flag(pm, pa, "parentsPublishedWhole", False), c.source(pm, pa))
+            c.flag(pm, pa, "compareMemoryLabels", True), c.flag(pm, pa, "parentsPublishedWhole", False), c.source(pm, pa),
+            parents_published_whole_ref=c.opt_str(pm, pa, "parentsPublishedWholeRef"))
 
     nodes = None
     if "nodes" in top:
