@@ -1,7 +1,8 @@
-"""The rule files and the Python codemod hold no vendor facts: they read them from the profiles.
+"""The rule files, the Python codemod and the core modules hold no vendor facts: they read them from the profiles.
 
-A scan of every string constant in ``migrator/transforms/*.py`` and ``migrator/codemod.py``
-(Python ``ast``; f-string parts included) for the values of ``rules/vendors/nvidia.yaml``.
+A scan of every string constant in ``migrator/transforms/*.py``, ``migrator/codemod.py`` and the
+core modules in ``CORE`` (Python ``ast``; f-string parts included) for the values of
+``rules/vendors/nvidia.yaml``. ``migrator/vendors.py`` loads the profiles and is not scanned.
 Docstrings, comments and a module's ``SUMMARY`` (the rule's one-line documentation) are
 documentation and may name NVIDIA objects; everything else must come from a profile, so that a
 profile with the same kinds of fields gets the same behaviour (issue 12 item 3).
@@ -18,7 +19,10 @@ import pytest
 from migrator.vendors import builtin_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = sorted((ROOT / "migrator" / "transforms").glob("*.py")) + [ROOT / "migrator" / "codemod.py"]
+#: the core modules that read the facts from the loaded profiles (issue 12 item 3)
+CORE = ["nodes", "selection", "cluster", "validate", "equivalence", "dra", "engine", "tables", "kep5004"]
+FILES = sorted((ROOT / "migrator" / "transforms").glob("*.py")) + [ROOT / "migrator" / "codemod.py"] + \
+    [ROOT / "migrator" / f"{m}.py" for m in CORE]
 
 
 def _documentation(tree: ast.Module) -> set[int]:
@@ -65,12 +69,18 @@ def _facts() -> tuple[list[str], list[re.Pattern[str]], set[str]]:
     return sorted(s for s in subs if s), words, whole
 
 
+def test_the_core_modules_are_scanned():
+    """Each CORE module exists (a renamed module would silently leave the scan)."""
+    assert all(p.is_file() for p in FILES) and {p.stem for p in FILES} >= set(CORE)
+
+
 def test_the_scan_sees_the_facts():
     """The scan would catch the literals the rules held before (a broken scan passes everything)."""
     subs, words, whole = _facts()
     for old in ['a.resource == "nvidia.com/gpu"', 'device_class="mig.nvidia.com"', '"TimeSlicingSettings"',
                 'STRATEGY = {"timeslicing": "TimeSlicing", "mps": "MPS"}', '"single-strategy MIG"',
-                'x = "GpuConfig sharing"']:
+                'x = "GpuConfig sharing"', 'def attr(self, name, domain="gpu.nvidia.com"): pass',
+                'k.startswith("nvidia.com/")', 'm = "-MIG-" in product', '"no NVIDIA GPU"']:
         tree = ast.parse(old)
         found = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
                  and (any(s in n.value for s in subs) or any(w.search(n.value) for w in words) or n.value in whole)]
