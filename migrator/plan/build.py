@@ -17,6 +17,7 @@ from migrator.mode import Mode
 from migrator.model import ObjectRef, Status
 from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence, resolve
 from migrator.plan.planner import ExtendedPath, NotMigrated, Plan, Planner, WorkloadDecision, prove
+from migrator.plan.topology import operator_profile, stacks
 from migrator.runner import templates_path
 from migrator.selection import label_rules
 from migrator.tables import load_tables
@@ -26,67 +27,91 @@ MODELLED = {"Deployment", "StatefulSet", "DaemonSet"}
 #: Kinds whose pods are separate runs: one pod running at a time is progress (a Job works through
 #: its completions with whatever parallelism fits; a CronJob's runs; a bare Pod is one pod).
 ONE_AT_A_TIME = {"Pod", "Job", "CronJob"}
-FAMILY = {"kepler": "Kepler", "maxwell": "Maxwell", "pascal": "Pascal", "volta": "Volta", "turing": "Turing",
-          "ampere": "Ampere", "ada-lovelace": "Ada Lovelace", "hopper": "Hopper", "blackwell": "Blackwell"}
-
-
 def _int(text: Any) -> int:
     m = re.match(r"^\s*(\d+)\s*$", str(text))
     return int(m.group(1)) if m else 0
 
 
-def expected_devices(node: Node) -> list[Device]:
+def expected_devices(node: Node, prof: Any) -> list[Device]:
     """What the DRA driver will publish on a device-plugin node once it is cut over.
 
     Inferred from the node's allocatable and its GFD/cloud labels (dra-api.md §5.3): enough to
     decide which templates the node can serve. Real ResourceSlices replace them in a snapshot.
+    ``prof``: the operator's vendor profile (topology.operator_profile): its ``nodes.resource``
+    counts whole devices, ``partitions.resourcePrefix`` partitions, and its ``nodeLabels`` say
+    which attribute (or capacity) each label sets: a product label is the product itself, a
+    values table maps the label's values, a version label (else its major and minor parts) the
+    version, a memory label in MiB the memory capacity.
     """
-    attrs: dict[str, Any] = {"type": "gpu"}
+    types, domain = prof.device_types, prof.attribute_domain
+    attrs: dict[str, Any] = {types.attribute: types.whole}
+    caps: dict[str, Any] = {}
     labels = node.labels
-    if "nvidia.com/gpu.product" in labels:
-        attrs["productName"] = labels["nvidia.com/gpu.product"]  # equal to itself after replace(' ', '-')
-    else:
-        rule = label_rules(str(load_tables().source)).get("cloud.google.com/gke-accelerator")
-        row = rule.values.get(labels.get("cloud.google.com/gke-accelerator", "")) if rule else None
-        if row:
-            attrs["productName"] = row["products"][0]
-    if labels.get("nvidia.com/gpu.family") in FAMILY:
-        attrs["architecture"] = FAMILY[labels["nvidia.com/gpu.family"]]
-    major, minor = labels.get("nvidia.com/gpu.compute.major"), labels.get("nvidia.com/gpu.compute.minor")
-    if major and major.isascii() and major.isdigit():
-        attrs["cudaComputeCapability"] = ("version", f"{int(major)}.{_int(minor)}.0")
-    full = labels.get("nvidia.com/cuda.driver-version.full", "")
-    if re.fullmatch(r"\d+(\.\d+){0,2}", full):
-        parts = [str(int(p)) for p in full.split(".")] + ["0"] * (3 - len(full.split(".")))
-        attrs["driverVersion"] = ("version", ".".join(parts))
-    memory = labels.get("nvidia.com/gpu.memory", "")
-    caps = {"memory": f"{memory}Mi"} if re.fullmatch(r"[0-9]+", memory) else {}
+    rules = [r for r in prof.node_labels if r.label is not None]
+    versions = {r.attribute for r in rules if r.translate == "version"}
+    for r in rules:
+        if r.translate == "product" and r.attribute not in attrs:
+            if r.label in labels:
+                attrs[r.attribute] = labels[r.label]  # equal to itself after the sanitize replace
+            else:
+                rule = label_rules(str(load_tables().source)).get("cloud.google.com/gke-accelerator")
+                row = rule.values.get(labels.get("cloud.google.com/gke-accelerator", "")) if rule else None
+                if row:
+                    attrs[r.attribute] = row["products"][0]
+        elif r.translate == "values" and r.attribute not in attrs:
+            table = dict(r.values)
+            if labels.get(r.label) in table:
+                attrs[r.attribute] = table[labels[r.label]]
+        elif r.translate == "version-part" and r.attribute not in versions and r.attribute not in attrs:
+            part = {x.part: x.label for x in reversed(rules) if x.translate == "version-part"
+                    and x.attribute == r.attribute}
+            major = labels.get(part.get("major", ""))
+            if major and major.isascii() and major.isdigit():
+                attrs[r.attribute] = ("version", f"{int(major)}.{_int(labels.get(part.get('minor', '')))}."
+                                                 f"{_int(labels.get(part.get('patch', '')))}")
+        elif r.translate == "version" and r.attribute not in attrs:
+            full = labels.get(r.label, "")
+            if re.fullmatch(r"\d+(\.\d+){0,2}", full):
+                parts = [str(int(p)) for p in full.split(".")] + ["0"] * (3 - len(full.split(".")))
+                attrs[r.attribute] = ("version", ".".join(parts))
+        elif r.translate == "memory-mib" and r.capacity and r.capacity not in caps:
+            memory = labels.get(r.label, "")
+            if re.fullmatch(r"[0-9]+", memory):
+                caps[r.capacity] = f"{memory}Mi"
     out: list[Device] = []
-    for i in range(_int(node.allocatable.get("nvidia.com/gpu", 0))):
-        out.append(Device(node.name, "gpu.nvidia.com", node.name, f"expected-gpu-{i}",
-                          {"gpu.nvidia.com": dict(attrs)}, {"gpu.nvidia.com": dict(caps)}))
+    for i in range(_int(node.allocatable.get(prof.nodes.resource, 0))):
+        out.append(Device(node.name, prof.driver, node.name, f"expected-{types.whole}-{i}",
+                          {domain: dict(attrs)}, {domain: dict(caps)}))
+    part = prof.partitions
+    if part is None or not part.resource_prefix or not types.partition:
+        return out
+    row = next((x for x in prof.resources if x.kind == "partition" and x.device_class == part.device_class), None)
+    named = re.compile("^" + re.escape(part.resource_prefix) + "(.+)$")
     for res, qty in sorted(node.allocatable.items()):
-        m = re.match(r"^nvidia\.com/mig-(.+)$", res)
+        m = named.match(res)
         if m:
-            profile = re.sub(r"^(.*?gb)\.", r"\1+", m.group(1))
-            mig = {k: v for k, v in attrs.items() if k != "type"} | {"type": "mig", "profile": profile}
+            profile = re.sub(row.profile_replace[0], row.profile_replace[1], m.group(1)) \
+                if row is not None and row.profile_replace else m.group(1)
+            mig = {k: v for k, v in attrs.items() if k != types.attribute} | \
+                {types.attribute: types.partition, part.profile_attribute: profile}
             for i in range(_int(qty)):
-                out.append(Device(node.name, "gpu.nvidia.com", node.name, f"expected-mig-{m.group(1)}-{i}",
-                                  {"gpu.nvidia.com": mig}, {"gpu.nvidia.com": {}}))
+                out.append(Device(node.name, prof.driver, node.name, f"expected-{types.partition}-{m.group(1)}-{i}",
+                                  {domain: mig}, {domain: {}}))
     return out
 
 
-def expected_other(node: Node) -> list[Device]:
+def expected_other(node: Node, own: str) -> list[Device]:
     """What another vendor's DRA driver will publish on a device-plugin node: one whole device per
     whole-device resource the node advertises, with the device type and the attributes the
     resource's selector asks to equal (rules/vendors/*.yaml: Intel's bound kernel driver). A
-    selector this cannot read leaves the device without them, so no request is wrongly served."""
+    selector this cannot read leaves the device without them, so no request is wrongly served.
+    ``own``: the vendor expected_devices infers (the operator's), skipped here."""
     from migrator.tables import load_tables
 
     t = load_tables()
     out: list[Device] = []
     for row in t.devices:
-        if row.vendor == "nvidia" or row.kind != "whole" or not row.name:
+        if row.vendor == own or row.kind != "whole" or not row.name:
             continue
         prof = t.vendors.by_vendor(row.vendor)
         attrs: dict[str, Any] = {prof.device_types.attribute: prof.device_types.whole}
@@ -102,13 +127,14 @@ def nodes_from(snap: Snapshot) -> dict[str, PNode]:
     from migrator.tables import load_tables
 
     drivers = {p.driver for p in load_tables().vendors.profiles}
+    prof = operator_profile()
     nodes: dict[str, PNode] = {}
     for n in snap.nodes.values():
         dp_alloc = {r: _int(v) for r, v in n.allocatable.items() if GPU_RESOURCE.match(r) and _int(v) > 0}
         real = [d for d in n.devices if d.driver in drivers]
         complete = all(seen >= count for (drv, _), (_, count, seen) in n.pools.items() if drv in drivers)
         dra_on = bool(real) and complete
-        devices = real if real else ((expected_devices(n) + expected_other(n)) if dp_alloc else [])
+        devices = real if real else ((expected_devices(n, prof) + expected_other(n, prof.vendor)) if dp_alloc else [])
         nodes[n.name] = PNode(n.name, n.labels, n.taints, dp_alloc, devices, bool(dp_alloc), dra_on,
                               cordoned=n.unschedulable, expected=not real)
     return nodes
@@ -350,21 +376,22 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
 
 
 def _operator_in_play(topology: Any, model: Model, classes_used: set[str]) -> bool:
-    """The GPU Operator (rules/gpu-operator.yaml) installs NVIDIA's device plugin and DRA driver only:
-    its lines belong in a plan whose nodes or classes are NVIDIA's (or none is known), or in a cluster
-    that shows the operator. An AMD or Intel cluster's runbook names no NVIDIA label or step."""
+    """The GPU Operator (rules/gpu-operator.yaml) installs one vendor's device plugin and DRA driver
+    (its ``vendor``): its lines belong in a plan whose nodes or classes are that vendor's (or none is
+    known), or in a cluster that shows the operator. Another vendor's runbook names none of its steps."""
     if topology.shown != "unknown":
         return True
     t = load_tables()
     vendors = {p.vendor for n in model.nodes.values() for r in n.dp_alloc if (p := t.vendor_of(r)) is not None}
     vendors |= {p.vendor for p in (t.vendors.profiles if t.vendors is not None else ())
                 for d in p.device_classes if d.name in classes_used}
-    return not vendors or "nvidia" in vendors  # the operator's vendor, as Planner.stack_for reads it
+    return not vendors or operator_profile().vendor in vendors  # as Planner.stack_for reads it
 
 
 def _topology_preflight(topology: Any) -> list[str]:
     """What the runbook says about the GPU Operator install (rules/gpu-operator.yaml)."""
     t = topology
+    prof = operator_profile()
     lines = [f"GPU Operator install: {t.shown} ({t.evidence})"]
     if t.shown == "both":
         lines.append("BLOCKED: ClusterPolicy and GPUCluster cannot coexist (the operator refuses to reconcile "
@@ -373,15 +400,18 @@ def _topology_preflight(topology: Any) -> list[str]:
         lines.append("target GPUCluster: it cannot coexist with a ClusterPolicy, so every node switches at once: "
                      "one cluster-wide cut-over in which no GPU pod runs (the per-node path: --gpu-operator "
                      "clusterpolicy, with the DRA driver chart beside the ClusterPolicy)")
-        lines.append("GPUCluster's gpu.nvidia.com DeviceClass has no extendedResourceName (NVIDIA/gpu-operator#2859): "
-                     "pods that keep nvidia.com/gpu need a DeviceClass of your own that maps it")
+        if t.target.no_extended_resource_name:
+            lines.append(f"{t.target.kind}'s {prof.whole_class} DeviceClass has no extendedResourceName "
+                         f"({t.target.no_extended_resource_name}): pods that keep {prof.nodes.resource} need a "
+                         "DeviceClass of your own that maps it")
     elif t.target.per_node:
         dra = t.target.dra_on
+        others = [s.dra_on.split("=")[0] for s in stacks().values() if s is not t.target and not s.per_node]
         lines.append(f"nodes are switched one at a time: device plugin off by {t.target.device_plugin_off} (the "
                      f"operator keeps a value you set), DRA kubelet plugin on by {dra}: install the DRA driver chart "
                      f"with kubeletPlugin.nodeSelector {{{dra.split('=')[0]}: \"{dra.split('=')[1]}\"}} (its default "
-                     "affinity selects every NVIDIA node), not on nvidia.com/gpu.deploy.dra-driver, which the "
-                     "ClusterPolicy's labeller removes")
+                     f"affinity selects every {prof.name} node), not on {', '.join(others)}, which the "
+                     f"{t.target.kind}'s labeller removes")
     else:
         lines.append(f"the GPUCluster install runs the DRA kubelet plugin on nodes labelled {t.target.dra_on} "
                      "(set on every GPU node; a node labelled false is paused)")
@@ -801,8 +831,10 @@ def _extended_preflight(extended: list[ExtendedPath], snap: Snapshot, mode: Mode
 
 
 def _kep5004(snap: Snapshot, nodes: dict[str, PNode], mode: Mode) -> list[str]:
+    prof = operator_profile()
+    res = prof.nodes.resource
     mapped = sorted(name for name, cls in snap.device_classes.items()
-                    if cls.extended_resource_name == "nvidia.com/gpu" and not cls.problem)
+                    if cls.extended_resource_name == res and not cls.problem)
     if not mapped:
         return []
     from migrator import kep5004
@@ -812,11 +844,12 @@ def _kep5004(snap: Snapshot, nodes: dict[str, PNode], mode: Mode) -> list[str]:
     gate = kep5004.gate_text(mode.kube_version) + (
         f"; the snapshot's kubelets run {', '.join(old)}, where it is off by default" if old else "")
     return [
-        f"DeviceClass {', '.join(mapped)} maps nvidia.com/gpu to DRA (KEP-5004, DRAExtendedResource: {gate}).",
+        f"DeviceClass {', '.join(mapped)} maps {res} to DRA (KEP-5004, DRAExtendedResource: {gate}).",
         "Nodes first, manifests later: cut device-plugin nodes over one at a time with the manifests unchanged "
         "(pods evicted from a device-plugin node reschedule onto DRA nodes with the same spec), then switch the "
         "templates later as same-manager rollouts; device-plugin-era rollbacks keep working.",
-        "Limits: per pod only ExactCount of the mapped class (no selectors, firstAvailable, MIG profiles or sharing); "
+        "Limits: per pod only ExactCount of the mapped class (no selectors, firstAvailable, "
+        f"{prof.partitions.name + ' profiles' if prof.partitions else 'partitions'} or sharing); "
         "each node is still either device plugin or DRA.",
     ]
 

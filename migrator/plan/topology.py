@@ -30,6 +30,14 @@ class Stack:
     device_plugin_off: str | None  #: "key=value" that stops the device plugin on one node
     dra_on: str  #: "key=value" that runs the DRA kubelet plugin on one node
     labels: tuple[str, ...]  #: node labels this stack's labeller sets
+    sample: str | None = None  #: where the operator ships an example of the resource (``sample``)
+    #: the tracking issue when the stack's whole-device DeviceClass has no extendedResourceName
+    no_extended_resource_name: str | None = None
+
+    @property
+    def resource(self) -> str:
+        """kubectl's ``<plural>.<group>`` name of the install resource (from ``path`` and ``apiVersion``)."""
+        return f"{self.path.rstrip('/').rsplit('/', 1)[1]}.{self.api_version.split('/')[0]}"
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,23 @@ def stacks() -> dict[str, Stack]:
     for name, row in data["stacks"].items():
         obj = data["objects"][row["object"]]
         out[name] = Stack(name, row["object"], obj["apiVersion"], obj["path"], bool(row["per_node"]),
-                          row.get("device_plugin_off"), row["dra_on"], tuple(row.get("labels") or ()))
+                          row.get("device_plugin_off"), row["dra_on"], tuple(row.get("labels") or ()),
+                          obj.get("sample"), row.get("no_extended_resource_name"))
     return out
+
+
+def operator_profile() -> Any:
+    """The vendor profile of the GPUs the operator installs (rules/gpu-operator.yaml ``vendor``): the
+    nodes its stacks switch, the device-plugin resource (``nodes.resource``) the runbook checks and
+    the node labels (``nodeLabels``) the plan reads a device-plugin node's future DRA devices from."""
+    from migrator.tables import gpu_operator, load_tables
+
+    vendor = gpu_operator()["vendor"]
+    prof = load_tables().vendors.by_vendor(vendor)
+    if prof is None or prof.nodes is None:
+        raise ValueError(f"rules/gpu-operator.yaml: vendor {vendor!r} has no profile with a nodes block "
+                         "(rules/vendors/*.yaml)")
+    return prof
 
 
 def detect(snap: Any, choice: str = AUTO) -> Topology:
