@@ -251,7 +251,7 @@ def test_nvidia_node_labels_match_selection(nvidia):
 
 def test_nvidia_nodes_and_runbook_match(nvidia):
     from migrator.nodes import node_facts
-    from migrator.plan.planner import DP_OFF_LABEL, DRA_ON_LABEL
+    from migrator.plan.topology import CLUSTERPOLICY, operator_profile, stacks
 
     f = node_facts(str(ROOT / "rules"))
     n = nvidia.nodes
@@ -260,7 +260,11 @@ def test_nvidia_nodes_and_runbook_match(nvidia):
     assert {x.label for x in n.count_labels} <= set(f.count_labels)  # the Karpenter one is AWS's
     assert {x.label for x in n.whole_evidence} <= set(f.whole_evidence)  # the GKE one is Google's
     assert n.present_label == "nvidia.com/gpu.present"  # migrator/nodes.py classify
-    assert (nvidia.device_plugin_off, nvidia.dra_on) == (DP_OFF_LABEL, DRA_ON_LABEL)
+    # the planner switches the operator's vendor's nodes by the ClusterPolicy stack's labels, and by
+    # the profile's cutoverLabels where it has no stack: the same pair
+    cp = stacks()[CLUSTERPOLICY]
+    assert operator_profile().vendor == nvidia.vendor
+    assert (nvidia.device_plugin_off, nvidia.dra_on) == (cp.device_plugin_off, cp.dra_on)
 
 
 def test_nvidia_opaque_sharing_matches_engine(nvidia):

@@ -26,15 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrator.plan.model import Model, PNode, SimPod, Workload, deployment_fence, resolve
-from migrator.plan.topology import Topology
+from migrator.plan.topology import CLUSTERPOLICY, Topology, operator_profile, stacks
 
 MAX_WAIT_TICKS = 400
 
-#: How a node is switched between managers. Defaults: the GPU Operator's per-node operand label
-#: (inferred from its state_manager.go; dra-api.md §6) and the label the DRA chart's
-#: kubeletPlugin.nodeSelector selects in NVIDIA's docs and the CNCF post (rollout-model.md §1.2).
-DP_OFF_LABEL = "nvidia.com/gpu.deploy.device-plugin=false"
-DRA_ON_LABEL = "nvidia.com/dra-kubelet-plugin=true"
 
 
 @dataclass
@@ -305,10 +300,13 @@ def cutover_steps(wave: int, node: str, why: str, cordoned_before: bool = False,
     choice): the runbook says so, and with ``uncordon`` (its DRA devices are needed) says that the
     plan cordons it again at the end; without, it stays cordoned. ``stack``: the GPU Operator install
     whose labels switch the node (migrator/plan/topology.py; the ClusterPolicy one by default)."""
-    dp_off = stack.device_plugin_off if stack is not None else DP_OFF_LABEL
-    dra_on = stack.dra_on if stack is not None else DRA_ON_LABEL
+    # without a stack: the operator's vendor profile's cutoverLabels (the GPU Operator's per-node
+    # operand label and the label the DRA chart's kubeletPlugin.nodeSelector selects in its docs)
+    prof = operator_profile()
+    dp_off = stack.device_plugin_off if stack is not None else prof.device_plugin_off
+    dra_on = stack.dra_on if stack is not None else prof.dra_on
     vendor = getattr(stack, "vendor", None)  #: another vendor's node: its installer's own way
-    res = next(iter(getattr(stack, "resources", ())), "nvidia.com/gpu")  #: what its device plugin advertises
+    res = next(iter(getattr(stack, "resources", ())), prof.nodes.resource)  #: what its device plugin advertises
     if cordoned_before:
         why += ("; it was cordoned before this plan" + (
             ": uncordoned after the cut-over so new pods can use its DRA devices, and cordoned again when the plan "
@@ -400,10 +398,11 @@ class Planner:
         from migrator.tables import load_tables
 
         t = load_tables()
+        own = operator_profile().vendor
         vendors = {t.vendor_of(r).vendor for r in self.m.nodes[node].dp_alloc if t.vendor_of(r) is not None}
-        if not vendors or vendors == {"nvidia"}:
+        if not vendors or vendors == {own}:
             return self.stack
-        prof = t.vendors.by_vendor(sorted(vendors - {"nvidia"})[0])
+        prof = t.vendors.by_vendor(sorted(vendors - {own})[0])
         return _VendorStack(prof.name, prof.device_plugin_off, prof.dra_on, tuple(sorted(self.m.nodes[node].dp_alloc)))
 
     def emit(self, steps: list[Step]) -> None:
@@ -622,6 +621,7 @@ class Planner:
         deleted, GPUCluster created; the pods come back on DRA. Nothing runs on GPUs in between."""
         topo = self.topology
         assert topo is not None
+        res = operator_profile().nodes.resource
         wave = self.next_wave()
         self.emit([_step(wave, "verify", "Cluster", "preflight", None, check, ("verify",))
                    for check in self.preflight])
@@ -632,7 +632,8 @@ class Planner:
                          "cluster-wide cut-over begins: the GPU Operator removes the device plugin from every node "
                          "(running pods keep their GPUs until they are deleted; none can start on the device plugin)",
                          ("cluster_dp_off",),
-                         "kubectl delete clusterpolicies.nvidia.com " + (" ".join(policies) if policies else "--all"))])
+                         f"kubectl delete {stacks()[CLUSTERPOLICY].resource} "
+                         + (" ".join(policies) if policies else "--all"))])
         # who holds device-plugin GPUs when the window opens: each gets its delete (harmless where
         # its controller already removed them, e.g. Recreate)
         holders = sorted(k for k in self.m.workloads
@@ -665,10 +666,10 @@ class Planner:
                              ("delete_pods", key), f"kubectl delete pods -n {ns}{sel}")])
         self.emit([
             _step(wave, "wait", "ClusterPolicy", ", ".join(policies) or "(all)", None,
-                  "until no pod holds a device-plugin GPU and allocatable nvidia.com/gpu is 0 on every node "
+                  f"until no pod holds a device-plugin GPU and allocatable {res} is 0 on every node "
                   "(never run both managers)", ("wait_dp_zero_all",),
-                  "kubectl get nodes -o custom-columns=NAME:.metadata.name,GPU:.status.allocatable.nvidia\\.com/gpu"
-                  "  # expect 0 or <none>"),
+                  "kubectl get nodes -o custom-columns=NAME:.metadata.name,GPU:.status.allocatable."
+                  + res.replace(".", "\\.") + "  # expect 0 or <none>"),
         ])
         # DaemonSet pods are bound to their node: were another pod to take that node's device
         # first when DRA starts, they would never run. A cordon keeps every other pod off until
@@ -683,8 +684,8 @@ class Planner:
             _step(wave, "create", "GPUCluster", "gpu-cluster", None,
                   "the GPU Operator's DRA stack on every GPU node (it labels them "
                   f"{topo.target.dra_on})", ("cluster_dra_on",),
-                  "kubectl apply -f gpucluster.yaml  # your GPUCluster: gpu-operator config/samples/"
-                  "nvidia_v1alpha1_gpucluster.yaml"),
+                  "kubectl apply -f gpucluster.yaml  # your GPUCluster"
+                  + (f": {topo.target.sample}" if topo.target.sample else "")),
             _step(wave, "wait", "GPUCluster", "gpu-cluster", None, "until every GPU node publishes complete "
                   "ResourceSlices (pool resourceSliceCount reached; can take minutes)", ("wait_slices_all",),
                   "kubectl get resourceslices -o wide"),
