@@ -9,6 +9,13 @@ from typing import Any
 
 from migrator.markdown import cell, code, fenced, text
 from migrator.plan.planner import Plan
+from migrator.plan.topology import operator_profile
+
+
+def _resource() -> str:
+    """The device-plugin resource the KEP-5004 path keeps: the operator's vendor's ``nodes.resource``
+    (migrator/plan/build.py reads the mapping DeviceClass of the same one)."""
+    return str(operator_profile().nodes.resource)
 
 
 def to_json(plan: Plan, explain: bool = False) -> dict[str, Any]:
@@ -102,7 +109,8 @@ def to_text(plan: Plan, explain: bool = False) -> str:
         out += ["", "not migrated (left as they are; see `dra-migrate rules explain CODE`):"] + [
             f"  - {_not_migrated_line(n)}" for n in plan.not_migrated]
     if plan.alternative:
-        out += ["", "alternative: serve nvidia.com/gpu from DRA first (KEP-5004):"] + [f"  - {a}" for a in plan.alternative]
+        out += ["", f"alternative: serve {_resource()} from DRA first (KEP-5004):"] + \
+            [f"  - {a}" for a in plan.alternative]
     out.append("")
     out.append("summary: " + summary_line(plan))
     if plan.proof:
@@ -165,7 +173,7 @@ def to_markdown(plan: Plan, explain: bool = False) -> str:
             out += _item(n, f"**{s.action}** {s.kind} {code(ns + s.name)}{detail}{lost}", s.command)
         out.append("")
     if plan.extended:
-        out += ["## KEP-5004 path: manifests unchanged", "", "These keep `nvidia.com/gpu`: once their nodes switch, "
+        out += ["## KEP-5004 path: manifests unchanged", "", f"These keep `{_resource()}`: once their nodes switch, "
                 "the scheduler serves them from DRA through the DeviceClass with `extendedResourceName`. Check the "
                 "preflight's DeviceClass and gate lines first.", ""] + [
                     f"- {text(_extended_line(e))}" for e in plan.extended] + [""]
@@ -179,7 +187,7 @@ def to_markdown(plan: Plan, explain: bool = False) -> str:
                        f"{n.status} | {cell(n.reason)} |")
         out.append("")
     if plan.alternative:
-        out += ["## Alternative: serve `nvidia.com/gpu` from DRA first (KEP-5004)", ""] + \
+        out += [f"## Alternative: serve `{_resource()}` from DRA first (KEP-5004)", ""] + \
             [f"- {text(a)}" for a in plan.alternative] + [""]
     if explain and plan.proof:
         out += ["## Simulation trace", "", fenced("\n".join(plan.proof.trace) or "(empty)", "text"), ""]
