@@ -63,7 +63,7 @@ class _Group(_Help, TyperGroup):
 app = typer.Typer(
     name="dra-migrate",
     cls=_Group,
-    help="Move GPU workloads from the NVIDIA device plugin (nvidia.com/gpu) to DRA "
+    help="Move GPU workloads from device-plugin GPU resources (extended resources) to DRA "
          "(resource.k8s.io ResourceClaimTemplates).\n\n" + EXIT_CODES,
     no_args_is_help=True,
     add_completion=True,
@@ -109,7 +109,7 @@ KeepNodeLabelsOpt = Annotated[bool, typer.Option(
 SharingOpt = Annotated[Sharing | None, typer.Option(
     "--sharing", metavar=_choices(Sharing),
     help="Opt in to converting time-slicing/MPS pods into one shared ResourceClaim with the driver's "
-         "GpuConfig sharing. This changes where pods land: all replicas share one GPU on one node; "
+         "sharing settings (opaque config). This changes where pods land: all replicas share one GPU on one node; "
          "the driver needs an alpha feature gate.")]
 MigrationPathOpt = Annotated[MigrationPath, typer.Option(
     "--migration-path", metavar=_choices(MigrationPath),
@@ -129,14 +129,14 @@ JobsOpt = Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=0,
 VendorFileOpt = Annotated[list[str] | None, typer.Option(
     "--vendor-file", metavar="FILE",
     help="A vendor profile of your own (rules/vendors/README.md): another device plugin's resources and what they "
-         "become under DRA, checked with the shipped NVIDIA, AMD and Intel ones (repeatable).")]
+         "become under DRA, checked with the shipped ones in rules/vendors/ (repeatable).")]
 FollowSymlinksOpt = Annotated[bool, typer.Option(
     "--follow-symlinks", help="Follow symlinks (to files and directories) that point outside the given directories.")]
 ClusterOpt = Annotated[str | None, typer.Option(
     "--cluster", metavar="FILE",
-    help="Snapshot (kubectl get nodes,resourceslices,deviceclasses -o yaml): its nodes say what nvidia.com/gpu "
-         "is where each pod may land (whole GPU, MIG slice, share); pods on MIG, shared or unknown nodes are "
-         "reported or requested as MIG slices instead of whole GPUs.")]
+    help="Snapshot (kubectl get nodes,resourceslices,deviceclasses -o yaml): its nodes say what a device-plugin "
+         "GPU resource is where each pod may land (whole GPU, partition, share); pods on "
+         "partitioned, shared or unknown nodes are reported or requested as partitions instead of whole GPUs.")]
 ContextOpt = Annotated[str | None, typer.Option(
     "--context", metavar="NAME", help="As --cluster, read live (read-only) from this kubeconfig context.")]
 ColorOpt = Annotated[bool | None, typer.Option(
@@ -314,7 +314,7 @@ def verify(
     raise typer.Exit(exit_code(errors, counts[DIFFERENT] or counts[NOTHING]))
 
 
-@app.command(short_help="Rewrite Python that builds pod specs with nvidia.com/gpu.")
+@app.command(short_help="Rewrite Python that builds pod specs with device-plugin GPUs.")
 def codemod(
     paths: list[str] = typer.Argument(..., metavar="PATH...", help="Python files or directories (recursive *.py)."),
     write: bool = typer.Option(False, "--write", help="Rewrite the files and write <module>-claim-templates.yaml."),
