@@ -1,11 +1,14 @@
-"""The rule files, the Python codemod and the core modules hold no vendor facts: they read them from the profiles.
+"""The rule files, the Python codemod, the core modules, the planner and the CLI hold no vendor facts: they read them from the profiles.
 
-A scan of every string constant in ``migrator/transforms/*.py``, ``migrator/codemod.py`` and the
-core modules in ``CORE`` (Python ``ast``; f-string parts included) for the values of
-``rules/vendors/nvidia.yaml``. ``migrator/vendors.py`` loads the profiles and is not scanned.
-Docstrings, comments and a module's ``SUMMARY`` (the rule's one-line documentation) are
-documentation and may name NVIDIA objects; everything else must come from a profile, so that a
-profile with the same kinds of fields gets the same behaviour (issue 12 item 3).
+A scan of every string constant in ``migrator/transforms/*.py``, ``migrator/codemod.py``, the
+core modules in ``CORE``, ``migrator/plan/*.py`` and ``migrator/commands.py`` (Python ``ast``;
+f-string parts included) for the values of ``rules/vendors/nvidia.yaml``. ``migrator/vendors.py``
+loads the profiles and is not scanned. Docstrings, comments and a module's ``SUMMARY`` (the rule's
+one-line documentation) are documentation and may name NVIDIA objects; everything else must come
+from a profile, so that a profile with the same kinds of fields gets the same behaviour (issue 12
+item 3). That includes the CLI's ``help=`` strings: they say "device-plugin GPU resources", not one
+vendor's names. (The planner's GPU Operator facts, which are NVIDIA's operator, come from
+rules/gpu-operator.yaml and the profile it names.)
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: the core modules that read the facts from the loaded profiles (issue 12 item 3)
 CORE = ["nodes", "selection", "cluster", "validate", "equivalence", "dra", "engine", "tables", "kep5004"]
 FILES = sorted((ROOT / "migrator" / "transforms").glob("*.py")) + [ROOT / "migrator" / "codemod.py"] + \
-    [ROOT / "migrator" / f"{m}.py" for m in CORE]
+    [ROOT / "migrator" / f"{m}.py" for m in CORE] + \
+    sorted((ROOT / "migrator" / "plan").glob("*.py")) + [ROOT / "migrator" / "commands.py"]
 
 
 def _documentation(tree: ast.Module) -> set[int]:
@@ -80,14 +84,17 @@ def test_the_scan_sees_the_facts():
     for old in ['a.resource == "nvidia.com/gpu"', 'device_class="mig.nvidia.com"', '"TimeSlicingSettings"',
                 'STRATEGY = {"timeslicing": "TimeSlicing", "mps": "MPS"}', '"single-strategy MIG"',
                 'x = "GpuConfig sharing"', 'def attr(self, name, domain="gpu.nvidia.com"): pass',
-                'k.startswith("nvidia.com/")', 'm = "-MIG-" in product', '"no NVIDIA GPU"']:
+                'k.startswith("nvidia.com/")', 'm = "-MIG-" in product', '"no NVIDIA GPU"',
+                'DRA_ON_LABEL = "nvidia.com/dra-kubelet-plugin=true"',
+                'f"kubectl delete clusterpolicies.nvidia.com {x}"', '"(no selectors, firstAvailable, MIG profiles)"',
+                'labels.get("nvidia.com/gpu.family")', 'typer.Option(help="what nvidia.com/gpu is")']:
         tree = ast.parse(old)
         found = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
                  and (any(s in n.value for s in subs) or any(w.search(n.value) for w in words) or n.value in whole)]
         assert found, old
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT / "migrator")))
 def test_no_vendor_literal_outside_documentation(path):
     subs, words, whole = _facts()
     bad = [f"{path.name}:{line}: {text!r}" for line, text in _strings(path)
@@ -168,3 +175,40 @@ def test_runtime_hints_and_unknown_fix_follow_the_profile(acme):
     """, acme)
     (unknown,) = [f for f in result.findings if f.code == "GPU002"]
     assert unknown.message.endswith("container 'c': unknown Acme resource 'acme.example/npu-x'; add it to acme.yaml")
+
+
+def test_expected_devices_follow_the_profile():
+    """The plan's devices of a device-plugin node (plan/build.py expected_devices) come from the
+    profile's resource, driver, domain, device types, partitions and nodeLabels: the NVIDIA profile
+    with every name moved to example.com infers the same devices from the moved labels."""
+    import dataclasses
+
+    from migrator.cluster import Node
+    from migrator.plan.build import expected_devices
+
+    p = builtin_profiles().by_vendor("nvidia")
+    assert p is not None and p.nodes is not None and p.partitions is not None
+
+    def moved(text: str) -> str:
+        return text.replace("nvidia.com/", "example.com/").replace("gpu.nvidia.com", "gpu.example.com")
+
+    other = dataclasses.replace(
+        p, driver=moved(p.driver), attribute_domain=moved(p.attribute_domain),
+        nodes=dataclasses.replace(p.nodes, resource=moved(p.nodes.resource)),
+        partitions=dataclasses.replace(p.partitions, resource_prefix=moved(p.partitions.resource_prefix or "")),
+        node_labels=tuple(dataclasses.replace(r, label=moved(r.label)) if r.label else r for r in p.node_labels))
+    labels = {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB", "nvidia.com/gpu.family": "ampere",
+              "nvidia.com/gpu.compute.major": "8", "nvidia.com/gpu.compute.minor": "0",
+              "nvidia.com/cuda.driver-version.full": "550.54.15", "nvidia.com/gpu.memory": "40960"}
+    alloc = {"nvidia.com/gpu": "2", "nvidia.com/mig-1g.5gb.me": "1"}
+    mine = expected_devices(Node("n", labels, allocatable=alloc), p)
+    theirs = expected_devices(Node("n", {moved(k): v for k, v in labels.items()},
+                                   allocatable={moved(k): v for k, v in alloc.items()}), other)
+    assert [d.name for d in mine] == ["expected-gpu-0", "expected-gpu-1", "expected-mig-1g.5gb.me-0"]
+    assert mine[0].attributes[p.attribute_domain] == {
+        "type": "gpu", "productName": "NVIDIA-A100-SXM4-40GB", "architecture": "Ampere",
+        "cudaComputeCapability": ("version", "8.0.0"), "driverVersion": ("version", "550.54.15")}
+    assert mine[2].attributes[p.attribute_domain]["profile"] == "1g.5gb+me"
+    assert [(d.name, d.driver, d.attributes[other.attribute_domain], d.capacity[other.attribute_domain])
+            for d in theirs] == \
+        [(d.name, other.driver, d.attributes[p.attribute_domain], d.capacity[p.attribute_domain]) for d in mine]
