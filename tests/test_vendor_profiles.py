@@ -245,7 +245,7 @@ def test_nvidia_node_labels_match_selection(nvidia):
     fam = families(str(ROOT / "rules"))
     assert set(nvidia.label_families) == {p for p in fam.prefixes if p.startswith("nvidia.com/")}
     assert set(nvidia.cutover_labels) == set(fam.cutover)
-    assert fam.product_pattern is nvidia.partitions.product_pattern and fam.product_label == "nvidia.com/gpu.product"
+    assert fam.product_pattern.pattern == nvidia.partitions.product_pattern.pattern and fam.product_label == "nvidia.com/gpu.product"
     assert [m.pattern for m in fam.product_marks] == ["-MIG-"] and fam.partition == "MIG"
 
 
