@@ -164,6 +164,15 @@ class Tables:
                 return p
         return None
 
+    def vendors_of(self, resources: Any = (), classes: Any = ()) -> set[str]:
+        """The vendors (profile ``vendor``) of device-plugin ``resources`` and of DeviceClass names:
+        the one reading of "whose devices are these" that the plan's runbook and its node cut-overs
+        share. Names no profile knows add nothing."""
+        out = {p.vendor for r in resources if (p := self.vendor_of(r)) is not None}
+        if self.vendors is not None:
+            out |= {p.vendor for c in classes if (p := self.vendors.for_class(c)) is not None}
+        return out
+
 
 
 

@@ -312,6 +312,10 @@ class Profiles:
     def by_vendor(self, vendor: str) -> VendorProfile | None:
         return next((p for p in self.profiles if p.vendor == vendor), None)
 
+    def for_class(self, device_class: str) -> VendorProfile | None:
+        """The profile whose driver creates ``device_class`` (its ``deviceClasses``)."""
+        return next((p for p in self.profiles if p.device_class(device_class) is not None), None)
+
     @property
     def default(self) -> VendorProfile | None:
         """The ``DEFAULT_VENDOR`` profile (None: not loaded)."""

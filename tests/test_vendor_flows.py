@@ -124,3 +124,22 @@ def test_plan_holds_and_names_only_the_vendors_objects(tmp_path: Path, vendor: d
     assert "update   Deployment ml/infer: switch the pod template to claims" in out
     assert f"DeviceClass {vendor['class']} exists" in out
     assert "nvidia" not in out.lower(), [line for line in out.splitlines() if "nvidia" in line.lower()]
+
+
+@pytest.mark.parametrize("resources, classes, want", [
+    (["amd.com/gpu"], [], {"amd"}),
+    (["gpu.intel.com/xe", "nvidia.com/gpu"], [], {"intel", "nvidia"}),
+    (["nvidia.com/mig-1g.10gb"], ["gpu.amd.com"], {"nvidia", "amd"}),
+    ([], ["gpu.intel.com"], {"intel"}),
+    (["example.com/fpga"], ["no-such-class"], set()),
+])
+def test_one_reading_of_whose_devices(resources: list[str], classes: list[str], want: set[str]) -> None:
+    """The plan's runbook (_operator_in_play), its node cut-overs (Planner.stack_for) and the
+    missing-DeviceClass preflight read the vendor through Tables.vendors_of / Profiles.for_class."""
+    from migrator.tables import load_tables
+
+    t = load_tables()
+    assert t.vendors_of(resources, classes) == want
+    for c in classes:
+        p = t.vendors.for_class(c)
+        assert (p.vendor if p is not None else None) == next(iter(want & {"amd", "intel"}), None)

@@ -381,10 +381,7 @@ def _operator_in_play(topology: Any, model: Model, classes_used: set[str]) -> bo
     known), or in a cluster that shows the operator. Another vendor's runbook names none of its steps."""
     if topology.shown != "unknown":
         return True
-    t = load_tables()
-    vendors = {p.vendor for n in model.nodes.values() for r in n.dp_alloc if (p := t.vendor_of(r)) is not None}
-    vendors |= {p.vendor for p in (t.vendors.profiles if t.vendors is not None else ())
-                for d in p.device_classes if d.name in classes_used}
+    vendors = load_tables().vendors_of((r for n in model.nodes.values() for r in n.dp_alloc), classes_used)
     return not vendors or operator_profile().vendor in vendors  # as Planner.stack_for reads it
 
 
@@ -614,8 +611,8 @@ def _preflight(snap: Snapshot, nodes: dict[str, PNode], classes: set[str], first
         else:
             from migrator.tables import load_tables
 
-            vendor = next((p.name for p in load_tables().vendors.profiles
-                           if any(d.name == c for d in p.device_classes)), "the vendor's")
+            prof = load_tables().vendors.for_class(c)
+            vendor = prof.name if prof is not None else "the vendor's"
             checks.append(f"DeviceClass {c} is MISSING: install the {vendor} DRA driver (it creates "
                           f"{c}) before anything else")
     dra = [n for n in nodes.values() if n.dra_on]

@@ -399,7 +399,7 @@ class Planner:
 
         t = load_tables()
         own = operator_profile().vendor
-        vendors = {t.vendor_of(r).vendor for r in self.m.nodes[node].dp_alloc if t.vendor_of(r) is not None}
+        vendors = t.vendors_of(self.m.nodes[node].dp_alloc)
         if not vendors or vendors == {own}:
             return self.stack
         prof = t.vendors.by_vendor(sorted(vendors - {own})[0])
