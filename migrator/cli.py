@@ -61,7 +61,9 @@ def _run_hook(paths: list[str], given: dict[str, Any]) -> int:
             raise
         sys.stdout = _Pacified(sys.stdout)
         sys.stderr = _Pacified(sys.stderr)
-        sys.exit(1)
+        from migrator.report import BROKEN_PIPE
+
+        sys.exit(BROKEN_PIPE)
 
 
 class _Pacified:
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             rv = app(args=argv, prog_name="dra-migrate", standalone_mode=False, default_map=flags._defaults())
-            return rv if isinstance(rv, int) else 0
+            return rv if isinstance(rv, int) else flags.exit_code()
         except typer.Exit as exc:
             return int(exc.exit_code)
         except typer.Abort:

@@ -17,6 +17,7 @@ CHANGES = 1  #: --check: at least one file would change
 FINDINGS = 1  #: scan: a selected finding at or above --fail-on (ruff: 1 = violations found)
 FAILED = 2  #: at least one input could not be processed (the others were)
 INTERRUPTED = 130  #: Ctrl-C (128 + SIGINT, as shells report it)
+BROKEN_PIPE = 1  #: stdout closed early (``dra-migrate scan | head``): what click's own handler exits with
 
 
 def exit_code(failed: bool | int = False, unmet: bool | int = False) -> int:
@@ -34,7 +35,9 @@ def exit_code(failed: bool | int = False, unmet: bool | int = False) -> int:
         ``krm``: the function failed (the ResourceList's results say why; KRM functions spec).
     - ``OK`` (0) otherwise, also for ``rewrite --write`` that changed files and for ``preview``
       and ``post-render``, which have no condition of their own.
-    ``cli.main`` returns ``INTERRUPTED`` (130) on Ctrl-C.
+    ``cli.main`` returns ``INTERRUPTED`` (130) on Ctrl-C and ``BROKEN_PIPE`` (1) when stdout was
+    closed before the output was written; a usage error click itself raises keeps click's code
+    (2, the same as ``FAILED``).
     """
     return FAILED if failed else 1 if unmet else OK
 
@@ -98,6 +101,12 @@ def fail_statuses(fail_on: str) -> frozenset[Status]:
 
 @dataclass
 class Report:
+    """The per-file results of one batch (``runner.run``) and what the exit code is read from:
+    ``return_code`` (rewrite) and ``scan_code`` (scan) are ``exit_code(failed=any file failed,
+    unmet=the command's own condition)``, the
+    contract ``exit_code`` documents; commands that are not a batch (``plan``, ``verify``,
+    ``krm``) call ``exit_code`` themselves, never a number."""
+
     writeback: WriteBack
     results: list[FileResult] = field(default_factory=list)
     written: int = 0

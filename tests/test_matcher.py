@@ -75,4 +75,8 @@ def test_verify_and_plan_both_report_an_evaluation_error() -> None:
     # n1 is still on the device plugin: its devices are the ones it will publish after a cut-over
     assert notes and all(n.split(": ")[0] in ("n1/expected-gpu-0", "n2/gpu-0") and "allocation aborts" in n
                          for n in notes), notes
-    assert any(d.blocked for d in plan.decisions)  # no device is usable: not switched
+    # no device is usable: not switched, for that reason, and no step touches the workload
+    (d,) = plan.decisions
+    assert d.blocked and d.reason.startswith("no node can give one of its pods the DRA devices it asks for"), d.reason
+    assert d.reason.endswith("Not switched") and d.switch_strategy is None
+    assert not [s for s in plan.steps if s.name == d.workload.name and s.action == "update"]
