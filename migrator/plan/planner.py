@@ -622,17 +622,18 @@ class Planner:
         topo = self.topology
         assert topo is not None
         res = operator_profile().nodes.resource
+        old, new = stacks()[CLUSTERPOLICY], topo.target  # the kinds of rules/gpu-operator.yaml
         wave = self.next_wave()
         self.emit([_step(wave, "verify", "Cluster", "preflight", None, check, ("verify",))
                    for check in self.preflight])
         self._templates(decisions)
         wave = self.next_wave()
-        policies = topo.names("ClusterPolicy")
-        self.emit([_step(wave, "delete", "ClusterPolicy", ", ".join(policies) or "(all)", None,
+        policies = topo.names(old.kind)
+        self.emit([_step(wave, "delete", old.kind, ", ".join(policies) or "(all)", None,
                          "cluster-wide cut-over begins: the GPU Operator removes the device plugin from every node "
                          "(running pods keep their GPUs until they are deleted; none can start on the device plugin)",
                          ("cluster_dp_off",),
-                         f"kubectl delete {stacks()[CLUSTERPOLICY].resource} "
+                         f"kubectl delete {old.resource} "
                          + (" ".join(policies) if policies else "--all"))])
         # who holds device-plugin GPUs when the window opens: each gets its delete (harmless where
         # its controller already removed them, e.g. Recreate)
@@ -665,7 +666,7 @@ class Planner:
                                                        if w.extended else "they come back from the new template"),
                              ("delete_pods", key), f"kubectl delete pods -n {ns}{sel}")])
         self.emit([
-            _step(wave, "wait", "ClusterPolicy", ", ".join(policies) or "(all)", None,
+            _step(wave, "wait", old.kind, ", ".join(policies) or "(all)", None,
                   f"until no pod holds a device-plugin GPU and allocatable {res} is 0 on every node "
                   "(never run both managers)", ("wait_dp_zero_all",),
                   "kubectl get nodes -o custom-columns=NAME:.metadata.name,GPU:.status.allocatable."
@@ -681,12 +682,12 @@ class Planner:
         self.emit([_step(wave, "cordon", "Node", n, None, "until the DaemonSets' pods hold its devices again",
                          ("cordon", n), f"kubectl cordon {n}") for n in fence])
         self.emit([
-            _step(wave, "create", "GPUCluster", "gpu-cluster", None,
+            _step(wave, "create", new.kind, "gpu-cluster", None,
                   "the GPU Operator's DRA stack on every GPU node (it labels them "
                   f"{topo.target.dra_on})", ("cluster_dra_on",),
                   "kubectl apply -f gpucluster.yaml  # your GPUCluster"
                   + (f": {topo.target.sample}" if topo.target.sample else "")),
-            _step(wave, "wait", "GPUCluster", "gpu-cluster", None, "until every GPU node publishes complete "
+            _step(wave, "wait", new.kind, "gpu-cluster", None, "until every GPU node publishes complete "
                   "ResourceSlices (pool resourceSliceCount reached; can take minutes)", ("wait_slices_all",),
                   "kubectl get resourceslices -o wide"),
         ])
