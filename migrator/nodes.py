@@ -60,13 +60,26 @@ class NodeFacts:
 
 
 @functools.cache
-def node_facts(directory: str) -> NodeFacts:
+def _cloud_rows(directory: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """rules/nodes.yaml's count and whole-evidence labels: the clouds', not a vendor's."""
     data = yaml.load((Path(directory) / "nodes.yaml").read_text(encoding="utf-8"),
                      Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    strategy = data["migStrategy"]
-    return NodeFacts(data["resource"], strategy["label"], strategy["single"], frozenset(strategy["whole"]),
-                     data["migProduct"]["label"], tuple(r["label"] for r in data["countLabels"]),
-                     tuple(r["label"] for r in data["wholeEvidence"]))
+    return (tuple(r["label"] for r in data.get("countLabels") or ()),
+            tuple(r["label"] for r in data.get("wholeEvidence") or ()))
+
+
+def node_facts(tables: Any = None) -> NodeFacts:
+    """The node profile's ``nodes`` block (rules/vendors/*.yaml; the vendor rules/nodes.yaml names)
+    with the clouds' count and whole-evidence labels of rules/nodes.yaml after its own."""
+    if tables is None:
+        from migrator.tables import load_tables
+
+        tables = load_tables()
+    n = node_profile(tables).nodes
+    counts, whole = _cloud_rows(str(tables.source))
+    return NodeFacts(n.resource, n.strategy.label, n.strategy.single, frozenset(n.strategy.whole),
+                     n.partition_product.label, tuple(r.label for r in n.count_labels) + counts,
+                     tuple(r.label for r in n.whole_evidence) + whole)
 
 
 def node_profile(tables: Any = None) -> Any:
@@ -110,7 +123,7 @@ def classify(node: Node, tables: Any = None) -> NodeGpu:
     from migrator.tables import load_tables
 
     tables = tables or load_tables()
-    facts = node_facts(str(tables.source))
+    facts = node_facts(tables)
     p = node_profile(tables)
     part = p.partitions.name
     labels = node.labels

@@ -63,13 +63,28 @@ class LabelRule:
     not_whole: tuple[re.Pattern[str], ...] = ()
 
 
+#: a profile's ``nodeLabels.translate`` (rules/vendors/README.md) -> the translation here
+_FROM_PROFILE = {"values": "architecture", "any-device": "any-gpu"}
+
+
 @functools.cache
 def label_rules(directory: str) -> dict[str, LabelRule]:
+    """The node labels that choose a device: the ``nodeLabels`` of the profile rules/selection.yaml
+    names (exact-label rows), then the clouds' rows (rules/clouds/*.yaml ``labels``)."""
     base = Path(directory)
-    files = [base / "selection.yaml"] + sorted((base / "clouds").glob("*.yaml"))
+    files = sorted((base / "clouds").glob("*.yaml"))
     rules: dict[str, LabelRule] = {}
     a, c = cel_domain(directory)
-    sharing = _profile(directory).sharing.labels
+    prof = _profile(directory)
+    sharing = prof.sharing.labels
+    for r in prof.node_labels:
+        if r.label is None or r.translate not in ("product", "memory-mib", "values", "version-part", "version",
+                                                  "any-device"):
+            continue  # a key pattern or a translation this module has no CEL for
+        rules[r.label] = LabelRule(
+            label=r.label, translate=_FROM_PROFILE.get(r.translate, r.translate), remove=r.remove,
+            values=dict(r.values), attribute=r.attribute, part=r.part, source=r.source,
+            a=a, c=c, not_whole=tuple(s.value for s in sharing if s.label == r.label))
     for f in files:
         if not f.is_file():
             continue
@@ -388,7 +403,9 @@ def families(directory: str) -> Families:
     p = _profile(directory)
     label = p.nodes.partition_product.label if p.nodes is not None and p.nodes.partition_product is not None else None
     part = p.partitions
-    return Families(tuple(data.get("families") or ()), frozenset(data.get("cutover") or ()), tuple(partitions),
+    # the profile's label families and cut-over labels, then the ones selection.yaml adds (the clouds')
+    return Families(p.label_families + tuple(data.get("families") or ()),
+                    frozenset(p.cutover_labels) | frozenset(data.get("cutover") or ()), tuple(partitions),
                     label, part.product_pattern if part is not None else None,
                     tuple(s.value for s in p.sharing.labels if s.label == label and s.mig),
                     part.name if part is not None else "")

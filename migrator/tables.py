@@ -84,8 +84,8 @@ class Tables:
     vendors: Any = None  #: vendors.Profiles: the profiles the tables came from
     #: (pattern, vendor name, why) of the resources a profile reports as unknown (never guessed)
     unknown_rows: tuple[tuple[re.Pattern[str], str, str], ...] = ()
-    #: ``nodes.resource`` -> its profile, for the profiles whose ``sharing.labels`` are all rows of
-    #: ``sharing_labels``: those labels say what that resource is on a node (GPU011, GPU103)
+    #: ``nodes.resource`` -> its profile, for the profiles with ``sharing.labels`` (rows of
+    #: ``sharing_labels``): those labels say what that resource is on a node (GPU011, GPU103)
     sharing_nodes: dict[str, Any] = field(default_factory=dict)
     #: memo of ``device_rule`` and ``is_gpu_name`` by text (bounded: texts come from the input)
     _memo: dict[tuple[int, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -142,11 +142,14 @@ class Tables:
 
     def node_profile(self) -> Any:
         """The profile of the resource whose meaning a node's labels and devices say
-        (migrator/nodes.py): ``strategy_profile`` of rules/nodes.yaml's ``resource``."""
+        (migrator/nodes.py): the ``strategy_profile`` of the ``nodes.resource`` of the vendor that
+        rules/nodes.yaml names (``vendor``)."""
         key = (2, "")
         memo = self._memo
         if key not in memo:
-            memo[key] = self.strategy_profile(str(_load(self.source / "nodes.yaml")["resource"]))
+            vendor = str(_load(self.source / "nodes.yaml")["vendor"])
+            prof = self.vendors.by_vendor(vendor) if self.vendors is not None else None
+            memo[key] = self.strategy_profile(prof.nodes.resource) if prof is not None and prof.nodes else None
         return memo[key]
 
     def single_partition_profile(self) -> Any:
@@ -316,28 +319,25 @@ def _load_tables(directory: str | None, vendor_files: tuple[str, ...]) -> Tables
         devices=tuple(devices),
         unknown_device=re.compile("|".join(f"(?:{u})" for u in unknown) or r"(?!)"),
         shared_resources=frozenset(shared),
-        hami_resources=frozenset(res["hami"]["resources"]),
-        hami_annotations=frozenset(res["hami"]["annotations"]),
-        annotation_requests=frozenset(res["annotationRequests"]),
+        hami_resources=frozenset(r for p in ordered for f in p.foreign for r in f.resources),
+        hami_annotations=frozenset(a for p in ordered for f in p.foreign for a in f.annotations),
+        annotation_requests=frozenset(k for p in ordered for k in p.annotation_requests),
         placeholders=tuple(re.compile(p) for p in res["placeholders"]),
-        sharing_labels=tuple(SharingLabel(r["label"], re.compile(r["valuePattern"]), r["meaning"],
-                                          r.get("domain", "open"), tuple(r.get("all") or ()),
-                                          int(r.get("minimum", 2)), bool(r.get("mig")), bool(r.get("exists")))
-                             for r in res["sharingLabels"]),
+        # each profile's sharing.labels (the default one's first), then the clouds' (rules/resources.yaml)
+        sharing_labels=tuple(SharingLabel(s.label, s.value, s.meaning, s.domain, s.all, s.minimum, s.mig, s.exists)
+                             for p in ordered for s in p.sharing.labels)
+        + tuple(SharingLabel(r["label"], re.compile(r["valuePattern"]), r["meaning"],
+                             r.get("domain", "open"), tuple(r.get("all") or ()),
+                             int(r.get("minimum", 2)), bool(r.get("mig")), bool(r.get("exists")))
+                for r in res["sharingLabels"]),
         triggers=triggers,
         source=base,
         reported=reported,
         prefixes=tuple(x for p in ordered for x in p.resource_prefixes),
         vendors=profiles,
         unknown_rows=tuple(unknown_rows),
-        sharing_nodes=_sharing_nodes(ordered, res["sharingLabels"]),
+        sharing_nodes={p.nodes.resource: p for p in ordered if p.nodes is not None and p.sharing.labels},
     )
-
-
-def _sharing_nodes(profiles: list[Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    table = {(r["label"], r["valuePattern"]) for r in rows}
-    return {p.nodes.resource: p for p in profiles if p.nodes is not None and p.sharing.labels
-            and all((lab.label, lab.value.pattern) in table for lab in p.sharing.labels)}
 
 
 def is_placeholder(text: str, tables: Tables) -> bool:

@@ -143,3 +143,43 @@ def test_one_reading_of_whose_devices(resources: list[str], classes: list[str], 
     for c in classes:
         p = t.vendors.for_class(c)
         assert (p.vendor if p is not None else None) == next(iter(want & {"amd", "intel"}), None)
+
+
+def _sharing_cases() -> list[tuple[str, str, str, str, str]]:
+    """(vendor, resource, label, value, whole class) for every sharing label of every shipped profile:
+    a value each label's own pattern (or integer minimum, or closed set) says is a share or a partition."""
+    from migrator.vendors import builtin_profiles
+
+    samples = ["Tesla-T4-SHARED", "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb", "cpx_nps1", "dpx_nps2", "qpx_nps1"]
+    out = []
+    for p in builtin_profiles(str(Path(__file__).resolve().parent.parent / "rules" / "vendors")).profiles:
+        if p.nodes is None:
+            continue
+        for s in p.sharing.labels:
+            if s.domain == "integer":
+                value = str(s.minimum)
+            else:
+                value = next(v for v in (list(s.all) if s.domain == "closed" else samples) if s.value.search(v))
+            out.append((p.vendor, p.nodes.resource, s.label, value, p.whole_class))
+    return out
+
+
+@pytest.mark.parametrize("vendor_, resource, label, value, whole", _sharing_cases())
+def test_selecting_shared_or_partitioned_nodes_never_becomes_whole_devices(
+        tmp_path: Path, vendor_: str, resource: str, label: str, value: str, whole: str) -> None:
+    """A pod that selects the nodes where its vendor's resource is a share or a partition (the
+    profile's sharing.labels) gets what it got there, or is reported and left as it is; an AMD pod on
+    amd.com/gpu.compute-memory-partition nodes was converted to whole gpu.amd.com GPUs."""
+    f = tmp_path / "pod.yaml"
+    f.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                 "spec": {"nodeSelector": {label: value},
+                                          "containers": [{"name": "c", "image": "x",
+                                                          "resources": {"limits": {resource: 1}}}]}}), encoding="utf-8")
+    before = f.read_bytes()
+    code, _, err = cli("rewrite", "--write", str(f))
+    after = f.read_bytes()
+    assert code == 0, err
+    if after == before:
+        assert any(c in err for c in (" GPU103 ", " GPU009 ")) and label in err, err
+    else:  # converted to the partition it names (GPU009), never to whole devices
+        assert f"deviceClassName: {whole}\n" not in after.decode(), after.decode()

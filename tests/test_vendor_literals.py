@@ -1,4 +1,4 @@
-"""The rule files, the Python codemod, the core modules, the planner and the CLI hold no vendor facts: they read them from the profiles.
+"""The rule files, the codemod, the core modules, the planner and the CLI hold no vendor facts: the profiles do.
 
 A scan of every string constant in ``migrator/transforms/*.py``, ``migrator/codemod.py``, the
 core modules in ``CORE``, ``migrator/plan/*.py`` and ``migrator/commands.py`` (Python ``ast``;

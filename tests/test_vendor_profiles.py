@@ -245,7 +245,8 @@ def test_nvidia_node_labels_match_selection(nvidia):
     fam = families(str(ROOT / "rules"))
     assert set(nvidia.label_families) == {p for p in fam.prefixes if p.startswith("nvidia.com/")}
     assert set(nvidia.cutover_labels) == set(fam.cutover)
-    assert fam.product_pattern.pattern == nvidia.partitions.product_pattern.pattern and fam.product_label == "nvidia.com/gpu.product"
+    assert fam.product_pattern.pattern == nvidia.partitions.product_pattern.pattern
+    assert fam.product_label == "nvidia.com/gpu.product"
     assert [m.pattern for m in fam.product_marks] == ["-MIG-"] and fam.partition == "MIG"
 
 
@@ -253,12 +254,15 @@ def test_nvidia_nodes_and_runbook_match(nvidia):
     from migrator.nodes import node_facts
     from migrator.plan.topology import CLUSTERPOLICY, operator_profile, stacks
 
-    f = node_facts(str(ROOT / "rules"))
+    f = node_facts()
     n = nvidia.nodes
+    assert yaml.safe_load((ROOT / "rules" / "nodes.yaml").read_text())["vendor"] == nvidia.vendor
     assert (n.resource, n.strategy.label, n.strategy.single, frozenset(n.strategy.whole), n.partition_product.label) == \
-           (f.resource, f.strategy_label, f.strategy_single, f.strategy_whole, f.product_label)
-    assert {x.label for x in n.count_labels} <= set(f.count_labels)  # the Karpenter one is AWS's
-    assert {x.label for x in n.whole_evidence} <= set(f.whole_evidence)  # the GKE one is Google's
+           (f.resource, f.strategy_label, f.strategy_single, f.strategy_whole, f.product_label) == \
+           ("nvidia.com/gpu", "nvidia.com/mig.strategy", "single", frozenset({"none", "mixed"}), "nvidia.com/gpu.product")
+    # the vendor's labels first, then the clouds' (rules/nodes.yaml): the Karpenter one is AWS's, the GKE one Google's
+    assert f.count_labels == ("nvidia.com/gpu.count", "karpenter.k8s.aws/instance-gpu-count")
+    assert f.whole_evidence == ("nvidia.com/gpu.product", "cloud.google.com/gke-accelerator")
     assert n.present_label == "nvidia.com/gpu.present"  # migrator/nodes.py classify
     # the planner switches the operator's vendor's nodes by the ClusterPolicy stack's labels, and by
     # the profile's cutoverLabels where it has no stack: the same pair
@@ -578,7 +582,7 @@ def test_mutated_shipped_profile_never_crashes(tmp_path, data):
         assert "\n" not in str(exc) and str(exc).startswith(str(p))
 
 
-# Inline literals the code holds today (rules/vendors/INVENTORY.md): each profile value must still be
+# Inline literals the code still holds (rules/vendors/INVENTORY.md): each profile value must still be
 # spelled where the inventory says. When the rewire reads them from the profile, a row here goes.
 INLINE = [
     ("migrator.selection", lambda p: f".replace('{p.node_labels[0].sanitize[0]}', '{p.node_labels[0].sanitize[1]}')"),
