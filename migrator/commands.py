@@ -276,7 +276,7 @@ def verify(
     _use_vendors(vendor_file)
     import json
 
-    from migrator.equivalence import DIFFERENT, EQUIVALENT, NOTHING, Prover, prove_text
+    from migrator.proof.equivalence import DIFFERENT, EQUIVALENT, NOTHING, Prover, prove_text
     from migrator.errors import InvalidInput
 
     if (cluster is None) == (context is None):
@@ -332,12 +332,12 @@ def codemod(
     Values it cannot resolve statically are reported with file:line, not guessed.
     """
     _use_vendors(vendor_file, config=False)
-    from migrator.codemod import run_codemod, side_file
+    from migrator.integrations.codemod import run_codemod, side_file
     from migrator.errors import InvalidInput
     from migrator.mode import WriteBack
     from migrator.mode import api_version_for
     from migrator.output import finding_line, unified_diff
-    from migrator.sources import STDIN, NotFollowed, Write, discover, encode, read, write_together
+    from migrator.text.sources import STDIN, NotFollowed, Write, discover, encode, read, write_together
     from migrator.term import painter
 
     wb = WriteBack.from_flags(write=write, check=check, diff=diff)
@@ -403,8 +403,8 @@ def krm() -> None:
     Use with kustomize (--enable-alpha-plugins --enable-exec) or kpt (fn eval --exec).
     """
     from migrator.errors import InvalidInput
-    from migrator.krm import Problem, failure, run_krm
-    from migrator.sources import decode, read_stdin
+    from migrator.integrations.krm import Problem, failure, run_krm
+    from migrator.text.sources import decode, read_stdin
 
     # The specification reserves stdout for a ResourceList and reads a non-zero exit as failure:
     # every input we cannot process becomes error results in one, exit 1, and a line on stderr.
@@ -448,8 +448,8 @@ def post_render(
     Exit 2 (and no output) when the stream cannot be processed.
     """
     from migrator.errors import InvalidInput
-    from migrator.helm import error_line, render, summary, write_log
-    from migrator.sources import decode, read_stdin
+    from migrator.integrations.helm import error_line, render, summary, write_log
+    from migrator.text.sources import decode, read_stdin
 
     text = ""
     try:
@@ -505,7 +505,7 @@ def preview(
     import json
 
     from migrator.markdown import code
-    from migrator.preview import MIN_CHARS, build_preview, to_json, to_markdown
+    from migrator.integrations.preview import MIN_CHARS, build_preview, to_json, to_markdown
 
     if max_chars < MIN_CHARS:
         raise MigratorError(f"--max-chars {max_chars}: the summary and the truncation note need at least "
@@ -527,7 +527,7 @@ def preview(
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
     else:
         if full_report:
-            from migrator.sources import write_atomic
+            from migrator.text.sources import write_atomic
 
             write_atomic(full_report, to_markdown(result, limit=None).encode())
         name = full_report_name or (code(full_report) if full_report else None)

@@ -145,7 +145,7 @@ def _inside(source: str, path: str, line: int | None) -> str:
 def _from_yaml(text: str, source: str) -> Config:
     from yaml.nodes import MappingNode, ScalarNode
 
-    from migrator.documents import MERGE_TAG, parse, to_python
+    from migrator.text.documents import MERGE_TAG, parse, to_python
 
     roots = [d.root for d in parse(text, source) if d.root is not None]
     if not roots:
@@ -200,7 +200,7 @@ def _read(path: Path, project: Path) -> str | None:
     Read like an input (regular files only, bounded): a FIFO would hang every command, and a
     link to a file outside the repository could print its contents in a CI log.
     """
-    from migrator.sources import decode, read_bytes
+    from migrator.text.sources import decode, read_bytes
 
     p = str(path)
     if not os.path.lexists(p):

@@ -12,7 +12,7 @@ import copy
 import re
 from typing import Any
 
-from migrator.locate import K8sObject
+from migrator.k8s.locate import K8sObject
 from migrator.model import DeviceRequest
 
 #: Helm 4 groups post-rendered documents into files by this annotation (helm.sh/helm v4 postrenderer).

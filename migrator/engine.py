@@ -15,14 +15,14 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Document, get, items, parse, shared_nodes, str_at, to_python
+from migrator.text.documents import Document, get, items, parse, shared_nodes, str_at, to_python
 from migrator.dra import HELM4_FILENAME, annotate, krm_next_index, template_object
-from migrator.edit import Patch
+from migrator.text.edit import Patch
 from migrator.errors import CannotEdit, InvalidInput, one_line
-from migrator.locate import K8sObject, PodSpecRef, objects, pod_metadata, pod_specs
+from migrator.k8s.locate import K8sObject, PodSpecRef, objects, pod_metadata, pod_specs
 from migrator.mode import Mode
 from migrator.model import Finding, ObjectRef, Status
-from migrator.shape import Problem, ShapeError, describe, dotted
+from migrator.text.shape import Problem, ShapeError, describe, dotted
 from migrator.tables import Tables, active_vendor_files, is_placeholder, load_tables, use_vendor_files
 from migrator.tables import might_matter as _might_matter
 from migrator.tables import triggers as trigger_strings
@@ -120,7 +120,7 @@ def _migrate_docs(text: str, docs: list[Document], path: str, mode: Mode, tables
     if patch.empty:
         return TextResult(text, tuple(findings))
     new_text = patch.render()
-    from migrator.verify import check_rendered
+    from migrator.text.verify import check_rendered
 
     problem = check_rendered(new_text, docs, patch, path, keep)
     if problem is not None:
@@ -243,8 +243,8 @@ def _migrate_pod(job: _File, obj: K8sObject, ref: PodSpecRef) -> list[Finding] |
 
 
 def _kep5004(ctx: PodContext, plan: PodPlan, job: _File):  # type: ignore[no-untyped-def]
-    """(eligibility, choice) of a pod the rules would convert (migrator/kep5004.py)."""
-    from migrator import kep5004
+    """(eligibility, choice) of a pod the rules would convert (migrator/proof/kep5004.py)."""
+    from migrator.proof import kep5004
 
     known = dict(job.mode.extended_classes)
     e = kep5004.decide(ctx, plan, known)
@@ -285,7 +285,7 @@ def _interesting(ctx: PodContext) -> bool:
 
 
 def _add_tolerations(ctx: PodContext, plan: PodPlan, patch: Any) -> None:
-    from migrator.tolerations import plugin_toleration
+    from migrator.k8s.tolerations import plugin_toleration
 
     tolerations = [plugin_toleration(k) for k in plan.tolerations]
     if tolerations:

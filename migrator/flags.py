@@ -150,7 +150,7 @@ def _defaults():  # type: ignore[no-untyped-def]
 def _read_inputs(paths: list[str], follow_symlinks: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
     """(path, text) of every input (``-`` is stdin) and one-line errors for the unreadable ones."""
     from migrator.errors import InvalidInput
-    from migrator.sources import discover, read
+    from migrator.text.sources import discover, read
 
     files: list[tuple[str, str]] = []
     errors: list[str] = []
@@ -171,11 +171,11 @@ def _snapshot(cluster: str | None, context: str | None = None):  # type: ignore[
     """The validated cluster snapshot (a file, or live from a kubeconfig context); the objects it
     reports and leaves out (e.g. a DeviceClass whose CEL does not compile) go to stderr here."""
     if cluster is not None:
-        from migrator.cluster import load_snapshot
+        from migrator.proof.cluster import load_snapshot
 
         snap = load_snapshot(cluster)
     else:
-        from migrator.live import snapshot_from_context
+        from migrator.proof.live import snapshot_from_context
 
         snap = snapshot_from_context(context or "")
     for line in snap.warnings:
@@ -184,7 +184,7 @@ def _snapshot(cluster: str | None, context: str | None = None):  # type: ignore[
 
 
 def _stdin(paths: list[str]) -> bytes | None:
-    from migrator.sources import read_stdin
+    from migrator.text.sources import read_stdin
 
     return read_stdin() if "-" in paths else None
 

@@ -35,7 +35,7 @@ KUBE_DEFAULT = "1.35"
 
 def api_version_for(kube_version: str) -> str:
     """The resource.k8s.io version written for a target release (its newest)."""
-    from migrator.kube import releases
+    from migrator.k8s.kube import releases
 
     m = re.fullmatch(r"v?1\.(\d+)(?:\.\d+)?", kube_version.strip())
     if not m:
@@ -96,7 +96,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("sharing", "--sharing", "sharing", "sharing", "choice", ("timeslicing", "mps")),
     Option("convert_unknown", "--convert-unknown", "convert-unknown", "convertUnknown", "bool", (), False),
     Option("gitops", "--gitops", "gitops", None, "choice", ("argocd", "helm", "flux")),
-    #: migrator/kep5004.py PATHS
+    #: migrator/proof/kep5004.py PATHS
     Option("migration_path", "--migration-path", "migration-path", "migrationPath", "choice",
            ("auto", "rewrite", "extended-resource"), "auto"),
 )

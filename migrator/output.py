@@ -56,7 +56,7 @@ def unified_diff(before: str | None, after: str, path: str) -> str:
     a = (before or "").splitlines(keepends=True)
     b = after.splitlines(keepends=True)
     name = diff_name(path)
-    from migrator.linediff import unified
+    from migrator.text.linediff import unified
 
     lines = list(unified(a, b, "/dev/null" if before is None else _git_quote(f"a/{name}"), _git_quote(f"b/{name}")))
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"

@@ -10,7 +10,7 @@ from migrator.mode import Mode, WriteBack
 from migrator.model import FileResult, SideFile
 from migrator.report import Report
 from migrator.model import Finding, Status
-from migrator.sources import (STDIN, NotFollowed, Pending, Scope, commit, discard, discover, encode, prepare,
+from migrator.text.sources import (STDIN, NotFollowed, Pending, Scope, commit, discard, discover, encode, prepare,
                               read, side_file, write_atomic)
 from migrator.tables import needs_rules
 
@@ -43,8 +43,8 @@ def process_one(path: str, mode: Mode, stdin: bytes | None = None, scope: Scope 
             target, side = side_file(templates_path(path), scope or Scope(), path)
         except InvalidInput as exc:
             return FileResult(path, src.text, None, result.findings, f"{exc}; {path} not rewritten")
-        from migrator.documents import detect_layout
-        from migrator.edit import block_entries
+        from migrator.text.documents import detect_layout
+        from migrator.text.edit import block_entries
 
         existing = side.text if side is not None else ""
         layout = detect_layout(src.text)

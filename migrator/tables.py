@@ -136,13 +136,13 @@ class Tables:
     def strategy_profile(self, resource: str) -> Any:
         """The profile whose ``nodes.resource`` is ``resource`` and that has ``nodes.strategy`` and
         ``partitions``: a node's labels say whether the resource is a whole device or a partition
-        there (migrator/nodes.py; GPU001, GPU113). None for any other resource."""
+        there (migrator/proof/nodes.py; GPU001, GPU113). None for any other resource."""
         return next((p for p in self._profiles() if p.nodes is not None and p.nodes.resource == resource
                      and p.nodes.strategy is not None and p.partitions is not None), None)
 
     def node_profile(self) -> Any:
         """The profile of the resource whose meaning a node's labels and devices say
-        (migrator/nodes.py): the ``strategy_profile`` of the ``nodes.resource`` of the vendor that
+        (migrator/proof/nodes.py): the ``strategy_profile`` of the ``nodes.resource`` of the vendor that
         rules/nodes.yaml names (``vendor``)."""
         key = (2, "")
         memo = self._memo

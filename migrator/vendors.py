@@ -578,7 +578,7 @@ def _profile(doc: _Doc) -> VendorProfile:
         check_cel(at + ("selector",), selector)
         ern = c.opt_str(r, at, "extendedResourceName")
         if ern is not None:
-            from migrator.tolerations import is_extended_resource
+            from migrator.k8s.tolerations import is_extended_resource
             if not is_extended_resource(ern):
                 raise doc.fail(at + ("extendedResourceName",), f"{ern!r} is not an extended resource name")
         kep = None

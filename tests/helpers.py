@@ -7,21 +7,21 @@ from typing import Any
 
 import yaml
 
-from migrator.documents import Layout
-from migrator.edit import block_entries
+from migrator.text.documents import Layout
+from migrator.text.edit import block_entries
 from migrator.engine import TextResult, migrate_text
 from migrator.mode import Mode, api_version_for
 import re
 
-from migrator.validate import pod_rules, schema_errors, selector_problems, template_rules
+from migrator.k8s.validate import pod_rules, schema_errors, selector_problems, template_rules
 
 GENERATED = re.compile(r"-gpu-[0-9a-f]{8}$")
 
 
 def sample_devices() -> list[dict[str, Any]]:
     """Devices of the fleet snapshot, as CEL sees them (for the never-aborts check)."""
-    from migrator.cel import device_value
-    from migrator.cluster import load_snapshot
+    from migrator.k8s.cel import device_value
+    from migrator.proof.cluster import load_snapshot
 
     snap = load_snapshot(str(Path(__file__).parent / "snapshots" / "fleet.yaml"))
     return [device_value(d.driver, d.attributes, d.capacity) for d in snap.devices()]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from migrator.preview import MARKER
+from migrator.integrations.preview import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())

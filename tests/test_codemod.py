@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from helpers import generated_problems
-from migrator.codemod import run_codemod
+from migrator.integrations.codemod import run_codemod
 
 CASES = sorted(p for p in (Path(__file__).parent / "codemod").iterdir() if (p / "input.py").is_file())
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrator.codemod import (SIDE_MARKER, _run, lines_of, might_matter, nesting,
+from migrator.integrations.codemod import (SIDE_MARKER, _run, lines_of, might_matter, nesting,
                               parse_guarded, run_codemod, templates_path, walk)
 from migrator.errors import InvalidInput
 

@@ -12,10 +12,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator.cluster import snapshot_from_objects
+from migrator.proof.cluster import snapshot_from_objects
 from migrator.engine import migrate_text
-from migrator.equivalence import EQUIVALENT, Prover, prove_text
-from migrator.kube import releases
+from migrator.proof.equivalence import EQUIVALENT, Prover, prove_text
+from migrator.k8s.kube import releases
 from migrator.mode import KUBE_VERSIONS, Mode, api_version_for
 
 T4 = {"type": {"string": "gpu"}, "productName": {"string": "Tesla T4"}}

@@ -17,11 +17,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator.documents import parse, to_python
+from migrator.text.documents import parse, to_python
 from migrator.engine import migrate_text
 from migrator.mode import Mode
 from migrator.model import Status
-from migrator.quantity import extended_count, parse_quantity
+from migrator.k8s.quantity import extended_count, parse_quantity
 
 #: AllocationResultsMaxSize: devices one claim can be allocated (dra-api.md §1)
 MAX_DEVICES = 32

@@ -1,4 +1,4 @@
-"""migrator.documents against PyYAML's own safe loader: same tags, same data.
+"""migrator.text.documents against PyYAML's own safe loader: same tags, same data.
 
 The parse memoises the resolver's implicit tags by scalar text and ``to_python`` inlines the
 scalar constructors (issue 13: a third of the parse and of the data conversion); both must give
@@ -14,8 +14,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator import documents
-from migrator.documents import parse, to_python
+from migrator.text import documents
+from migrator.text.documents import parse, to_python
 
 # texts the YAML 1.1 resolvers tell apart: bools, nulls, ints of every base, floats, timestamps,
 # merge keys, and plain words; drawn again and again so that the memo answers most of them

@@ -9,7 +9,7 @@ import pytest
 
 from paths import CASES, REPO
 from helpers import cli
-from migrator.codemod import run_codemod
+from migrator.integrations.codemod import run_codemod
 from migrator.errors import InvalidInput
 from migrator.mode import Mode
 from migrator.runner import process_one

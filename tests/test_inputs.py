@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrator import sources
+from migrator.text import sources
 from migrator.cli import main
 from migrator.errors import InvalidInput
 from migrator.mode import Mode

@@ -1,6 +1,6 @@
 """KEP-5004 as a path of its own: which pods may keep their manifest (served through a DeviceClass
 with extendedResourceName), which must be rewritten and why, and what --migration-path does with
-them per target version and DeviceClass presence (migrator/kep5004.py, rules/vendors/*.yaml kep5004)."""
+them per target version and DeviceClass presence (migrator/proof/kep5004.py, rules/vendors/*.yaml kep5004)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator import kep5004
+from migrator.proof import kep5004
 from migrator.engine import migrate_text
 from migrator.mode import KUBE_VERSIONS, Mode, api_version_for
 from migrator.model import Status
@@ -392,7 +392,7 @@ def test_config_key(tmp_path: Any, monkeypatch: Any) -> None:
 @pytest.mark.parametrize("value,ok", [("extended-resource", True), ("rewrite", True), ("auto", True),
                                       ("sideways", False), ("true", False)])
 def test_krm_option(value: str, ok: bool) -> None:
-    from migrator.krm import mode_from_config
+    from migrator.integrations.krm import mode_from_config
 
     cfg = yaml.compose(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {{migrationPath: {value}}}\n")
     m, problems = mode_from_config(cfg)

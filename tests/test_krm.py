@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrator.krm import run_krm
+from migrator.integrations.krm import run_krm
 
 EXE = Path(sys.executable).parent / "dra-migrate"
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from migrator.engine import migrate_text
-from migrator.kube import parse_version, releases
+from migrator.k8s.kube import parse_version, releases
 from migrator.mode import KUBE_VERSIONS, Mode, api_version_for
 
 VERSIONS = ["resource.k8s.io/v1alpha3", "resource.k8s.io/v1beta1", "resource.k8s.io/v1beta2", "resource.k8s.io/v1"]

@@ -14,18 +14,19 @@ ROOT = Path(__file__).resolve().parent.parent / "migrator"
 #: lowest first; a module may import its own layer and the ones before it
 LAYERS: list[set[str]] = [
     # facts and values: no dependency on how anything is read
-    {"migrator", "errors", "data", "vendors", "quantity", "tables", "model", "markdown", "linediff", "term", "shape",
-     "tolerations"},
+    {"migrator", "text", "k8s", "proof", "integrations", "errors", "data", "vendors", "k8s.quantity", "tables",
+     "model", "markdown", "text.linediff", "term", "text.shape", "k8s.tolerations"},
     # reading text and values
-    {"kube", "mode", "documents", "sources", "cel", "edit", "verify", "validate"},
+    {"k8s.kube", "mode", "text.documents", "text.sources", "k8s.cel", "text.edit", "text.verify", "k8s.validate"},
     # Kubernetes objects: where pod specs are, pods and claims as data, the DRA objects written
-    {"locate", "config", "selection", "podspec", "matcher", "dra", "report"},
+    {"k8s.locate", "config", "k8s.selection", "k8s.podspec", "proof.matcher", "dra", "report"},
     # clusters and the rules
-    {"cluster", "nodes", "live", "kep5004", "transforms", "transforms.*"},
+    {"proof.cluster", "proof.nodes", "proof.live", "proof.kep5004", "transforms", "transforms.*"},
     # the engine: locate -> rules -> edits -> self-check
     {"engine"},
     # what is built on the engine
-    {"pairing", "equivalence", "runner", "output", "krm", "helm", "preview", "codemod"},
+    {"k8s.pairing", "proof.equivalence", "runner", "output",
+     "integrations.krm", "integrations.helm", "integrations.preview", "integrations.codemod"},
     {"plan", "plan.topology", "plan.model", "plan.planner", "plan.gitops", "plan.build", "plan.output"},
     # the command line: the shared values and rewrite body, the typer app, the entry point
     {"flags"},

@@ -7,7 +7,7 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from migrator.linediff import matching_blocks, unified
+from migrator.text.linediff import matching_blocks, unified
 from migrator.output import unified_diff
 
 # few distinct lines, so that repeats (the hard case for anchoring) are common

@@ -11,7 +11,7 @@ import pytest
 
 from migrator.cli import main
 from migrator.errors import MigratorError
-from migrator.live import snapshot_from_context
+from migrator.proof.live import snapshot_from_context
 
 RECORDED = Path(__file__).parent / "live"
 

@@ -1,13 +1,13 @@
-"""One device matcher for verify and plan (migrator/matcher.py): an evaluation error is never a
+"""One device matcher for verify and plan (migrator/proof/matcher.py): an evaluation error is never a
 silent "no match". The device is not chosen (allocation aborts) and the error is reported."""
 
 from __future__ import annotations
 
 import pytest
 
-from migrator.cluster import Device, snapshot_from_objects
-from migrator.equivalence import Prover
-from migrator.matcher import DeviceMatcher
+from migrator.proof.cluster import Device, snapshot_from_objects
+from migrator.proof.equivalence import Prover
+from migrator.proof.matcher import DeviceMatcher
 from migrator.mode import Mode
 from migrator.plan.build import build_plan
 from test_plan import CLASS, deployment, dra_node, running

@@ -11,9 +11,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator import cli, config, krm
+from migrator import cli, config
+from migrator.integrations import krm
 from migrator import flags as cli_flags  # the run's config lives there (the typer app's module imports it)
-from migrator.documents import parse
+from migrator.text.documents import parse
 from migrator.mode import OPTIONS, Mode
 
 VALUES = st.fixed_dictionaries({

@@ -1,6 +1,6 @@
 """Generated node selections on sharing, MIG, cloud and other GPU labels (issue 11, items 1-4).
 
-The oracle is independent of migrator/selection.py: it evaluates Kubernetes node-affinity
+The oracle is independent of migrator/k8s/selection.py: it evaluates Kubernetes node-affinity
 operators by brute force over a population of concrete node label sets (GFD, GKE) and asks
 whether the pod may land on a node where ``nvidia.com/gpu`` is a share or a MIG slice.
 

@@ -1,4 +1,4 @@
-"""migrator/nodes.py: what a device-plugin nvidia.com/gpu is on a node, read from the node; and verify
+"""migrator/proof/nodes.py: what a device-plugin nvidia.com/gpu is on a node, read from the node; and verify
 flags every pod whose nvidia.com/gpu was a MIG slice or a share on a node it may use, GPU labels in
 its manifest or not."""
 
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrator.cli import main
-from migrator.cluster import Node, snapshot_from_objects
-from migrator.nodes import MIG, NONE, SHARED, UNKNOWN, WHOLE, classify
+from migrator.proof.cluster import Node, snapshot_from_objects
+from migrator.proof.nodes import MIG, NONE, SHARED, UNKNOWN, WHOLE, classify
 
 # Nodes on which nvidia.com/gpu is a whole GPU: (labels, allocatable nvidia.com/gpu or None, devices)
 WHOLE_BASES: dict[str, tuple[dict[str, str], str | None, tuple[str, ...]]] = {
@@ -200,8 +200,8 @@ def test_verify_whole_nodes_stay_equivalent(base: str, tmp_path: Path, capsys: A
 
 
 def test_a_shared_claim_on_whole_gpus_is_the_reverse_change() -> None:
-    from migrator.equivalence import _semantics
-    from migrator.nodes import NodeGpu
+    from migrator.proof.equivalence import _semantics
+    from migrator.proof.nodes import NodeGpu
 
     def claim(kind: str, name: str, cls: str) -> dict[str, Any]:
         spec = {"devices": {"requests": [{"name": "r", "exactly": {"deviceClassName": cls}}]}}

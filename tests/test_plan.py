@@ -14,7 +14,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from migrator.cli import main
-from migrator.cluster import snapshot_from_objects
+from migrator.proof.cluster import snapshot_from_objects
 from migrator.mode import Mode
 from migrator.plan.build import build_plan
 from migrator.plan.output import summary_line, to_json, to_markdown, to_text

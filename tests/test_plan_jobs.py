@@ -12,9 +12,9 @@ import json
 import pytest
 
 from benchmarks.plangen import cluster
-from migrator.cluster import snapshot_from_objects
+from migrator.proof.cluster import snapshot_from_objects
 from migrator.mode import Mode
-from migrator.pairing import Detached, Migrated, migrate_all
+from migrator.k8s.pairing import Detached, Migrated, migrate_all
 from migrator.plan.build import build_plan
 from migrator.plan.output import to_json, to_text
 
@@ -39,7 +39,7 @@ def test_automatic_workers_only_for_big_inputs(monkeypatch: pytest.MonkeyPatch) 
     files, _ = cluster(40, 8)
     small = list(migrate_all(files, Mode()))
     assert all(isinstance(m, Migrated) for m in small)  # under PARALLEL_BYTES: in this process
-    monkeypatch.setattr("migrator.pairing.PARALLEL_BYTES", 1)
+    monkeypatch.setattr("migrator.k8s.pairing.PARALLEL_BYTES", 1)
     big = list(migrate_all(files + BROKEN, Mode()))
     assert all(isinstance(m, Detached) for m in big[:-3]) and isinstance(big[-3], str)
     assert [m.result.text for m in big[:-3]] == [m.result.text for m in small]  # type: ignore[union-attr]

@@ -14,8 +14,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator.cluster import snapshot_from_objects
-from migrator.kube import releases
+from migrator.proof.cluster import snapshot_from_objects
+from migrator.k8s.kube import releases
 from migrator.plan.build import build_plan
 from migrator.mode import Mode
 from test_plan import CLASS, dra_node, running

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrator.cli import main
-from migrator.cluster import snapshot_from_objects
+from migrator.proof.cluster import snapshot_from_objects
 from migrator.mode import Mode
 from migrator.plan.build import build_plan
 from migrator.plan.topology import detect, stacks
@@ -70,7 +70,7 @@ def test_a_resource_of_another_group_is_not_the_operator(api: str) -> None:
 
 
 def test_an_operator_resource_without_a_name_is_one_error_line() -> None:
-    from migrator.cluster import InvalidSnapshot
+    from migrator.proof.cluster import InvalidSnapshot
 
     with pytest.raises(InvalidSnapshot) as exc:
         snapshot_from_objects([{"apiVersion": "nvidia.com/v1", "kind": "ClusterPolicy", "metadata": {}}])

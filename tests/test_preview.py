@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 from migrator.cli import main
 from migrator.mode import Mode
 from migrator.model import Finding, ObjectRef, Status
-from migrator.preview import (MARKER, MIN_CHARS, Preview, WorkloadPreview, build_preview, diff_paths,
+from migrator.integrations.preview import (MARKER, MIN_CHARS, Preview, WorkloadPreview, build_preview, diff_paths,
                               semantic_changes, to_json, to_markdown)
 
 ROOT = Path(__file__).resolve().parent.parent

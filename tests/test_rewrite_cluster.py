@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import cli
-from migrator.cluster import snapshot_from_objects
+from migrator.proof.cluster import snapshot_from_objects
 from migrator.engine import migrate_text
-from migrator.equivalence import Prover, prove_text
+from migrator.proof.equivalence import Prover, prove_text
 from migrator.mode import Mode
 from migrator.model import Status
 from test_nodes import SHARE_SIGNALS, device, node_objects

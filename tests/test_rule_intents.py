@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from migrator.documents import parse, shared_nodes
+from migrator.text.documents import parse, shared_nodes
 from migrator.engine import _pod_metadata
 from migrator.errors import InvalidInput
-from migrator.locate import objects, pod_specs
+from migrator.k8s.locate import objects, pod_specs
 from migrator.mode import Mode
 from migrator.model import Finding, FixSafety
 from migrator.tables import load_tables

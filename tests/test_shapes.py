@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from helpers import cli
 from migrator.cli import main
-from migrator.cluster import load_snapshot
+from migrator.proof.cluster import load_snapshot
 from migrator.engine import migrate_text
-from migrator.equivalence import Prover, prove_text
+from migrator.proof.equivalence import Prover, prove_text
 from migrator.mode import Mode, WriteBack
 from migrator.runner import run
 from migrator.transforms import REGISTRY
@@ -557,7 +557,7 @@ def test_an_unexpected_exception_is_one_pods_finding(monkeypatch: pytest.MonkeyP
 
     expect = migrate_text(GOOD_BEFORE, "x.yaml", Mode()).text
     if where == "apply":  # after the pod's edits began (limits removed, claims added): rolled back
-        from migrator.documents import get, items, str_at
+        from migrator.text.documents import get, items, str_at
 
         original = engine._add_items
 

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from migrator import cluster
+from migrator.proof import cluster
 from migrator.cli import main
 
 HERE = Path(__file__).resolve().parent

@@ -1,6 +1,6 @@
 """GPU005 and verify mirror the ExtendedResourceToleration admission plugin (issue 11 item 5).
 
-Oracle, written here from the Kubernetes sources and not from migrator/tolerations.py:
+Oracle, written here from the Kubernetes sources and not from migrator/k8s/tolerations.py:
 - k8s.io/api core/v1 toleration.go ``(*Toleration).ToleratesTaint``: empty effect matches all
   effects, empty key all keys, operator "" or Equal compares the value, Exists matches every
   value, Lt/Gt compare decimal integers (taint < / > toleration), anything else matches nothing;
@@ -21,11 +21,11 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrator.cluster import Node, Taint, tolerates
-from migrator.documents import parse, to_python
+from migrator.proof.cluster import Node, Taint, tolerates
+from migrator.text.documents import parse, to_python
 from migrator.engine import migrate_text
 from migrator.mode import Mode
-from migrator.tolerations import admission_tolerations
+from migrator.k8s.tolerations import admission_tolerations
 
 KEYS = ["nvidia.com/gpu", "nvidia.com/mig-1g.5gb", "rdma/ib", "other", ""]
 VALUES = ["", "present", "true", "3", "7", "x"]

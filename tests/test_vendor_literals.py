@@ -1,6 +1,6 @@
 """The rule files, the codemod, the core modules, the planner and the CLI hold no vendor facts: the profiles do.
 
-A scan of every string constant in ``migrator/transforms/*.py``, ``migrator/codemod.py``, the
+A scan of every string constant in ``migrator/transforms/*.py``, ``migrator/integrations/codemod.py``, the
 core modules in ``CORE``, ``migrator/plan/*.py`` and ``migrator/commands.py`` (Python ``ast``;
 f-string parts included) for the values of ``rules/vendors/nvidia.yaml``. ``migrator/vendors.py``
 loads the profiles and is not scanned. Docstrings, comments and a module's ``SUMMARY`` (the rule's
@@ -23,8 +23,9 @@ from migrator.vendors import builtin_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the core modules that read the facts from the loaded profiles (issue 12 item 3)
-CORE = ["nodes", "selection", "cluster", "validate", "equivalence", "dra", "engine", "tables", "kep5004"]
-FILES = sorted((ROOT / "migrator" / "transforms").glob("*.py")) + [ROOT / "migrator" / "codemod.py"] + \
+CORE = ["proof/nodes", "k8s/selection", "proof/cluster", "k8s/validate", "proof/equivalence", "dra", "engine", "tables",
+        "proof/kep5004"]
+FILES = sorted((ROOT / "migrator" / "transforms").glob("*.py")) + [ROOT / "migrator" / "integrations" / "codemod.py"] + \
     [ROOT / "migrator" / f"{m}.py" for m in CORE] + \
     sorted((ROOT / "migrator" / "plan").glob("*.py")) + [ROOT / "migrator" / "commands.py"]
 
@@ -75,7 +76,7 @@ def _facts() -> tuple[list[str], list[re.Pattern[str]], set[str]]:
 
 def test_the_core_modules_are_scanned():
     """Each CORE module exists (a renamed module would silently leave the scan)."""
-    assert all(p.is_file() for p in FILES) and {p.stem for p in FILES} >= set(CORE)
+    assert all(p.is_file() for p in FILES) and {p.stem for p in FILES} >= {c.split('/')[-1] for c in CORE}
 
 
 def test_the_scan_sees_the_facts():
@@ -183,7 +184,7 @@ def test_expected_devices_follow_the_profile():
     with every name moved to example.com infers the same devices from the moved labels."""
     import dataclasses
 
-    from migrator.cluster import Node
+    from migrator.proof.cluster import Node
     from migrator.plan.build import expected_devices
 
     p = builtin_profiles().by_vendor("nvidia")

@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrator.cluster import snapshot_from_objects
+from migrator.proof.cluster import snapshot_from_objects
 from migrator.engine import migrate_text
-from migrator.equivalence import EQUIVALENT, Prover, prove_text
+from migrator.proof.equivalence import EQUIVALENT, Prover, prove_text
 from migrator.mode import Mode
 from migrator.plan.build import build_plan
 from migrator.tables import load_tables

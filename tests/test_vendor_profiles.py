@@ -101,7 +101,7 @@ def _format(profile: Any, row: Any, resource: str) -> str:
 
 
 def _device(domain: str, driver_name: str, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
-    from migrator.cel import device_value
+    from migrator.k8s.cel import device_value
 
     return device_value(driver_name, {domain: dict(attrs or {})}, {domain: {}})
 
@@ -126,7 +126,7 @@ SEMANTICS = {
 def test_selectors_keep_what_the_name_chose(resource):
     """The selector a resource becomes matches the devices the name meant and no other, and never
     aborts allocation on a device that lacks the attributes (dra-api.md §1.7)."""
-    from migrator.cel import Evaluator
+    from migrator.k8s.cel import Evaluator
 
     profile, row = builtin_profiles(str(VENDORS)).for_resource(resource)
     expr = _format(profile, row, resource)
@@ -139,7 +139,7 @@ def test_selectors_keep_what_the_name_chose(resource):
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_selector_compiles_and_is_guarded(path):
-    from migrator.cel import Evaluator, static_problems
+    from migrator.k8s.cel import Evaluator, static_problems
 
     profile = load_profile(path)
     ev = Evaluator()
@@ -200,8 +200,8 @@ def test_nvidia_sharing_labels_match(nvidia):
 
 
 def test_nvidia_classes_match_cluster_and_kep5004(nvidia):
-    from migrator import kep5004
-    from migrator.cluster import default_classes
+    from migrator.proof import kep5004
+    from migrator.proof.cluster import default_classes
     from migrator.vendors import builtin_profiles
 
     mine = {c.name: c.selector for c in nvidia.device_classes if c.role in ("whole", "partition")}
@@ -218,7 +218,7 @@ def test_nvidia_classes_match_cluster_and_kep5004(nvidia):
 
 
 def test_nvidia_node_labels_match_selection(nvidia):
-    from migrator.selection import cel_domain, families, label_rules
+    from migrator.k8s.selection import cel_domain, families, label_rules
 
     rules = label_rules(str(ROOT / "rules"))
     clouds = {r["label"] for f in (ROOT / "rules" / "clouds").glob("*.yaml")
@@ -251,7 +251,7 @@ def test_nvidia_node_labels_match_selection(nvidia):
 
 
 def test_nvidia_nodes_and_runbook_match(nvidia):
-    from migrator.nodes import node_facts
+    from migrator.proof.nodes import node_facts
     from migrator.plan.topology import CLUSTERPOLICY, operator_profile, stacks
 
     f = node_facts()
@@ -263,7 +263,7 @@ def test_nvidia_nodes_and_runbook_match(nvidia):
     # the vendor's labels first, then the clouds' (rules/nodes.yaml): the Karpenter one is AWS's, the GKE one Google's
     assert f.count_labels == ("nvidia.com/gpu.count", "karpenter.k8s.aws/instance-gpu-count")
     assert f.whole_evidence == ("nvidia.com/gpu.product", "cloud.google.com/gke-accelerator")
-    assert n.present_label == "nvidia.com/gpu.present"  # migrator/nodes.py classify
+    assert n.present_label == "nvidia.com/gpu.present"  # migrator/proof/nodes.py classify
     # the planner switches the operator's vendor's nodes by the ClusterPolicy stack's labels, and by
     # the profile's cutoverLabels where it has no stack: the same pair
     cp = stacks()[CLUSTERPOLICY]
@@ -273,7 +273,7 @@ def test_nvidia_nodes_and_runbook_match(nvidia):
 
 def test_nvidia_opaque_sharing_matches_engine(nvidia):
     from migrator.dra import template_object
-    from migrator.locate import K8sObject
+    from migrator.k8s.locate import K8sObject
     from migrator.model import DeviceRequest
 
     obj = K8sObject(0, None, "apps/v1", "Deployment", "w", "ns")  # type: ignore[arg-type]
@@ -294,7 +294,7 @@ def test_nvidia_opaque_sharing_matches_engine(nvidia):
                                       "nvidia.com/gpu.shared"])
 def test_nvidia_resource_regexes_in_code_agree(nvidia, resource):
     """codemod.gpu_key (read from the profiles) and plan.model.GPU_RESOURCE (by hand) agree."""
-    from migrator.codemod import gpu_key
+    from migrator.integrations.codemod import gpu_key
     from migrator.plan.model import GPU_RESOURCE
 
     row = nvidia.resource(resource)
@@ -585,7 +585,7 @@ def test_mutated_shipped_profile_never_crashes(tmp_path, data):
 # Inline literals the code still holds (rules/vendors/INVENTORY.md): each profile value must still be
 # spelled where the inventory says. When the rewire reads them from the profile, a row here goes.
 INLINE = [
-    ("migrator.selection", lambda p: f".replace('{p.node_labels[0].sanitize[0]}', '{p.node_labels[0].sanitize[1]}')"),
+    ("migrator.k8s.selection", lambda p: f".replace('{p.node_labels[0].sanitize[0]}', '{p.node_labels[0].sanitize[1]}')"),
 ]
 
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrator.cli import main
-from migrator.cluster import load_snapshot
-from migrator.equivalence import Prover, prove_text
+from migrator.proof.cluster import load_snapshot
+from migrator.proof.equivalence import Prover, prove_text
 from migrator.mode import Mode
 
 HERE = Path(__file__).resolve().parent
@@ -120,7 +120,7 @@ def test_snapshot_from_corpus_node_labels(tmp_path: Path, corpus: Path) -> None:
 
 def test_cel_cost_bound() -> None:
     """Loop-free selectors within the length limit stay under the cost limit; macros are not bounded."""
-    from migrator.cel import MAX_COST, MAX_LENGTH, cost_bound, static_problems
+    from migrator.k8s.cel import MAX_COST, MAX_LENGTH, cost_bound, static_problems
 
     term = "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA H100 80GB HBM3'"
     longest = " || ".join([term] * (MAX_LENGTH // (len(term) + 4)))

@@ -350,7 +350,7 @@ HELM_DOCS = {
 def test_post_render_puts_templates_before_the_first_workload(kinds: list[str], sources: bool, leading: bool) -> None:
     """Helm 3 creates the post-rendered stream in order: each template must come before every
     workload naming it and after what Helm sorted first; nothing else moves or changes."""
-    from migrator.helm import render
+    from migrator.integrations.helm import render
     from migrator.mode import Mode
 
     docs = [("# Source: chart/templates/t.yaml\n" if sources else "") + HELM_DOCS[k].format(n=f"o{i}")
@@ -476,7 +476,7 @@ def test_post_render_messages_name_the_chart_template(kinds: list[str], sources:
     """Messages about the rendered stream name the template Helm rendered it from (its `# Source:`
     comment) and the stream line, never the engine's internal name for the stream."""
     from migrator.errors import InvalidInput
-    from migrator.helm import PATH, error_line, render
+    from migrator.integrations.helm import PATH, error_line, render
     from migrator.mode import Mode
 
     body = {"cm": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\n",

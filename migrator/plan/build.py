@@ -6,22 +6,22 @@ import dataclasses
 import re
 from typing import Any
 
-from migrator.matcher import DeviceMatcher
-from migrator.cluster import PDB, Device, Node, Pod, Snapshot, selects, tolerates
-from migrator.pairing import finding_key, key_of, migrate_all
-from migrator.podspec import (alternatives, as_dict, as_list, capacity_requests, claim_index, claim_requests, count_of,
+from migrator.proof.matcher import DeviceMatcher
+from migrator.proof.cluster import PDB, Device, Node, Pod, Snapshot, selects, tolerates
+from migrator.k8s.pairing import finding_key, key_of, migrate_all
+from migrator.k8s.podspec import (alternatives, as_dict, as_list, capacity_requests, claim_index, claim_requests, count_of,
                               label_of, objects_of, pod_needs, pod_at, selector_exprs)
-from migrator.kube import releases
-from migrator.shape import ShapeError
+from migrator.k8s.kube import releases
+from migrator.text.shape import ShapeError
 from migrator.mode import Mode
 from migrator.model import ObjectRef, Status
 from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Workload, deployment_fence, resolve
 from migrator.plan.planner import ExtendedPath, NotMigrated, Plan, Planner, WorkloadDecision, prove
 from migrator.plan.topology import operator_profile, stacks
 from migrator.runner import templates_path
-from migrator.selection import label_rules
+from migrator.k8s.selection import label_rules
 from migrator.tables import load_tables
-from migrator.tolerations import admission_tolerations
+from migrator.k8s.tolerations import admission_tolerations
 
 MODELLED = {"Deployment", "StatefulSet", "DaemonSet"}
 #: Kinds whose pods are separate runs: one pod running at a time is progress (a Job works through
@@ -191,13 +191,13 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
     """``paths``: (file name, text) of today's manifests. ``gpu_operator``: the install the nodes
     end on (migrator/plan/topology.py: ``auto`` keeps the one the snapshot shows). ``jobs``: worker
     processes for the rewrite of the files (pairing.migrate_all; 0: automatic)."""
-    from migrator.kep5004 import mapping_classes
+    from migrator.proof.kep5004 import mapping_classes
     from migrator.plan.topology import detect
 
     topology = detect(snap, gpu_operator)
 
     known = mapping_classes(snap)
-    # the rewrite decides the KEP-5004 path with the cluster's mapping classes (migrator/kep5004.py)
+    # the rewrite decides the KEP-5004 path with the cluster's mapping classes (migrator/proof/kep5004.py)
     mode = dataclasses.replace(mode, extended_classes=tuple(sorted(known.items())))
     extended: list[ExtendedPath] = []
     could: list[tuple[str, dict[str, int]]] = []  #: switched, but eligible for the KEP-5004 path
@@ -273,7 +273,7 @@ def build_plan(paths: list[tuple[str, str]], snap: Snapshot, mode: Mode, explain
             uses_first_available |= prefers
             ns = meta.get("namespace")
             key = f.workload if f.where in ("/spec/template/spec", "/spec") else f"{f.workload} {f.where}"
-            # the engine checked these fields' types for the kinds it models (migrator/shape.py); CRDs may
+            # the engine checked these fields' types for the kinds it models (migrator/text/shape.py); CRDs may
             # use the same names for other things
             spec = as_dict(obj_b.get("spec"))
             strategy = dict(as_dict(spec.get("strategy" if kind == "Deployment" else "updateStrategy")))
@@ -745,7 +745,7 @@ def left_for_kep5004(f: Any) -> bool:
 def _extended_workload(f: Any, before: dict[ObjectRef, dict[str, Any]], path: str, snap: Snapshot, mode: Mode,
                        known: dict[str, str], model: Model, out: list[ExtendedPath]) -> None:
     """A workload on the KEP-5004 path: in the model with its manifest, never switched."""
-    from migrator import kep5004
+    from migrator.proof import kep5004
 
     fkey = finding_key(f)
     obj = before.get(fkey) if fkey is not None else None
@@ -775,7 +775,7 @@ def _extended_workload(f: Any, before: dict[ObjectRef, dict[str, Any]], path: st
 def _could_keep(could: list[tuple[str, dict[str, int]]], known: dict[str, str], mode: Mode) -> list[str]:
     """Workloads the plan switches that could keep their manifests on this target if the cluster had
     a DeviceClass mapping their resources (``auto`` found none): what to change for that path."""
-    from migrator import kep5004
+    from migrator.proof import kep5004
 
     if not could or mode.migration_path != "auto" or not kep5004.gate_on(mode.kube_version):
         return []
@@ -790,7 +790,7 @@ def _could_keep(could: list[tuple[str, dict[str, int]]], known: dict[str, str], 
 
 def _extended_preflight(extended: list[ExtendedPath], snap: Snapshot, mode: Mode) -> list[str]:
     """The DeviceClass and gate checks of the KEP-5004 path, and what to change when they fail."""
-    from migrator import kep5004
+    from migrator.proof import kep5004
 
     if not extended:
         return []
@@ -834,7 +834,7 @@ def _kep5004(snap: Snapshot, nodes: dict[str, PNode], mode: Mode) -> list[str]:
                     if cls.extended_resource_name == res and not cls.problem)
     if not mapped:
         return []
-    from migrator import kep5004
+    from migrator.proof import kep5004
 
     versions = sorted({n.kubelet_version for n in snap.nodes.values() if n.kubelet_version})
     old = _old_kubelets(versions)
@@ -853,7 +853,7 @@ def _kep5004(snap: Snapshot, nodes: dict[str, PNode], mode: Mode) -> list[str]:
 
 def _old_kubelets(versions: list[str]) -> list[str]:
     """The kubelet versions of the snapshot on which DRAExtendedResource is off by default."""
-    from migrator import kep5004
+    from migrator.proof import kep5004
     from migrator.errors import MigratorError
 
     out = []

@@ -34,9 +34,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from migrator.matcher import DeviceMatcher
-from migrator.cluster import Device, Taint, selects, tolerates
-from migrator.tolerations import admission_tolerations
+from migrator.proof.matcher import DeviceMatcher
+from migrator.proof.cluster import Device, Taint, selects, tolerates
+from migrator.k8s.tolerations import admission_tolerations
 
 class _GpuResource:
     """Matches the device-plugin resources a vendor profile converts (whole devices and partitions:
@@ -140,7 +140,7 @@ class Workload:
     selector: str = ""  #: its pods' label selector in kubectl -l syntax ("" when it has none)
     #: KEP-5004 path: the manifest stays (new_pod is old_pod, never switched); its device-plugin pods
     #: are served from DRA through ``requests`` (the mapping class) on nodes without device-plugin
-    #: capacity (migrator/kep5004.py); no requests: no class or gate serves it, only the device plugin does
+    #: capacity (migrator/proof/kep5004.py); no requests: no class or gate serves it, only the device plugin does
     extended: bool = False
     # controller state
     target: str = "old"
@@ -330,7 +330,7 @@ class Model:
 
     def _matches(self, exprs: list[str], d: Device) -> bool:
         # an evaluation error: allocation aborts on this device, so it is never chosen; the
-        # matcher keeps the error for the plan to report (migrator/matcher.py)
+        # matcher keeps the error for the plan to report (migrator/proof/matcher.py)
         return self.matcher.matches(exprs, d)
 
     def eligible(self, w: Workload, node: PNode) -> bool:

@@ -84,7 +84,7 @@ class NotMigrated:
 @dataclass(frozen=True)
 class ExtendedPath:
     """A pod template that keeps its manifest: DRA serves it through a DeviceClass with
-    ``extendedResourceName`` (KEP-5004) once its nodes are switched (migrator/kep5004.py)."""
+    ``extendedResourceName`` (KEP-5004) once its nodes are switched (migrator/proof/kep5004.py)."""
 
     kind: str
     namespace: str | None

@@ -16,9 +16,9 @@ from typing import Any, Iterable, Protocol
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from migrator import shape
-from migrator.documents import get, items, pairs, scalar_value, to_python
-from migrator.locate import PodSpecRef
+from migrator.text import shape
+from migrator.text.documents import get, items, pairs, scalar_value, to_python
+from migrator.k8s.locate import PodSpecRef
 from migrator.mode import Mode
 from migrator.model import DeviceRequest, Finding, FixSafety, Status
 from migrator.tables import Tables
@@ -337,13 +337,13 @@ def add_request(ctx: PodContext, plan: PodPlan, ask: Ask) -> tuple[Intent, ...]:
 
 
 def read_count(node: ScalarNode):  # type: ignore[no-untyped-def]
-    """How the API server reads a count node (migrator.quantity.Count).
+    """How the API server reads a count node (migrator.k8s.quantity.Count).
 
     An explicit tag outside the YAML core schema (``!custom 2``) is not a number: something
     other than the API server is meant to resolve it. A YAML 1.1 sexagesimal int (``1:30``) is
     an int to PyYAML but a string to the API server's YAML reader (go-yaml), so it is read as text.
     """
-    from migrator.quantity import extended_count
+    from migrator.k8s.quantity import extended_count
 
     if not node.tag.startswith("tag:yaml.org,2002:"):
         return extended_count(node.value, node.tag)

@@ -19,7 +19,7 @@ quantity (kubernetes/kubernetes plugin/pkg/admission/extendedresourcetoleration/
 #55839). A pod rewritten to claims no longer requests the resource, so without it the pod
 would stay Pending on tainted GPU nodes. Every NVIDIA DRA demo adds it explicitly (dra-driver
 ``demo/specs/quickstart/v1/*.yaml``; dra-api.md §2). The rewritten pod then tolerates exactly
-the taints the original one did once admitted (migrator/tolerations.py; tests/test_tolerations.py
+the taints the original one did once admitted (migrator/k8s/tolerations.py; tests/test_tolerations.py
 checks this over generated tolerations and taints).
 
 ## Example
@@ -33,9 +33,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from migrator.documents import get, to_python
+from migrator.text.documents import get, to_python
 from migrator.model import Finding, FixSafety
-from migrator.tolerations import covers_plugin_toleration, is_extended_resource
+from migrator.k8s.tolerations import covers_plugin_toleration, is_extended_resource
 from migrator.transforms.base import Intent, PodContext, PodPlan, SetField
 
 CODE = "GPU005"

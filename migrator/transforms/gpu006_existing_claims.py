@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from migrator.documents import get, items, str_at
+from migrator.text.documents import get, items, str_at
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import Intent, PodContext, PodPlan, SetField
 

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 from yaml.nodes import ScalarNode
 
-from migrator.documents import get, items, str_at
+from migrator.text.documents import get, items, str_at
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import Intent, PodContext, PodPlan
 

@@ -36,9 +36,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable
 
-from migrator.kube import releases
+from migrator.k8s.kube import releases
 from migrator.model import Finding, FixSafety, Status
-from migrator.shape import dotted
+from migrator.text.shape import dotted
 from migrator.transforms.base import Intent, PodContext, PodPlan, ReplaceRequests, SetField
 
 CODE = "GPU008"
@@ -50,7 +50,7 @@ FIX = FixSafety.SAFE
 def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not plan.requests:
         return
-    from migrator.selection import cel_domain, families, label_rules, translate  # only for pods that get a claim
+    from migrator.k8s.selection import cel_domain, families, label_rules, translate  # only for pods that get a claim
 
     A = cel_domain(str(ctx.tables.source))[0]
     # The label tables translate into the attributes A names: a request of a profile with another

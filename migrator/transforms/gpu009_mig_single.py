@@ -43,7 +43,7 @@ FIX = FixSafety.SAFE
 
 def decide(ctx: PodContext) -> tuple[str, object] | None:
     """None: no MIG here; ("manual", why); or ("mig", (parents, profile)), decided per affinity term."""
-    from migrator.selection import alternatives, families, mig_term
+    from migrator.k8s.selection import alternatives, families, mig_term
 
     single = ctx.tables.single_partition_profile()
     if single is None:
@@ -85,7 +85,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     parents: list[str]
     profile: str
     parents, profile = found[1]  # type: ignore[misc]  # "mig": (parents, profile), as decide() says
-    from migrator.selection import q
+    from migrator.k8s.selection import q
 
     A = prof.attributes_cel
     pa = part.profile_attribute

@@ -24,7 +24,7 @@ from typing import Iterable
 
 from yaml.nodes import MappingNode
 
-from migrator.documents import get
+from migrator.text.documents import get
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import Intent, PodContext, PodPlan, SetField
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from migrator.kube import releases
+from migrator.k8s.kube import releases
 from migrator.model import DeviceRequest, Finding, FixSafety, Status
 from migrator.transforms.base import (AddRequest, DNS_LABEL, Intent, PodContext, PodPlan,
                                       RemoveResource, SetField, WireRequests, block)

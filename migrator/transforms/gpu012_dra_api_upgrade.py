@@ -32,12 +32,12 @@ from typing import Any
 
 from yaml.nodes import MappingNode, ScalarNode
 
-from migrator.documents import get, items, to_python
-from migrator.locate import K8sObject
+from migrator.text.documents import get, items, to_python
+from migrator.k8s.locate import K8sObject
 from migrator.mode import Mode
 from migrator.transforms.base import EditObject, ObjectContext
 from migrator.model import Finding, FixSafety, Status
-from migrator.shape import CLAIM_OBJECTS, check_node
+from migrator.text.shape import CLAIM_OBJECTS, check_node
 
 CODE = "GPU012"
 NAME = "dra-api-upgrade"
@@ -111,7 +111,7 @@ def _check(obj: K8sObject, mode: Mode, path: str) -> tuple[list[Finding], list[O
 
 def _lifecycle(api: str, mode: Mode) -> str:
     """What the target release does with ``api`` (rules/kubernetes.yaml)."""
-    from migrator.kube import parse_version, releases
+    from migrator.k8s.kube import parse_version, releases
 
     a = releases().api(api)
     target = mode.kube_version

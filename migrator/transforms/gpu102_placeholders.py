@@ -8,7 +8,7 @@ a Kubernetes quantity (``true``, ``two``), is negative, is not a whole number (`
 or carries a YAML tag (``!custom 2``); a GPU only in ``requests`` (the API requires a limit for an
 extended resource); ``limits`` and ``requests`` that differ.
 
-Counts are read as the API server reads quantities (migrator/quantity.py): ``2``, ``"2"``,
+Counts are read as the API server reads quantities (migrator/k8s/quantity.py): ``2``, ``"2"``,
 ``2.0``, ``2000m``, ``1e0``, ``"2e0"`` are all 2 and convert to ``count: 2``. A binary suffix is
 read as the API server reads it, a whole number (``1Ki`` is 1024 GPUs, ``"32"`` is 32): never
 "not a number"; a count above the 32 devices one claim can hold is then reported (GPU900),

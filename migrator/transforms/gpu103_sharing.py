@@ -58,7 +58,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
         return
     strategy = ctx.tables.sharing_nodes[resource].nodes.strategy
     strategy_label = strategy.label if strategy is not None else None
-    from migrator.selection import sharing_hits
+    from migrator.k8s.selection import sharing_hits
     from migrator.transforms.gpu009_mig_single import decide
 
     pod = ctx.pod_data()

@@ -25,7 +25,7 @@ from typing import Iterable
 
 from yaml.nodes import Node
 
-from migrator.documents import get, has_merge
+from migrator.text.documents import get, has_merge
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import Intent, PodContext, PodPlan, block
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from migrator.documents import walk
-from migrator.locate import K8sObject
+from migrator.text.documents import walk
+from migrator.k8s.locate import K8sObject
 from migrator.model import Finding, FixSafety, Status
 from migrator.tables import Tables
 from migrator.transforms.base import EditObject, ObjectContext

@@ -7,7 +7,7 @@ as it is and reported. With ``--migration-path extended-resource`` (or ``auto`` 
 turns DRAExtendedResource on by default, 1.36+, when the cluster snapshot of ``plan`` holds the
 mapping class), every pod that could keep its manifest is left as it is too (skipped; manual when
 the target's gate is off by default), and the others are rewritten with the reason
-(``migrator/kep5004.py``: MIG resources, sharing, single-strategy MIG, attribute selection on GPU
+(``migrator/proof/kep5004.py``: MIG resources, sharing, single-strategy MIG, attribute selection on GPU
 labels, init containers the scheduler's claim would give other counts). ``scan --format json``
 gives that decision for every converted pod (``kep5004``).
 
@@ -15,7 +15,7 @@ gives that decision for every converted pod (``kep5004``).
 With the DRAExtendedResource feature (alpha in 1.34-1.35, beta and on by default in 1.36, GA in
 1.37: rules/kubernetes.yaml) the scheduler turns such a
 request into a claim by itself (KEP-5004; dra-driver ``demo/specs/extended-resources/``;
-dra-api.md §3.1; migrator/kep5004.py quotes the scheduler). The manifest was written for that path
+dra-api.md §3.1; migrator/proof/kep5004.py quotes the scheduler). The manifest was written for that path
 on purpose, or needs no rewrite: nodes switch, manifests stay.
 
 ## Example
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from migrator.kube import parse_version, releases
+from migrator.k8s.kube import parse_version, releases
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import Intent, PodContext, PodPlan, block
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from migrator.documents import get, str_at
+from migrator.text.documents import get, str_at
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import Intent, PodContext, PodPlan, block
 

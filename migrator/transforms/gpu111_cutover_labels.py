@@ -37,7 +37,7 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
     if not any(a.count for a in ctx.gpu_asks()) and not any(
             a.count and a.resource in ctx.tables.shared_resources for a in ctx.asks):
         return
-    from migrator.selection import alternatives, families
+    from migrator.k8s.selection import alternatives, families
 
     cutover = families(str(ctx.tables.source)).cutover
     # required selection only: a preference for such nodes strands nothing (GPU008 reports it)

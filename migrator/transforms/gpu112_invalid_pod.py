@@ -28,7 +28,7 @@ from typing import Iterable
 
 from yaml.nodes import MappingNode, ScalarNode
 
-from migrator.documents import get, items, scalar_value
+from migrator.text.documents import get, items, scalar_value
 from migrator.model import Finding, FixSafety, Status
 from migrator.transforms.base import Intent, PodContext, PodPlan, block, ephemeral_gpus
 

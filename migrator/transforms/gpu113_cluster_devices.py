@@ -5,7 +5,7 @@ With a cluster snapshot (``rewrite --cluster SNAPSHOT`` or ``--context NAME``), 
 ``nvidia.com/gpu`` that GPU001/GPU004 would convert to whole GPUs (class ``gpu.nvidia.com``) is
 checked against every node it may land on (node selection, taints and tolerations with the
 ExtendedResourceToleration plugin's, enough ``nvidia.com/gpu`` allocatable or published). What
-``nvidia.com/gpu`` is on each node is read from the node (migrator/nodes.py, rules/nodes.yaml),
+``nvidia.com/gpu`` is on each node is read from the node (migrator/proof/nodes.py, rules/nodes.yaml),
 as ``verify`` reads it:
 
 - a whole GPU on all of them: converted as without a snapshot;
@@ -54,7 +54,7 @@ _CLASSES: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(snapshot) -> (snapsho
 
 def _gpu_of(snap: Any) -> Any:
     """The classifier, memoised per snapshot (a batch asks it once per pod and node)."""
-    from migrator.nodes import classify
+    from migrator.proof.nodes import classify
 
     kept = _CLASSES.get(id(snap))
     if kept is None or kept[0] is not snap:
@@ -88,9 +88,9 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
         return
     prof = ctx.tables.strategy_profile(whole[0].resource)
     res, part = prof.nodes.resource, prof.partitions
-    from migrator.podspec import pod_needs as _need
-    from migrator.nodes import MIG, WHOLE, mig_profiles, reachable
-    from migrator.tolerations import admission_tolerations
+    from migrator.k8s.podspec import pod_needs as _need
+    from migrator.proof.nodes import MIG, WHOLE, mig_profiles, reachable
+    from migrator.k8s.tolerations import admission_tolerations
 
     pod = ctx.pod_data()
     # the ExtendedResourceToleration plugin's tolerations (on in GKE and EKS: verify's default);
@@ -114,14 +114,14 @@ def check(ctx: PodContext, plan: PodPlan) -> Iterable[Finding | Intent]:
         reached = {n.name for n, _ in reach}
         # a partition-class claim of that profile also takes slices the pod could not get before:
         # those on nodes it may use where they are resources of their own (mixed strategy)
-        from migrator.cluster import selects, tolerates
+        from migrator.proof.cluster import selects, tolerates
 
         also = [n for n in snap.nodes.values() if n.name not in reached and selects(pod, n) and tolerates(pod, n)
                 and profile in mig_profiles(n)]
         if not also:
             import dataclasses
 
-            from migrator.selection import q
+            from migrator.k8s.selection import q
 
             A, pa = prof.attributes_cel, part.profile_attribute
             sel = (f"({q(pa)} in {A} && {A}.{pa} == {q(profile)})",)

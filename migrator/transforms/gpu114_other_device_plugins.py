@@ -35,7 +35,7 @@ FIX = FixSafety.NONE
 
 def others(ctx: PodContext) -> list[tuple[str, str]]:
     """(container, resource) of every extended resource no vendor profile knows."""
-    from migrator.tolerations import is_extended_resource
+    from migrator.k8s.tolerations import is_extended_resource
 
     t = ctx.tables
     out: list[tuple[str, str]] = []

@@ -226,7 +226,7 @@ def judge(cp: Any, dynamic: Any, source: str, objects: list[Written]) -> list[st
 @pytest.mark.parametrize(("source", "objects"), WRITTEN, ids=[name for name, _ in WRITTEN])
 def test_apiserver_accepts_what_rewrite_writes(control_plane: Any, dynamic: Any, source: str,
                                                objects: list[Written]) -> None:
-    from migrator.kube import parse_version
+    from migrator.k8s.kube import parse_version
 
     from controlplane import VERSIONS
 

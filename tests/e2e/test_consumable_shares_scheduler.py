@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from migrator.engine import migrate_text
-from migrator.kube import releases
+from migrator.k8s.kube import releases
 from migrator.mode import Mode, api_version_for
 
 NS = "e2e-shares"

@@ -1,5 +1,5 @@
 """The real scheduler serves unchanged `nvidia.com/gpu` pods from DRA (KEP-5004) the way
-migrator/kep5004.py says: on 1.37 a pod on a node without device-plugin capacity gets a claim of
+migrator/proof/kep5004.py says: on 1.37 a pod on a node without device-plugin capacity gets a claim of
 the mapping DeviceClass, and each init container sees the devices the decision predicts (the
 decision calls a pod ineligible exactly when some init container would see another count than it
 asked for); on 1.35 (gate off by default) it stays Pending, which is why `auto` rewrites there.

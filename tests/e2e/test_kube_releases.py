@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from migrator.kube import parse_version, releases
+from migrator.k8s.kube import parse_version, releases
 
 
 def _enabled_gates(cp: Any) -> dict[str, bool]:

@@ -804,7 +804,7 @@ def cluster_rewrites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tupl
     """Per workload: the --cluster rewrite's pod (None: not converted) and its GPU113 finding."""
     import dataclasses
 
-    from migrator.cluster import load_snapshot
+    from migrator.proof.cluster import load_snapshot
 
     snap_file = tmp_path_factory.mktemp("cluster") / "machines.yaml"
     snap_file.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": machine_snapshot()}))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 
 from migrator.cli import main
-from migrator.documents import parse, shared_nodes
+from migrator.text.documents import parse, shared_nodes
 from migrator.engine import _pod_metadata, migrate_text
-from migrator.locate import objects, pod_specs
+from migrator.k8s.locate import objects, pod_specs
 from migrator.mode import Mode
 from migrator.model import Finding, Status
 from migrator.tables import load_tables

@@ -36,7 +36,7 @@ def test_gpu005_rewritten_pod_tolerates_what_the_admission_plugin_made_it_tolera
     """Oracle: the ExtendedResourceToleration plugin's Exists toleration, checked on taints of several values."""
     import yaml
 
-    from migrator.cluster import Node, Taint, tolerates
+    from migrator.proof.cluster import Node, Taint, tolerates
 
     text = textwrap.dedent(pod("      limits: {nvidia.com/gpu: 1}", extra=f"  tolerations: {tolerations}"))
     before = yaml.safe_load(text)["spec"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from migrator.codemod import run_codemod
+from migrator.integrations.codemod import run_codemod
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from migrator.cluster import snapshot_from_objects
+from migrator.proof.cluster import snapshot_from_objects
 from migrator.engine import migrate_text
 from migrator.mode import Mode
 from migrator.model import Status

@@ -163,7 +163,7 @@ class Snapshot:
     def control_plane_version(self) -> tuple[str, str]:
         """(version, how it is known): the server's own, else the newest kubelet's (a kubelet is
         never newer than its API server: kubernetes.io/releases/version-skew-policy), else ""."""
-        from migrator.kube import parse_version
+        from migrator.k8s.kube import parse_version
 
         if self.server_version:
             try:
@@ -258,7 +258,7 @@ def _show(v: Any) -> str:
 
 def _line_of(node: Any, path: tuple[Any, ...]) -> int | None:
     """The line of the deepest node along ``path`` (the key's line for a mapping entry)."""
-    from migrator.documents import entry, items
+    from migrator.text.documents import entry, items
 
     if node is None:
         return None
@@ -408,7 +408,7 @@ class _Obj:
 
     def quantity(self, path: tuple[Any, ...], v: Any) -> str | None:
         """A resource.Quantity (a string, or a JSON number as the API server also accepts)."""
-        from migrator.quantity import read_quantity
+        from migrator.k8s.quantity import read_quantity
 
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
             self.fail(path, f"expected a quantity (a string such as '1' or '80Gi'), got {_tname(v)}")
@@ -453,8 +453,8 @@ def _qualify(name: str, driver: str) -> tuple[str, str]:
 
 def load_snapshot(path: str) -> Snapshot:
     """Read and validate a snapshot file; raises InvalidInput (unreadable) or InvalidSnapshot."""
-    from migrator.documents import get, items, parse, to_python
-    from migrator.sources import read
+    from migrator.text.documents import get, items, parse, to_python
+    from migrator.text.sources import read
 
     try:
         # only a regular file: a FIFO or a device would block or never end
@@ -646,7 +646,7 @@ def _slice(o: _Obj, name: str, ns: str | None) -> dict[str, Any] | None:
 
 def _attribute(o: _Obj, path: tuple[Any, ...], v: Any) -> Any:
     """A device attribute: exactly one of string, int, bool, version (a semver) (dra-api.md §1.7)."""
-    from migrator.cel import parse_semver
+    from migrator.k8s.cel import parse_semver
 
     if not isinstance(v, dict):
         o.fail(path, f"expected an object with one of string, int, bool, version; got {_tname(v)}")
@@ -676,7 +676,7 @@ def _attribute(o: _Obj, path: tuple[Any, ...], v: Any) -> Any:
 
 
 def _device_class(o: _Obj, name: str, ns: str | None) -> DeviceClass:
-    from migrator.cel import compile_error, compile_expression
+    from migrator.k8s.cel import compile_error, compile_expression
 
     exprs: list[str] = []
     problem = None
@@ -696,7 +696,7 @@ def _device_class(o: _Obj, name: str, ns: str | None) -> DeviceClass:
 
 
 def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
-    from migrator.podspec import pod_needs as _need
+    from migrator.k8s.podspec import pod_needs as _need
     from migrator.tables import load_tables
 
     # the resources of the profile whose node-dependent resource the planner reads off nodes
@@ -733,7 +733,7 @@ def _pod(o: _Obj, name: str, ns: str | None) -> Pod:
 
 
 def _whole(q: str) -> int | None:
-    from migrator.quantity import read_quantity
+    from migrator.k8s.quantity import read_quantity
 
     v = read_quantity(q)
     return int(v) if v.denominator == 1 and v >= 0 else None
@@ -816,8 +816,8 @@ def selects(pod: dict[str, Any], node: Node) -> bool:
 def tolerates(pod: dict[str, Any], node: Node) -> bool:
     """Every NoSchedule/NoExecute taint of ``node`` is tolerated (the scheduler's TaintToleration
     filter; PreferNoSchedule only scores). ``pod``'s tolerations are used as given: the admission
-    plugin's are added by the caller (migrator.tolerations.admission_tolerations)."""
-    from migrator.tolerations import tolerates_taint
+    plugin's are added by the caller (migrator.k8s.tolerations.admission_tolerations)."""
+    from migrator.k8s.tolerations import tolerates_taint
 
     raw = pod.get("tolerations")
     tols = [t for t in raw if isinstance(t, dict)] if isinstance(raw, list) else []
@@ -831,7 +831,7 @@ def tolerates(pod: dict[str, Any], node: Node) -> bool:
 
 def allocatable_count(node: Node, resource: str) -> int:
     # the reader validated every allocatable quantity; a fractional one counts its whole part
-    from migrator.quantity import read_quantity
+    from migrator.k8s.quantity import read_quantity
 
     v = read_quantity(node.allocatable.get(resource, "0"))
     return max(int(v), 0)

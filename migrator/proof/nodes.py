@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from migrator.cluster import Device, Node, allocatable_count
+from migrator.proof.cluster import Device, Node, allocatable_count
 
 WHOLE, MIG, SHARED, UNKNOWN, NONE = "whole", "mig", "shared", "unknown", "none"
 
@@ -119,7 +119,7 @@ def _typed(d: Device, p: Any, kind: str | None) -> bool:
 
 def classify(node: Node, tables: Any = None) -> NodeGpu:
     """What ``nvidia.com/gpu`` is on ``node`` (see the module docstring)."""
-    from migrator.selection import families
+    from migrator.k8s.selection import families
     from migrator.tables import load_tables
 
     tables = tables or load_tables()
@@ -245,14 +245,14 @@ def other_vendor_resource(dev: Device) -> str | None:
 def _matcher() -> Any:
     # a fresh matcher (its caches are keyed by device name, unique only within one snapshot); the
     # compiled selectors are shared
-    from migrator.matcher import DeviceMatcher
+    from migrator.proof.matcher import DeviceMatcher
 
     return DeviceMatcher(_evaluator())
 
 
 @functools.cache
 def _evaluator() -> Any:
-    from migrator.cel import Evaluator
+    from migrator.k8s.cel import Evaluator
 
     return Evaluator()
 
@@ -275,7 +275,7 @@ def reachable(nodes: Any, pod: dict[str, Any], need: dict[str, int],
     """The nodes a device-plugin pod that asks for ``nvidia.com/gpu`` may land on: its node
     selection and tolerations admit them (``pod`` as admission left it) and they hand out all it
     needs; each with what its ``nvidia.com/gpu`` is. Empty when the pod asks for none."""
-    from migrator.cluster import selects, tolerates
+    from migrator.proof.cluster import selects, tolerates
 
     if not need.get(node_profile().nodes.resource):
         return []

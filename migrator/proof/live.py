@@ -18,7 +18,7 @@ import os
 import stat
 from typing import Any
 
-from migrator.cluster import Snapshot, snapshot_from_objects
+from migrator.proof.cluster import Snapshot, snapshot_from_objects
 from migrator.errors import InvalidInput, MigratorError
 from migrator.tables import gpu_operator
 
@@ -78,12 +78,12 @@ class _Config:
         self.path, self.root, self.data = path, root, data
 
     def fail(self, where: tuple[Any, ...], message: str) -> InvalidInput:
-        from migrator.cluster import _fmt, _line_of
+        from migrator.proof.cluster import _fmt, _line_of
 
         return InvalidInput(self.path, _line_of(self.root, where), f"kubeconfig: {_fmt(where)}: {message}")
 
     def typed(self, where: tuple[Any, ...], value: Any, want: type) -> None:
-        from migrator.cluster import _WANT, _tname
+        from migrator.proof.cluster import _WANT, _tname
 
         if value is not None and (not isinstance(value, want) or (want is not bool and isinstance(value, bool))):
             raise self.fail(where, f"expected {_WANT[want]}, got {_tname(value)}")
@@ -136,8 +136,8 @@ class _Config:
 
 def check_kubeconfig(context: str) -> str:
     """Validate the kubeconfig files and the context; returns the paths for the client (':'-joined)."""
-    from migrator.documents import parse, to_python
-    from migrator.sources import read
+    from migrator.text.documents import parse, to_python
+    from migrator.text.sources import read
 
     paths = kubeconfig_paths()
     merged: dict[str, dict[str, tuple[dict[str, Any], str]]] = {s: {} for s in _SECTIONS}

@@ -646,8 +646,8 @@ def templates_path(py_path: str) -> str:
 
 
 def _documents(templates: list[dict[str, Any]]) -> str:
-    from migrator.documents import Layout
-    from migrator.edit import block_entries
+    from migrator.text.documents import Layout
+    from migrator.text.edit import block_entries
 
     layout = Layout("\n", 2, False)
     return "".join("---\n" + "".join(line + "\n" for line in block_entries(t, 0, layout)) for t in templates)
@@ -664,9 +664,9 @@ def side_file(py_path: str, templates: list[dict[str, Any]]) -> SideFile:
     import os
     import stat
 
-    from migrator.documents import get, parse, str_at
+    from migrator.text.documents import get, parse, str_at
     from migrator.errors import InvalidInput
-    from migrator.sources import read
+    from migrator.text.sources import read
 
     path = templates_path(py_path)
     header = f"{SIDE_MARKER} from {os.path.basename(py_path)}: the ResourceClaimTemplates it names.\n"

@@ -13,12 +13,12 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from migrator.documents import Document, check_document, check_keys, parse, to_python
+from migrator.text.documents import Document, check_document, check_keys, parse, to_python
 from migrator.engine import TextResult, migrate_text
 from migrator.errors import InvalidInput
 from migrator.model import Finding, ObjectRef, Status
-from migrator.podspec import as_dict, claim_index, objects_of, pod_at
-from migrator.verify import Parsed
+from migrator.k8s.podspec import as_dict, claim_index, objects_of, pod_at
+from migrator.text.verify import Parsed
 
 
 def key_of(obj: dict[str, Any]) -> ObjectRef:

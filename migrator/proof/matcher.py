@@ -1,7 +1,7 @@
 """One device matcher for every command that asks "does this request reach this device?"
 (``verify``'s prover and ``plan``'s model).
 
-Selectors are CEL over the device's attributes and capacity (migrator/cel.py). When a selector
+Selectors are CEL over the device's attributes and capacity (migrator/k8s/cel.py). When a selector
 fails to evaluate on a device, the scheduler's allocator aborts allocation for that request
 (k8s.io/dynamic-resource-allocation structured allocator: a CEL runtime error is returned, not
 treated as false), so the device is never chosen *and* the error is kept: ``errors`` lists each
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrator.cel import Evaluator, device_value
+from migrator.k8s.cel import Evaluator, device_value
 
 
 class DeviceMatcher:
@@ -58,7 +58,7 @@ def has_capacity(d: Any, caps: dict[str, str]) -> bool:
     """The device defines every requested capacity, each at least as large as asked (the
     allocator skips a device that lacks one: k8s.io/dynamic-resource-allocation v0.37.2
     structured/internal/incubating/consumable_capacity.go). Unqualified names are the driver's."""
-    from migrator.quantity import parse_quantity
+    from migrator.k8s.quantity import parse_quantity
 
     for name, want in caps.items():
         domain, _, short = name.rpartition("/")

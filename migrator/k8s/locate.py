@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Document, get, items, pairs, str_at, walk
+from migrator.text.documents import Document, get, items, pairs, str_at, walk
 from migrator.model import ObjectRef
 from migrator.tables import PodPath, Tables
 

@@ -278,7 +278,7 @@ def translate(pod: dict[str, Any], rules: dict[str, LabelRule], keep_labels: boo
               allow_preferences: bool, where: str = "", fam: Families | None = None,
               handled: frozenset[str] = frozenset()) -> Translation:
     """Raises ShapeError (naming the field under ``where``) when the node selection has a wrong type."""
-    from migrator.shape import NODE_SELECTION, require
+    from migrator.text.shape import NODE_SELECTION, require
 
     require(pod, NODE_SELECTION, where)
     out = Translation()

@@ -13,7 +13,7 @@ snapshot's ResourceSlices:
   the migrated pod may land on that hold at least the requested number.
 
 They must be equal per resource. What ``nvidia.com/gpu`` is on each node is read from the node
-itself (migrator/nodes.py: MIG strategy and product labels, cloud partition and sharing labels,
+itself (migrator/proof/nodes.py: MIG strategy and product labels, cloud partition and sharing labels,
 replicas, the MIG devices it publishes), never from the manifest: a pod whose ``nvidia.com/gpu``
 was a MIG slice or a time-slicing/MPS share on a node it may use, and whose claim asks for
 something else there (or the reverse), is reported with the node and why, also when its
@@ -28,11 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.matcher import DeviceMatcher, has_capacity
-from migrator.podspec import (alternatives, as_list, capacity_requests, claim_requests, count_of,
+from migrator.proof.matcher import DeviceMatcher, has_capacity
+from migrator.k8s.podspec import (alternatives, as_list, capacity_requests, claim_requests, count_of,
                               label_of, pod_needs, selector_exprs)
-from migrator.cluster import Device, Node, Snapshot, selects, tolerates
-from migrator.nodes import (MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents,
+from migrator.proof.cluster import Device, Node, Snapshot, selects, tolerates
+from migrator.proof.nodes import (MIG, SHARED, WHOLE, NodeGpu, classify, device_resource as _kind, mig_parents as _mig_parents,
                             node_profile, reachable)
 
 #: Outcome.result values
@@ -64,7 +64,7 @@ class Prover:
         self._gpu: dict[str, NodeGpu] = {}
 
     def gpu(self, node: Node) -> NodeGpu:
-        """What ``nvidia.com/gpu`` is on ``node``, from the node itself (migrator/nodes.py)."""
+        """What ``nvidia.com/gpu`` is on ``node``, from the node itself (migrator/proof/nodes.py)."""
         if node.name not in self._gpu:
             self._gpu[node.name] = classify(node)
         return self._gpu[node.name]
@@ -76,17 +76,17 @@ class Prover:
         """``pod`` as the scheduler sees it: with the plugin's tolerations when it is modelled.
 
         Applied to the pod before *and* after the rewrite: both go through admission, and the
-        rewritten pod still requests its other extended resources (migrator/tolerations.py).
+        rewritten pod still requests its other extended resources (migrator/k8s/tolerations.py).
         """
         if not self.ert:
             return pod
-        from migrator.tolerations import admission_tolerations
+        from migrator.k8s.tolerations import admission_tolerations
 
         return dict(pod, tolerations=admission_tolerations(pod))
 
     def before(self, pod: dict[str, Any]) -> tuple[dict[str, set[tuple[str, ...]]], list[tuple[Node, NodeGpu]]]:
         """The devices the device-plugin pod may get per resource, and every node it may land on
-        that serves its ``nvidia.com/gpu``, with what that is there (migrator/nodes.py).
+        that serves its ``nvidia.com/gpu``, with what that is there (migrator/proof/nodes.py).
 
         Those nodes count whether the snapshot shows them by their devices (ResourceSlices) or by
         their allocatable ``nvidia.com/gpu`` (a node still on the device plugin)."""
@@ -118,7 +118,7 @@ class Prover:
         problems: list[str] = []
         #: (count, alternatives: (selectors, capacity requests))
         requests: list[tuple[int, list[tuple[list[str], dict[str, str]]]]] = []
-        from migrator.shape import ShapeError
+        from migrator.text.shape import ShapeError
 
         for pc in pod.get("resourceClaims") or []:
             obj = claims.get(pc.get("resourceClaimTemplateName") or pc.get("resourceClaimName") or "")
@@ -215,7 +215,7 @@ def prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover |
 
 
 def _prove_text(text: str, path: str, snap: Snapshot, mode: Any, prover: Prover | None = None) -> list[Outcome]:
-    from migrator.pairing import migrate
+    from migrator.k8s.pairing import migrate
 
     prover = prover or Prover(snap)
     migrated = migrate(text, path, mode)
@@ -265,7 +265,7 @@ def _semantics(reached: list[tuple[Node, NodeGpu]], pod: dict[str, Any], claims:
     selection still lands on such nodes. A claim shared by name (``resourceClaimName``, the
     ``--sharing`` form) that holds GPUs is a share; a template's requests are exclusive devices.
     """
-    from migrator.shape import ShapeError
+    from migrator.text.shape import ShapeError
     from migrator.tables import load_tables
 
     gpu_classes = {d.device_class for d in load_tables().devices}  # the classes GPUs become

@@ -22,12 +22,12 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Document, detect_layout, get, parse, scalar_value, to_python
-from migrator.edit import Patch
+from migrator.text.documents import Document, detect_layout, get, parse, scalar_value, to_python
+from migrator.text.edit import Patch
 from migrator.dra import INDEX_KEYS, PATH_KEYS, krm_annotations
 from migrator.engine import migrate_text
-from migrator.locate import objects
-from migrator.pairing import finding_key, ref_key
+from migrator.k8s.locate import objects
+from migrator.k8s.pairing import finding_key, ref_key
 from migrator.report import exit_code
 from migrator.errors import CannotEdit, InvalidInput, MigratorError
 from migrator.mode import KUBE_VERSIONS, OPTIONS as MODE_OPTIONS, Mode, api_version_for, build_mode

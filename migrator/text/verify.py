@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.documents import Document, parse, to_python
-from migrator.edit import Patch
+from migrator.text.documents import Document, parse, to_python
+from migrator.text.edit import Patch
 from migrator.errors import InvalidInput
 
 

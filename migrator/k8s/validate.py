@@ -158,7 +158,7 @@ def selector_problems(obj: dict[str, Any], devices: list[dict[str, Any]] | None 
     (dra-api.md §1.7). Cost: ``cel.cost_bound`` bounds the estimate of loop-free selectors (ours
     have no macros or regexes) and says so when it cannot.
     """
-    from migrator.cel import Evaluator, device_value, static_problems
+    from migrator.k8s.cel import Evaluator, device_value, static_problems
 
     from migrator.tables import load_tables
 

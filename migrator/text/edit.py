@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from migrator.documents import Layout, detect_layout
+from migrator.text.documents import Layout, detect_layout
 from migrator.errors import CannotEdit
 
 _RESOLVER = yaml.resolver.Resolver()

@@ -18,7 +18,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode
 
-from migrator.documents import str_at, to_python
+from migrator.text.documents import str_at, to_python
 from migrator.errors import InvalidInput
 from migrator.markdown import code, fenced, text
 from migrator.mode import Mode
@@ -69,7 +69,7 @@ def _hunks(before: str, after: str) -> list[tuple[int, list[str]]]:
     """Unified-diff hunks as (first original line, lines), 3 lines of context."""
     a, b = before.splitlines(), after.splitlines()
     out: list[tuple[int, list[str]]] = []
-    from migrator.linediff import grouped_opcodes
+    from migrator.text.linediff import grouped_opcodes
 
     for group in grouped_opcodes(a, b, 3):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
@@ -197,7 +197,7 @@ def semantic_changes(before: Any, after: Any) -> list[str]:
 
 
 def build_preview(files: list[tuple[str, str]], mode: Mode) -> Preview:
-    from migrator.pairing import key_of, migrate
+    from migrator.k8s.pairing import key_of, migrate
 
     workloads: list[WorkloadPreview] = []
     manual: list[Finding] = []

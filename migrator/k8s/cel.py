@@ -21,7 +21,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from migrator.quantity import parse_quantity
+from migrator.k8s.quantity import parse_quantity
 
 MAX_LENGTH = 10 * 1024  # CELSelectorExpressionMaxLength
 MAX_COST = 1_000_000  # CELSelectorExpressionMaxCost (dra-api.md §1.7)

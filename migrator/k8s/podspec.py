@@ -10,7 +10,7 @@ from typing import Any
 
 def pod_needs(pod: dict[str, Any]) -> dict[str, int]:
     # the device plugin's per-pod arithmetic: max(largest init (+ earlier sidecars), apps + sidecars)
-    from migrator.quantity import parse_count
+    from migrator.k8s.quantity import parse_count
     from migrator.tables import load_tables
 
     prefixes = load_tables().prefixes  # every vendor profile's device-plugin namespaces
@@ -51,7 +51,7 @@ def as_list(value: Any) -> list[Any]:
 
 def claim_requests(obj: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``devices.requests`` of a ResourceClaim or ResourceClaimTemplate (ShapeError on a wrong type)."""
-    from migrator.shape import CLAIM_OBJECTS, require
+    from migrator.text.shape import CLAIM_OBJECTS, require
 
     kind = obj.get("kind")
     require(obj, CLAIM_OBJECTS[str(kind)], "")

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode
 
-from migrator.documents import detect_layout, parse, str_at
-from migrator.edit import block_entries
+from migrator.text.documents import detect_layout, parse, str_at
+from migrator.text.edit import block_entries
 from migrator.engine import migrate_text
 from migrator.errors import InvalidInput
 from migrator.mode import Mode

@@ -155,7 +155,7 @@ def leaving_labels(ctx: Any, plan: Any) -> list[str]:
     t = plan.translation
     if t is None and not plan.remove_selector_keys:
         return []
-    from migrator.selection import all_reqs, families, label_rules
+    from migrator.k8s.selection import all_reqs, families, label_rules
 
     rules = label_rules(str(ctx.tables.source))
     fam = families(str(ctx.tables.source))
@@ -229,13 +229,13 @@ def _mappings(snapshot: Any) -> dict[str, list[str]]:
 
 
 def gate_on(kube_version: str) -> bool:
-    from migrator.kube import releases
+    from migrator.k8s.kube import releases
 
     return releases().gate(GATE, kube_version)
 
 
 def gate_text(kube_version: str) -> str:
-    from migrator.kube import releases
+    from migrator.k8s.kube import releases
 
     g = releases().gates[GATE]
     if gate_on(kube_version):
