@@ -349,7 +349,7 @@ print(json.dumps({"seconds": time.perf_counter() - t}))
 PLAN_CHILD = r"""
 import gc, json, sys, time
 from benchmarks.plangen import cluster
-from migrator.cluster import snapshot_from_objects
+from migrator.proof.cluster import snapshot_from_objects
 from migrator.mode import Mode
 from migrator.plan.build import build_plan
 gc.set_threshold(200_000, 100, 100)   # as the CLI does

@@ -3,7 +3,7 @@
     python -m benchmarks.codemod_limits            # codemod over ../shared/corpus against libcst's parse alone
     python -m benchmarks.codemod_limits --crash    # bisect libcst's SIGSEGV / RecursionError points (minutes)
 
-The second measures what migrator/codemod.py's MAX_NESTING and MAX_DEPTH are chosen against:
+The second measures what migrator/integrations/codemod.py's MAX_NESTING and MAX_DEPTH are chosen against:
 per shape, the smallest nesting at which libcst's native parser dies (each try in a fresh
 process) with its ``nesting`` estimate, and the tree depth at which code generation raises
 RecursionError.
@@ -72,7 +72,7 @@ def _bisect(shape: str, what: str, hi: int) -> int | None:
 
 
 def crash() -> None:
-    from migrator.codemod import MAX_DEPTH, MAX_NESTING, nesting, walk
+    from migrator.integrations.codemod import MAX_DEPTH, MAX_NESTING, nesting, walk
 
     import libcst
 
