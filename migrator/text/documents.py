@@ -268,7 +268,13 @@ def to_python(node: Node | None) -> Any:
                 mapping.setdefault(k2, v2)
         return mapping
 
-    return build(node)
+    try:
+        return build(node)
+    finally:
+        # build refers to itself through its closure: without this, every call left a cycle holding
+        # the built data for the cyclic collector, which the CLI's high thresholds run rarely (a
+        # serial run's memory grew with the repository)
+        del build, scalar
 
 
 # ---- navigation helpers over composed nodes -------------------------------------------------

@@ -6,7 +6,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -422,6 +421,8 @@ def prepare(path: str, data: bytes, expected_mtime_ns: int | None = None, *, new
         sweep_temp_files(directory)
     st = _check(path, expected_mtime_ns, new)
     tmp = None
+    import tempfile  # here: --check and the hook's untouched files never write (start-up)
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as fh:
