@@ -351,7 +351,7 @@ def test_scan_json_carries_the_decision(tmp_path: Any, capsys: Any) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     from pathlib import Path
 
-    schema = json.loads((Path(kep5004.__file__).parent / "scan.schema.json").read_text())
+    schema = json.loads((Path(kep5004.__file__).parent.parent / "scan.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(data)
 
 
