@@ -183,3 +183,34 @@ def test_selecting_shared_or_partitioned_nodes_never_becomes_whole_devices(
         assert any(c in err for c in (" GPU103 ", " GPU009 ")) and label in err, err
     else:  # converted to the partition it names (GPU009), never to whole devices
         assert f"deviceClassName: {whole}\n" not in after.decode(), after.decode()
+
+
+def test_the_codemod_asks_the_vendor_class_for_the_same_count(tmp_path: Path, vendor: dict[str, Any]) -> None:
+    """The Python codemod reads the same profiles: a kubernetes-client pod spec asking for the
+    vendor's resource gets a claim on the vendor's class, the same count and the same selector
+    the manifest rewrite writes."""
+    src = tmp_path / "job.py"
+    src.write_text(
+        "from kubernetes import client\n\n"
+        "pod = client.V1PodSpec(\n"
+        "    containers=[client.V1Container(\n"
+        '        name="train",\n'
+        '        image="img",\n'
+        f'        resources=client.V1ResourceRequirements(limits={{"{vendor["resource"]}": 2}}),\n'
+        "    )],\n"
+        ")\n", encoding="utf-8")
+    code, _, err = cli("codemod", "--write", str(src))
+    assert code == 0, err
+    out = src.read_text(encoding="utf-8")
+    assert vendor["resource"] not in out.split("tolerations=")[0] and "resource_claims=[client.V1PodResourceClaim(" in out
+    (t,) = list(yaml.safe_load_all((tmp_path / "job-claim-templates.yaml").read_text(encoding="utf-8")))
+    (req,) = t["spec"]["spec"]["devices"]["requests"]
+    assert (req["exactly"]["deviceClassName"], req["exactly"]["count"]) == (vendor["class"], 2)
+    # the same selector a manifest asking for the same resource gets
+    repo = tmp_path / "m"
+    repo.mkdir()
+    (repo / "d.yaml").write_text(_deployment(vendor["resource"], 2), encoding="utf-8")
+    assert cli("rewrite", "--write", "--templates", "inline", str(repo))[0] == 0
+    docs = list(yaml.safe_load_all((repo / "d.yaml").read_text(encoding="utf-8")))
+    (tmpl,) = [d for d in docs if d["kind"] == "ResourceClaimTemplate"]
+    assert tmpl["spec"]["spec"]["devices"]["requests"][0]["exactly"].get("selectors") == req["exactly"].get("selectors")
