@@ -223,58 +223,54 @@ def to_python(node: Node | None) -> Any:
     """Plain Python data for a node (aliases shared, merge keys applied)."""
     if node is None:
         return None
-    memo: dict[int, Any] = {}  # collections only: a scalar's value is the same object either way
-    constructors = _SCALAR.yaml_constructors
+    # module-level recursion with the memo passed along: a recursive closure refers to itself,
+    # and each call left that cycle (with everything built) for the cyclic collector, which the
+    # CLI's raised thresholds run rarely: a serial run's memory grew with the repository
+    return _build(node, {})  # memo: collections only (a scalar's value is the same object either way)
 
-    def scalar(n: Node) -> Any:  # scalar_value, inlined: most nodes are scalars
-        tag = n.tag
-        return constructors[tag](_SCALAR, n) if tag in _TYPED else n.value
 
-    def build(n: Node) -> Any:
-        if n.__class__ is ScalarNode:
-            return scalar(n)
-        key = id(n)
-        done = memo.get(key)
-        if done is not None:
-            return done
-        if isinstance(n, SequenceNode):
-            seq: list[Any] = []
-            memo[key] = seq
-            for i in n.value:
-                seq.append(scalar(i) if i.__class__ is ScalarNode else build(i))
-            return seq
-        if isinstance(n, ScalarNode):  # a subclass
-            return scalar(n)
-        mapping: dict[Any, Any] = {}
-        memo[key] = mapping
-        merged: dict[Any, Any] | None = None
-        for k, v in n.value:
-            if k.tag == MERGE_TAG:
-                merged = merged if merged is not None else {}
-                sources = v.value if isinstance(v, SequenceNode) else [v]
-                for src in reversed(sources):
-                    built = build(src)
-                    if isinstance(built, dict):
-                        merged.update(built)
-                continue
-            kv = scalar(k) if k.__class__ is ScalarNode else build(k)
-            vv = scalar(v) if v.__class__ is ScalarNode else build(v)
-            try:
-                mapping[kv] = vv
-            except TypeError:
-                mapping[str(kv)] = vv
-        if merged:
-            for k2, v2 in merged.items():
-                mapping.setdefault(k2, v2)
-        return mapping
+def _scalar(n: Node) -> Any:  # scalar_value, inlined: most nodes are scalars
+    tag = n.tag
+    return _SCALAR.yaml_constructors[tag](_SCALAR, n) if tag in _TYPED else n.value
 
-    try:
-        return build(node)
-    finally:
-        # build refers to itself through its closure: without this, every call left a cycle holding
-        # the built data for the cyclic collector, which the CLI's high thresholds run rarely (a
-        # serial run's memory grew with the repository)
-        del build, scalar
+
+def _build(n: Node, memo: dict[int, Any]) -> Any:
+    if n.__class__ is ScalarNode:
+        return _scalar(n)
+    key = id(n)
+    done = memo.get(key)
+    if done is not None:
+        return done
+    if isinstance(n, SequenceNode):
+        seq: list[Any] = []
+        memo[key] = seq
+        for i in n.value:
+            seq.append(_scalar(i) if i.__class__ is ScalarNode else _build(i, memo))
+        return seq
+    if isinstance(n, ScalarNode):  # a subclass
+        return _scalar(n)
+    mapping: dict[Any, Any] = {}
+    memo[key] = mapping
+    merged: dict[Any, Any] | None = None
+    for k, v in n.value:
+        if k.tag == MERGE_TAG:
+            merged = merged if merged is not None else {}
+            sources = v.value if isinstance(v, SequenceNode) else [v]
+            for src in reversed(sources):
+                built = _build(src, memo)
+                if isinstance(built, dict):
+                    merged.update(built)
+            continue
+        kv = _scalar(k) if k.__class__ is ScalarNode else _build(k, memo)
+        vv = _scalar(v) if v.__class__ is ScalarNode else _build(v, memo)
+        try:
+            mapping[kv] = vv
+        except TypeError:
+            mapping[str(kv)] = vv
+    if merged:
+        for k2, v2 in merged.items():
+            mapping.setdefault(k2, v2)
+    return mapping
 
 
 # ---- navigation helpers over composed nodes -------------------------------------------------
