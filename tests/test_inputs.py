@@ -598,8 +598,10 @@ def test_a_write_that_fails_is_one_line_per_file_and_the_batch_goes_on(tmp_path:
         raise OSError(code, os.strerror(code))
 
     if step == "mkstemp":
-        real_mkstemp = sources.tempfile.mkstemp
-        monkeypatch.setattr(sources.tempfile, "mkstemp",
+        import tempfile  # sources imports it where it writes (start-up): the module's attribute is patched
+
+        real_mkstemp = tempfile.mkstemp
+        monkeypatch.setattr(tempfile, "mkstemp",
                             lambda **k: fail() if _in(bad, k["dir"]) else real_mkstemp(**k))
     elif step == "write":  # the data does not fit
         real_fdopen = os.fdopen
