@@ -32,13 +32,19 @@ def cel_domain(directory: str) -> tuple[str, str]:
 
 
 @functools.cache
+def _selection(directory: str) -> dict[str, Any]:
+    """``directory``/selection.yaml, read once (the profile, the families and the cut-over labels)."""
+    return yaml.load((Path(directory) / "selection.yaml").read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+
+
+@functools.cache
 def _profile(directory: str) -> Any:
     """The vendor profile whose devices the labels of ``directory``/selection.yaml describe."""
     from migrator.vendors import builtin_profiles
 
     base = Path(directory)
-    data = yaml.load((base / "selection.yaml").read_text(encoding="utf-8"),
-                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    data = _selection(directory)
     p = builtin_profiles(str(base / "vendors")).by_vendor(str(data.get("vendor")))
     if p is None:
         raise ValueError(f"{base / 'selection.yaml'}: vendor {data.get('vendor')!r} has no profile in {base / 'vendors'}")
@@ -119,9 +125,11 @@ def _products(rule: LabelRule, names: list[str]) -> str:
     return f"({_has(rule, 'productName')} && {A}.productName in [{', '.join(q(n) for n in names)}])"
 
 
-def _normalize_version(v: str) -> str | None:
+def normalize_version(v: str) -> str | None:
+    """``major[.minor[.patch]]`` as the driver publishes it (leading zeros dropped, missing parts 0);
+    None for anything else (ASCII digits only: ``'²'.isdigit()`` is true, ``int('²')`` fails)."""
     parts = v.strip().split(".")
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+    if not 1 <= len(parts) <= 3 or not all(p.isascii() and p.isdigit() for p in parts):
         return None
     parts = [str(int(p)) for p in parts] + ["0"] * (3 - len(parts))
     return ".".join(parts)
@@ -165,7 +173,7 @@ def atom(rule: LabelRule, value: str) -> str | None:
             return None
         return f"({_has(rule, rule.attribute or '')} && {A}.{rule.attribute}.{rule.part}() == {int(value)})"
     if t == "version":
-        v = _normalize_version(value)
+        v = normalize_version(value)
         if v is None:
             return None
         return f"({_has(rule, rule.attribute or '')} && {A}.{rule.attribute}.compareTo(semver({q(v)})) == 0)"
@@ -395,7 +403,7 @@ class Families:
 def families(directory: str) -> Families:
     base = Path(directory)
     load = functools.partial(yaml.load, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    data = load((base / "selection.yaml").read_text(encoding="utf-8")) or {}
+    data = _selection(directory)
     partitions: list[tuple[str, re.Pattern[str]]] = []
     for f in sorted((base / "clouds").glob("*.yaml")):
         for row in (load(f.read_text(encoding="utf-8")) or {}).get("migPartitions") or []:

@@ -19,7 +19,7 @@ from migrator.plan.model import GPU_RESOURCE, Model, PNode, Request, SimPod, Wor
 from migrator.plan.planner import ExtendedPath, NotMigrated, Plan, Planner, WorkloadDecision, prove
 from migrator.plan.topology import operator_profile, stacks
 from migrator.runner import templates_path
-from migrator.k8s.selection import label_rules
+from migrator.k8s.selection import label_rules, normalize_version
 from migrator.tables import load_tables
 from migrator.k8s.tolerations import admission_tolerations
 
@@ -70,10 +70,9 @@ def expected_devices(node: Node, prof: Any) -> list[Device]:
                 attrs[r.attribute] = ("version", f"{int(major)}.{_int(labels.get(part.get('minor', '')))}."
                                                  f"{_int(labels.get(part.get('patch', '')))}")
         elif r.translate == "version" and r.attribute not in attrs:
-            full = labels.get(r.label, "")
-            if re.fullmatch(r"\d+(\.\d+){0,2}", full):
-                parts = [str(int(p)) for p in full.split(".")] + ["0"] * (3 - len(full.split(".")))
-                attrs[r.attribute] = ("version", ".".join(parts))
+            full = normalize_version(labels.get(r.label, ""))
+            if full is not None:
+                attrs[r.attribute] = ("version", full)
         elif r.translate == "memory-mib" and r.capacity and r.capacity not in caps:
             memory = labels.get(r.label, "")
             if re.fullmatch(r"[0-9]+", memory):
