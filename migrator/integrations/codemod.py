@@ -611,12 +611,15 @@ def _run(source: str, path: str, module: Any, tree: Tree, api_version: str = "re
     # the original nodes; every other statement is kept as it is)
     edited = {id(n) for n in tree.nodes if id(n) in edits_req or id(n) in edits_pod or id(n) in dict_edits}
     touched: set[int] = set()
+    on_path: set[int] = set()  # the edited nodes and their ancestors: the only ones the rewriter enters
     for n in tree.nodes:
         if id(n) in edited:
+            on_path.add(id(n))
             while parents.get(n) is not module:
                 n = parents[n]
+                on_path.add(id(n))
             touched.add(id(n))
-    rewriter = _rewriter(edits_req, edits_pod, dict_edits)
+    rewriter = _rewriter(edits_req, edits_pod, dict_edits, on_path)
     body = [stmt.visit(rewriter) if id(stmt) in touched else stmt for stmt in module.body]
     result.after = module.with_changes(body=body).code
     return result
@@ -722,21 +725,32 @@ def _within(parents: Any, node: Any, ancestor: Any) -> bool:
     return False
 
 
-def _rewriter(edits_req: dict[int, Any], edits_pod: dict[int, Any], dict_edits: dict[int, Any]) -> Any:
+def _rewriter(edits_req: dict[int, Any], edits_pod: dict[int, Any], dict_edits: dict[int, Any],
+              on_path: set[int]) -> Any:
     import libcst as cst
 
     # a CSTTransformer made here, so that importing this module does not import libcst (files
     # the pre-filter rules out never need it)
     cls = type("_Rewriter", (_RewriterMixin, cst.CSTTransformer), {})
-    return cls(edits_req, edits_pod, dict_edits)
+    return cls(edits_req, edits_pod, dict_edits, on_path)
 
 
 class _RewriterMixin:
     """Applies the collected edits (keyed by the original nodes)."""
 
-    def __init__(self, edits_req: dict[int, Any], edits_pod: dict[int, Any], dict_edits: dict[int, Any]) -> None:
+    def __init__(self, edits_req: dict[int, Any], edits_pod: dict[int, Any], dict_edits: dict[int, Any],
+                 on_path: set[int]) -> None:
         super().__init__()
         self.req, self.pod, self.dicts = edits_req, edits_pod, dict_edits
+        self.on_path = on_path
+
+    def on_visit(self, node: Any) -> bool:
+        # A subtree with no edit in it comes back as it is: not entering it keeps the rewrite's cost
+        # to the paths down to the edits (a whole DAG file was visited for one call in it). libcst
+        # still calls on_leave with the node itself, where no edit matches it.
+        if id(node) not in self.on_path:
+            return False
+        return bool(super().on_visit(node))  # type: ignore[misc]
 
     @staticmethod
     def _strip(d: Any) -> Any:
