@@ -71,38 +71,52 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
             # per found file: (is a link, its real path); a file that is not a link is its real
             # directory's entry, so realpath (an lstat per path component) runs once per directory
             info: dict[str, tuple[bool, str]] = {}
-            for dirpath, dirnames, filenames in os.walk(p, followlinks=follow_symlinks):
-                real_dir: str | None = None
-                kept = []
-                for d in sorted(dirnames):
-                    sub = os.path.join(dirpath, d)
-                    if d in SKIP_DIRS:
-                        continue
-                    if os.path.islink(sub):
-                        real = os.path.realpath(sub)
-                        if not follow_symlinks:
-                            # not entered; one inside the root is walked under its own name
-                            if not _inside(real, root) and keep(sub):
-                                skipped.append(NotFollowed(sub, real, directory=True))
+            # top-down, subdirectories in name order (os.walk's order), with each directory's real
+            # path carried down: a directory that is not a link is its real parent's entry, so the
+            # walk needs no realpath (an lstat per path component) but for links, and the entries'
+            # types come from scandir (no lstat per file to ask whether it is a link)
+            stack: list[tuple[str, str]] = [(os.fspath(p), root)]
+            while stack:
+                dirpath, real_dir = stack.pop()
+                try:
+                    with os.scandir(dirpath) as it:
+                        entries = list(it)
+                except OSError:
+                    continue  # as os.walk: a directory that cannot be listed is passed by
+                subdirs: list[tuple[str, str]] = []
+                for e in sorted(entries, key=lambda e: e.name):
+                    try:
+                        is_dir = e.is_dir()  # follows a link, as os.walk's dirnames do
+                    except OSError:
+                        is_dir = False
+                    if is_dir:
+                        if e.name in SKIP_DIRS:
                             continue
-                        if real in entered or _inside(real, root) or _inside(root, real) or \
-                                any(_inside(real, e) for e in entered):
-                            # a cycle, a directory the walk reaches by its own name, or an
-                            # ancestor of the root (it would walk the root again)
-                            continue
-                        entered.add(real)
-                    kept.append(d)
-                dirnames[:] = kept
-                for name in filenames:
-                    if name.endswith(suffixes):
-                        f = os.path.join(dirpath, name)
-                        if os.path.islink(f):
+                        sub = e.path
+                        if e.is_symlink():
+                            real = os.path.realpath(sub)
+                            if not follow_symlinks:
+                                # not entered; one inside the root is walked under its own name
+                                if not _inside(real, root) and keep(sub):
+                                    skipped.append(NotFollowed(sub, real, directory=True))
+                                continue
+                            if real in entered or _inside(real, root) or _inside(root, real) or \
+                                    any(_inside(real, e) for e in entered):
+                                # a cycle, a directory the walk reaches by its own name, or an
+                                # ancestor of the root (it would walk the root again)
+                                continue
+                            entered.add(real)
+                            subdirs.append((sub, real))
+                        else:
+                            subdirs.append((sub, os.path.join(real_dir, e.name)))
+                    elif e.name.endswith(suffixes):
+                        f = e.path
+                        if e.is_symlink():
                             info[f] = (True, os.path.realpath(f))
                         else:
-                            if real_dir is None:
-                                real_dir = os.path.realpath(dirpath)
-                            info[f] = (False, os.path.join(real_dir, name))
+                            info[f] = (False, os.path.join(real_dir, e.name))
                         found.append(f)
+                stack.extend(reversed(subdirs))
             yield from skipped
             # a link to a file that is also found by its own name is that file: read and written once
             plain = {info[f][1] for f in found if not info[f][0]}
