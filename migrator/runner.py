@@ -95,11 +95,8 @@ def _textless(r: FileResult) -> FileResult:
     (kept, every file's before and after made a serial run's memory grow with the repository)."""
     if r.error is not None:
         return r
-    if not r.extra_files:
-        if r.before == "" and r.after in ("", "1"):
-            return r  # slimmed already (in the worker that sent it)
-        # built directly: dataclasses.replace introspects the fields, once per file of the batch
-        return FileResult(r.path, "", "1" if r.changed else "", r.findings, None, (), r.mtime_ns, r.bom, r.not_read)
+    if not r.extra_files and r.before == "" and r.after in ("", "1"):
+        return r  # slimmed already (in the worker that sent it)
     import dataclasses
 
     sides = tuple(dataclasses.replace(s, text="", before="") for s in r.extra_files)

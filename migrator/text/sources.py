@@ -69,7 +69,7 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
             entered = {root}  # real paths of the directories walked: a link cycle is walked once
             skipped: list[NotFollowed] = []
             # per found file: (is a link, its real path); a file that is not a link is its real
-            # directory's entry, so realpath (an lstat per path component) runs once per directory
+            # directory's entry (realpath, an lstat per path component, runs for links only)
             info: dict[str, tuple[bool, str]] = {}
             # top-down, subdirectories in name order (os.walk's order), with each directory's real
             # path carried down: a directory that is not a link is its real parent's entry, so the
@@ -101,7 +101,7 @@ def discover(paths: list[str], selected: Callable[[str], bool] | None = None,
                                     skipped.append(NotFollowed(sub, real, directory=True))
                                 continue
                             if real in entered or _inside(real, root) or _inside(root, real) or \
-                                    any(_inside(real, e) for e in entered):
+                                    any(_inside(real, done) for done in entered):
                                 # a cycle, a directory the walk reaches by its own name, or an
                                 # ancestor of the root (it would walk the root again)
                                 continue
