@@ -95,6 +95,7 @@ class PNode:
     dp_used: dict[str, int] = field(default_factory=dict)
     devs_used: set[DevKey] = field(default_factory=set)
     dp_pods: int = 0  #: pods holding device-plugin GPUs here
+    dp_bound: int = 0  #: of those, the ones not terminating (a drain would evict them)
 
     def copy(self) -> PNode:
         n = copy.copy(self)
@@ -194,6 +195,11 @@ class Model:
         self._dra_room: list[str] | None = None
         #: likewise, device-plugin nodes that may hold no device-plugin pod (cut-over candidates)
         self._dp_empty: list[str] | None = None
+        #: likewise, nodes that may have free device-plugin GPUs (where a drained pod may go)
+        self._dp_room: list[str] | None = None
+        #: nodes with devices, by ``dp_bound``, each list sorted (exact counts: kept on every bind,
+        #: termination and release; a node off the device plugin or on DRA is dropped when met)
+        self._busy: dict[int, list[str]] | None = None
 
     def clone(self) -> Model:
         m = Model({k: v.copy() for k, v in self.nodes.items()}, self.matcher)
@@ -244,6 +250,8 @@ class Model:
             for r, n in pod.dp.items():
                 node.dp_used[r] = node.dp_used.get(r, 0) + n
             node.dp_pods += 1
+            if pod.state != "terminating":
+                self._count_bound(node, 1)
             if node.dra_on:
                 self.hazard(f"{node.name}: a device-plugin pod runs where DRA serves the GPUs")
         node.devs_used.update(pod.devs)
@@ -256,6 +264,8 @@ class Model:
             _insort(self._dra_room, pod.node)
         if pod.dp and node.dp_pods == 1 and self._dp_empty is not None:
             _insort(self._dp_empty, pod.node)
+        if pod.dp and self._dp_room is not None:
+            _insort(self._dp_room, pod.node)
         self.epoch += 1
         bound = self.on_node.get(pod.node)
         if bound is not None and pod in bound:
@@ -264,11 +274,26 @@ class Model:
             for r, n in pod.dp.items():
                 node.dp_used[r] = node.dp_used.get(r, 0) - n
             node.dp_pods -= 1
+            if pod.state != "terminating":
+                self._count_bound(node, -1)
         node.devs_used.difference_update(pod.devs)
+
+    def _count_bound(self, node: PNode, delta: int) -> None:
+        old = node.dp_bound
+        node.dp_bound = old + delta
+        busy = self._busy
+        if busy is not None and old in busy:
+            names = busy[old]
+            i = bisect.bisect_left(names, node.name)
+            if i < len(names) and names[i] == node.name:  # not dropped yet
+                del names[i]
+                _insort(busy.setdefault(old + delta, []), node.name)
 
     def terminate(self, pod: SimPod) -> None:
         if pod.state == "terminating":
             return
+        if pod.dp and pod.node is not None and pod.state != "pending":
+            self._count_bound(self.nodes[pod.node], -1)  # still held, no longer counted as bound
         pod.state = "terminating"  # holds its devices until the next tick
         self.terminating.append(pod)
         self.version += 1
@@ -282,8 +307,7 @@ class Model:
     def set_dra(self, name: str) -> None:
         node = self.nodes[name]
         node.dra_on, node.expected = True, False
-        if name not in self.dra_names:
-            self.dra_names = sorted(self.dra_names + [name])
+        _insort(self.dra_names, name)  # no copy per cut-over: nothing iterates it while one happens
         if self._dra_room is not None:
             _insort(self._dra_room, name)
         self.epoch += 1
@@ -319,6 +343,46 @@ class Model:
                 continue
             yield empty[i]
             i += 1
+
+    def dp_with_room(self) -> Iterator[str]:
+        """Nodes on the device plugin with a free device-plugin GPU of some resource, by name (a
+        superset of where a device-plugin pod fits). Lazy, as ``dra_with_room``: a node without
+        room met on the way is dropped until a release there puts it back."""
+        room = self._dp_room
+        if room is None:
+            room = self._dp_room = list(self.names)
+        i = 0
+        while i < len(room):
+            node = self.nodes[room[i]]
+            used = node.dp_used
+            if not node.dp_on or not any(a - used.get(r, 0) > 0 for r, a in node.dp_alloc.items()):
+                del room[i]
+                continue
+            yield room[i]
+            i += 1
+
+    def busy_dp(self) -> Iterator[tuple[int, str]]:
+        """Nodes with devices on the device plugin only that hold device-plugin pods, as (pods bound
+        there and not terminating, name), in that order: the cut-overs that evict something, fewest
+        evictions first."""
+        busy = self._busy
+        if busy is None:
+            busy = self._busy = {}
+            for name in self.names:
+                node = self.nodes[name]
+                if node.devices and node.dp_on and not node.dra_on:
+                    busy.setdefault(node.dp_bound, []).append(name)
+        for count in sorted(busy):
+            names = busy[count]
+            i = 0
+            while i < len(names):
+                node = self.nodes[names[i]]
+                if not node.dp_on or node.dra_on:  # for good: neither is undone
+                    del names[i]
+                    continue
+                if node.dp_pods:
+                    yield count, names[i]
+                i += 1
 
     def hazard(self, text: str) -> None:
         self.hazard_log.append(f"t={self.tick_count}: {text}")

@@ -23,7 +23,7 @@ import collections
 import heapq
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from migrator.plan.model import Model, PNode, SimPod, Workload, deployment_fence, resolve
 from migrator.plan.topology import CLUSTERPOLICY, Topology, operator_profile, stacks
@@ -453,44 +453,41 @@ class Planner:
         node, then a cordoned node that needs only an uncordon (DRA already) or an empty one that
         the user cordoned (the runbook says so and cordons it again at the end), then a busy node
         whose other pods fit elsewhere (they are evicted), ``w``'s own pods last."""
-        # Tier 0 without ranking every node: the first empty, uncordoned device-plugin node (by name)
-        # that can serve ``w``. ``useful`` is asked of the same nodes in the same order as the loop
-        # below asks it (its device matching records selector errors in the order found, which the
-        # plan reports), and is cached: asking again there changes nothing.
+        # Tiers 0-2 from the model's index of empty device-plugin nodes (and the user's cordoned DRA
+        # nodes), by name: the first empty, uncordoned one that can serve ``w`` ends the search, so
+        # a decision asks ``useful`` of the nodes before it, not of every node. (Its device matching
+        # records selector errors in the order found; the plan reports the errors met on the way.)
         m = self.m
         tier1 = sorted(n for n in self.cordoned_before if m.nodes[n].devices and m.nodes[n].dra_on
                        and m.nodes[n].cordoned and not m.nodes[n].dp_on)
-        first = None
+        first, quiet = None, None
         for name in heapq.merge(m.dp_empty(), tier1):
             node = m.nodes[name]
-            if self.useful(node, w) and first is None and not node.dra_on and not node.cordoned:
-                first = name
+            if self.useful(node, w):
+                if not node.dra_on and not node.cordoned:
+                    first = name
+                    break
+                if quiet is None or (not node.dra_on, name) < quiet:  # tier 1 (an uncordon), then 2
+                    quiet = (not node.dra_on, name)
         if first is not None:
             return first
-        ranked: list[tuple[int, int, int, str]] = []  #: (tier, other pods evicted, own pods evicted, node)
-        for name in self.m.names:
-            node = self.m.nodes[name]
-            if not node.devices:
-                continue
-            if node.dra_on:
-                # on DRA but cordoned by the user: an uncordon is all it needs (evicts nothing)
-                if node.cordoned and name in self.cordoned_before and not node.dp_on and self.useful(node, w):
-                    ranked.append((1, 0, 0, name))
-                continue
-            if not node.dp_on:
-                continue
-            if node.dp_pods == 0:  # an empty device-plugin node: nothing is evicted
-                if self.useful(node, w):
-                    ranked.append((2 if node.cordoned else 0, 0, 0, name))
-                continue
-            bound = [p for p in self.m.on_node.get(name, []) if p.dp and p.state != "terminating"]
-            own = sum(1 for p in bound if p.wl == w.key)
-            if own and not allow_own:
-                continue
-            ranked.append((3, len(bound) - own, own, name))
-        ranked.sort()
+        if quiet is not None:  # evicts nothing: ahead of every busy node
+            return quiet[1]
+        # Tier 3, busy device-plugin nodes by (other pods evicted, own pods evicted, name), read
+        # from the model's index of nodes by pods bound (``w``'s own nodes merged in, re-ranked):
+        # a decision costs the candidates it tries, not a scan of every node.
+        own: dict[str, int] = {}
+        for p in m.pods(w.key):
+            if p.dp and p.node is not None and p.state == "running":
+                own[p.node] = own.get(p.node, 0) + 1
+        if own and not allow_own:
+            ranked: Iterator[tuple[int, int, str]] = ((c, 0, n) for c, n in m.busy_dp() if n not in own)
+        else:
+            mine = sorted((m.nodes[n].dp_bound - c, c, n) for n, c in own.items()
+                          if m.nodes[n].devices and m.nodes[n].dp_on and not m.nodes[n].dra_on)
+            ranked = heapq.merge(((c, 0, n) for c, n in m.busy_dp() if n not in own), mine)
         later: list[str] = []
-        for _, others, _, name in ranked:
+        for others, _, name in ranked:
             node = self.m.nodes[name]
             if not self.useful(node, w):
                 continue
@@ -527,25 +524,25 @@ class Planner:
         self.emit(cutover_steps(wave, name, why, cordoned_before=before, stack=self.stack_for(name)))
 
     def _others_fit_elsewhere(self, node: str, pods: list[SimPod]) -> bool:
-        """Invariant I5: a drained pod must fit on another node under its own template."""
-        free: dict[str, dict[str, int]] = {}
-        for n in self.m.nodes.values():
-            if n.name == node or not n.dp_on or n.cordoned:
-                continue
-            room = {r: a - n.dp_used.get(r, 0) for r, a in n.dp_alloc.items()}
-            if any(v > 0 for v in room.values()):
-                free[n.name] = room
+        """Invariant I5: a drained pod must fit on another node under its own template (first fit
+        by node name, on the room left by the pods placed before it)."""
+        m = self.m
+        taken: dict[str, dict[str, int]] = {}
         for p in pods:
-            w = self.m.workloads.get(p.wl)
+            w = m.workloads.get(p.wl)
             if w is not None and w.extended and w.requests:
                 continue  # KEP-5004: it comes back with its manifest on a DRA node, this one included
             placed = False
-            for name in sorted(free):
-                if w is not None and not self.m.fit_old(w, p, self.m.nodes[name]):
+            for name in m.dp_with_room():
+                n = m.nodes[name]
+                if name == node or n.cordoned or (w is not None and not m.fit_old(w, p, n)):
                     continue
-                if all(free[name].get(r, 0) >= n for r, n in p.dp.items()):
-                    for r, n in p.dp.items():
-                        free[name][r] -= n
+                t = taken.get(name) or {}
+                if all((n.dp_alloc[r] - n.dp_used.get(r, 0) if r in n.dp_alloc else 0) - t.get(r, 0) >= k
+                       for r, k in p.dp.items()):
+                    t = taken.setdefault(name, {})
+                    for r, k in p.dp.items():
+                        t[r] = t.get(r, 0) + k
                     placed = True
                     break
             if not placed:

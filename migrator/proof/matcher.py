@@ -19,6 +19,9 @@ class DeviceMatcher:
     def __init__(self, evaluator: Evaluator | None = None) -> None:
         self.ev = evaluator or Evaluator()
         self._values: dict[tuple[str, ...], dict[str, Any]] = {}
+        #: by what a selector sees of a device (driver, attributes, capacity; never its name or
+        #: node): a cluster's devices repeat a few shapes, so each shape is evaluated once
+        self._shapes: dict[tuple[str, ...], str] = {}
         self._cache: dict[tuple[Any, ...], bool | str] = {}
         #: (node/device, "selector error: ...") once each, in the order found
         self.errors: dict[tuple[str, str], None] = {}
@@ -32,7 +35,10 @@ class DeviceMatcher:
     def match(self, exprs: list[str] | tuple[str, ...], d: Any) -> bool | str:
         """True or False, or the error text ("error: ...") when a selector cannot be evaluated on
         ``d`` (allocation would abort; also recorded in ``errors``)."""
-        key = (d.key, tuple(exprs))
+        shape = self._shapes.get(d.key)
+        if shape is None:
+            shape = self._shapes[d.key] = repr((d.driver, d.attributes, d.capacity))
+        key = (shape, tuple(exprs))
         hit = self._cache.get(key)
         if hit is None:
             hit = True
