@@ -677,7 +677,10 @@ class Model:
                     if not placed and not p.pinned:
                         full.add(sig)
             else:
-                for n in ([p.pinned] if p.pinned else self.names):
+                # a pod that needs a device-plugin GPU fits only where one is free: the index of such
+                # nodes is a superset of where it fits, in the same order (by name)
+                for n in ([p.pinned] if p.pinned else self.dp_with_room() if any(v > 0 for v in p.dp.values())
+                          else self.names):
                     if self.fit_old(w, p, self.nodes[n]):
                         p.node, p.state = n, "running"
                         self._hold(p, n)

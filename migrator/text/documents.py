@@ -229,6 +229,21 @@ def to_python(node: Node | None) -> Any:
     return _build(node, {})  # memo: collections only (a scalar's value is the same object either way)
 
 
+#: the slot of ``_build``'s memo that says a mapping lost an entry (no object's id is 0)
+_REPEATED = 0
+
+
+def to_python_keys(node: Node, path: str) -> Any:
+    """``to_python`` of a tree without aliases, with ``check_keys``' verdict at almost no extra cost:
+    the full check runs (and raises its error) only when some mapping came out with fewer keys
+    than it was written with."""
+    memo: dict[int, Any] = {}
+    data = _build(node, memo)
+    if memo.get(_REPEATED):
+        check_keys(node, path)
+    return data
+
+
 def _scalar(n: Node) -> Any:  # scalar_value, inlined: most nodes are scalars
     tag = n.tag
     return _SCALAR.yaml_constructors[tag](_SCALAR, n) if tag in _TYPED else n.value
@@ -252,8 +267,10 @@ def _build(n: Node, memo: dict[int, Any]) -> Any:
     mapping: dict[Any, Any] = {}
     memo[key] = mapping
     merged: dict[Any, Any] | None = None
+    merges = 0
     for k, v in n.value:
         if k.tag == MERGE_TAG:
+            merges += 1
             merged = merged if merged is not None else {}
             sources = v.value if isinstance(v, SequenceNode) else [v]
             for src in reversed(sources):
@@ -267,6 +284,8 @@ def _build(n: Node, memo: dict[int, Any]) -> Any:
             mapping[kv] = vv
         except TypeError:
             mapping[str(kv)] = vv
+    if len(mapping) + merges != len(n.value):
+        memo[_REPEATED] = True  # a key given twice (or two keys equal as Python data): see to_python_keys
     if merged:
         for k2, v2 in merged.items():
             mapping.setdefault(k2, v2)

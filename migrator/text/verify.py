@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.text.documents import Document, parse, to_python
+from migrator.text.documents import Document, parse, to_python, to_python_keys
 from migrator.text.edit import Patch
 from migrator.errors import InvalidInput
 
@@ -22,7 +22,9 @@ class Parsed:
     here is mutated after it is kept."""
 
     before: list[Document] | None = None  #: today's documents (parse, checked)
-    after: list[Document] | None = None  #: the rendered text's, once it passed the check (unchecked parse)
+    #: the rendered text's, once it passed the check: an unchecked parse whose edited documents were
+    #: checked for repeated keys on the way (the others are byte-identical to checked ones)
+    after: list[Document] | None = None
     data_before: dict[int, Any] = field(default_factory=dict)  #: to_python of touched documents, by index
     data_after: dict[int, Any] = field(default_factory=dict)  #: the same documents after the rewrite
 
@@ -47,11 +49,13 @@ def check_rendered(new_text: str, docs: list[Document], patch: Patch, path: str,
     try:
         for i, (want, got) in enumerate(zip(expected, new_docs)):
             if want is not _UNTOUCHED:
-                got_data[i] = to_python(got.root)
+                got_data[i] = to_python_keys(got.root, path) if got.root is not None else None
                 if want != got_data[i]:
                     return "internal check failed: the edited text does not mean what was intended"
     except RecursionError:
         return "internal check failed: recursive data"
+    except InvalidInput as exc:  # a splice that wrote a key the mapping has already
+        return f"internal check failed: the edited text is not valid ({exc.message})"
     if keep is not None:
         keep.after = new_docs
         keep.data_before = {i: d for i, d in enumerate(old) if d is not _UNTOUCHED}
