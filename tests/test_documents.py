@@ -102,3 +102,50 @@ def test_aliases_and_merge_keys_as_pyyaml() -> None:
     data = to_python(doc.root)
     assert data == yaml.safe_load(text)
     assert data["use"] is data["base"] and data["again"] is data["list"]  # shared, as the nodes are
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_SCALAR, _SCALAR), min_size=1, max_size=8), st.integers(0, 2))
+def test_to_python_keys_agrees_with_check_keys(entries: list[tuple[str, str]], depth: int) -> None:
+    """The rewrite's check builds the edited documents' data and finds repeated keys on the way
+    (the full key check only where a mapping came out smaller than written): the same verdict,
+    the same error, the same data as ``check_keys`` then ``to_python``, keys repeated or not."""
+    from migrator.errors import InvalidInput
+    from migrator.text.documents import check_keys, to_python_keys
+
+    lines = [f"{json.dumps(k) if _plain(k) is None else k}: {json.dumps(v)}" for k, v in entries]
+    body = "\n".join(lines)
+    for level in range(depth):  # the mapping nested under keys and a list item
+        body = f"k{level}:\n- " + body.replace("\n", "\n  ")
+    try:
+        [doc] = parse(body, "f.yaml", checked=False)
+    except InvalidInput:
+        return  # not valid YAML as drawn: not this test's subject
+    assert doc.root is not None
+    try:
+        check_keys(doc.root, "f.yaml")
+        want: object = to_python(doc.root)
+    except InvalidInput as exc:
+        want = ("error", str(exc))
+    try:
+        got: object = to_python_keys(doc.root, "f.yaml")
+    except InvalidInput as exc:
+        got = ("error", str(exc))
+    assert got == want
+
+
+def test_the_rewrites_check_refuses_a_repeated_key() -> None:
+    """A rendered text whose data is what the patch intended but which writes a key twice (kubectl
+    and the apiserver's strict decoding refuse it) fails the check before anything is written."""
+    from migrator.text.edit import Patch
+    from migrator.text.verify import Parsed, check_rendered
+
+    text = "kind: Pod\nspec:\n  a: 1\n"
+    docs = parse(text, "p.yaml")
+    patch = Patch(text)
+    spec = documents.get(docs[0].root, "spec")
+    patch.register_tree(docs[0].root, 0)
+    patch.add(spec, "b", 2)  # type: ignore[arg-type]
+    assert check_rendered(patch.render(), docs, patch, "p.yaml", Parsed()) is None
+    problem = check_rendered("kind: Pod\nspec:\n  a: 1\n  b: 3\n  b: 2\n", docs, patch, "p.yaml")
+    assert problem == "internal check failed: the edited text is not valid (duplicate key 'b')"
